@@ -1,0 +1,5 @@
+//! `cove`: the desktop chat app.
+
+fn main() {
+    println!("cove: not yet implemented");
+}

@@ -1,0 +1,34 @@
+//! Every size and count limit of the protocol, defined once.
+//!
+//! The server enforces these, the client checks them before sending so the
+//! user gets an early, friendly error, and the tests refer to them by name.
+
+/// Protocol version carried in both handshake hellos. Bumped on any
+/// incompatible change to the wire format.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Largest frame body (the bytes after the 4-byte length prefix) that any side
+/// accepts. Checked before anything is allocated for the frame.
+pub const MAX_FRAME_LEN: usize = 64 * 1024;
+
+/// Username and room name length, in characters (all ASCII, so also bytes).
+pub const NAME_MIN_LEN: usize = 3;
+/// See [`NAME_MIN_LEN`].
+pub const NAME_MAX_LEN: usize = 32;
+
+/// Longest message text, in Unicode scalar values (characters).
+pub const MESSAGE_MAX_CHARS: usize = 4_000;
+
+/// Password length bounds, in bytes of UTF-8.
+pub const PASSWORD_MIN_BYTES: usize = 8;
+/// See [`PASSWORD_MIN_BYTES`].
+pub const PASSWORD_MAX_BYTES: usize = 1_024;
+
+/// Longest client-chosen message id (used for de-duplication after reconnect).
+pub const CLIENT_ID_MAX_LEN: usize = 64;
+
+/// Most messages one history page may hold.
+pub const HISTORY_PAGE_MAX: u16 = 200;
+
+/// The room every user belongs to.
+pub const DEFAULT_ROOM: &str = "general";

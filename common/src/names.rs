@@ -1,0 +1,407 @@
+//! Validated names, message text and passwords.
+//!
+//! Each type can only be built through its validating constructor (serde
+//! included, via `try_from`), so a value of the type is proof that it obeys the
+//! rules in [`crate::limits`]. Names are compared ignoring ASCII case: `Alice`
+//! and `alice` are the same account.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::limits::{
+    CLIENT_ID_MAX_LEN, MESSAGE_MAX_CHARS, NAME_MAX_LEN, NAME_MIN_LEN, PASSWORD_MAX_BYTES,
+    PASSWORD_MIN_BYTES,
+};
+
+/// Why a name, text or password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidInput {
+    /// A username or room name outside the length bounds.
+    #[error("a name must be {min} to {max} characters long (got {got})", min = NAME_MIN_LEN, max = NAME_MAX_LEN)]
+    NameLength {
+        /// The length that was given.
+        got: usize,
+    },
+    /// A username or room name containing a character outside `A-Z a-z 0-9 _ . -`.
+    #[error("a name may only contain letters, digits, '_', '.' and '-' (found {found:?})")]
+    NameCharacter {
+        /// The first offending character.
+        found: char,
+    },
+    /// A name that starts with a dot (`.`, `..`, hidden files) is refused so that
+    /// no name can ever look like a path component.
+    #[error("a name may not start with '.'")]
+    NameLeadingDot,
+    /// Message text that is empty (or only whitespace).
+    #[error("a message may not be empty")]
+    TextEmpty,
+    /// Message text that is too long.
+    #[error("a message may be at most {max} characters (got {got})", max = MESSAGE_MAX_CHARS)]
+    TextLength {
+        /// The length in characters that was given.
+        got: usize,
+    },
+    /// Message text with a control character other than newline or tab.
+    #[error("a message may not contain control characters (found U+{code:04X})")]
+    TextControl {
+        /// The offending code point.
+        code: u32,
+    },
+    /// A password outside the length bounds.
+    #[error("a password must be {min} to {max} bytes long (got {got})", min = PASSWORD_MIN_BYTES, max = PASSWORD_MAX_BYTES)]
+    PasswordLength {
+        /// The length in bytes that was given.
+        got: usize,
+    },
+    /// A client message id that is empty, too long or not printable ASCII.
+    #[error("a client message id must be 1 to {max} printable ASCII characters", max = CLIENT_ID_MAX_LEN)]
+    ClientId,
+}
+
+fn validate_name(s: &str) -> Result<(), InvalidInput> {
+    let len = s.chars().count();
+    if !(NAME_MIN_LEN..=NAME_MAX_LEN).contains(&len) {
+        return Err(InvalidInput::NameLength { got: len });
+    }
+    if let Some(found) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(InvalidInput::NameCharacter { found });
+    }
+    if s.starts_with('.') {
+        return Err(InvalidInput::NameLeadingDot);
+    }
+    Ok(())
+}
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `s` and wraps it.
+            pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
+                let s = s.into();
+                validate_name(&s)?;
+                Ok(Self(s))
+            }
+
+            /// The name as the user typed it (case preserved).
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The case-folded form under which names are unique.
+            pub fn key(&self) -> String {
+                self.0.to_ascii_lowercase()
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidInput;
+            fn try_from(s: String) -> Result<Self, InvalidInput> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidInput;
+            fn from_str(s: &str) -> Result<Self, InvalidInput> {
+                Self::new(s)
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.eq_ignore_ascii_case(&other.0)
+            }
+        }
+        impl Eq for $name {}
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                for b in self.0.bytes() {
+                    state.write_u8(b.to_ascii_lowercase());
+                }
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.key().cmp(&other.key())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A username: 3–32 characters of ASCII letters, digits, `_ . -`, not
+    /// starting with `.`; unique ignoring case. Never used as a file name.
+    Username
+);
+name_type!(
+    /// A room name, with the same rules as [`Username`].
+    RoomName
+);
+
+impl RoomName {
+    /// The room every user belongs to.
+    pub fn general() -> Self {
+        Self(crate::limits::DEFAULT_ROOM.to_owned())
+    }
+}
+
+/// Message text: 1–4,000 characters, no control characters but `\n` and `\t`.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageText(String);
+
+impl MessageText {
+    /// Validates `s` and wraps it.
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
+        let s = s.into();
+        if s.trim().is_empty() {
+            return Err(InvalidInput::TextEmpty);
+        }
+        let len = s.chars().count();
+        if len > MESSAGE_MAX_CHARS {
+            return Err(InvalidInput::TextLength { got: len });
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        {
+            return Err(InvalidInput::TextControl { code: c as u32 });
+        }
+        Ok(Self(s))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MessageText {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        Self::new(s)
+    }
+}
+impl From<MessageText> for String {
+    fn from(t: MessageText) -> String {
+        t.0
+    }
+}
+impl fmt::Display for MessageText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for MessageText {
+    // Message text never lands in logs through Debug formatting.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageText({} chars)", self.0.chars().count())
+    }
+}
+
+/// A password: 8–1,024 bytes. Zeroized on drop, redacted in `Debug`.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(try_from = "String", into = "String")]
+pub struct Password(String);
+
+impl Password {
+    /// Validates `s` and wraps it.
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
+        let mut s = s.into();
+        let len = s.len();
+        if !(PASSWORD_MIN_BYTES..=PASSWORD_MAX_BYTES).contains(&len) {
+            s.zeroize();
+            return Err(InvalidInput::PasswordLength { got: len });
+        }
+        Ok(Self(s))
+    }
+
+    /// The password bytes, for hashing.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl TryFrom<String> for Password {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        Self::new(s)
+    }
+}
+impl From<Password> for String {
+    fn from(p: Password) -> String {
+        p.0.clone()
+    }
+}
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A client-chosen id for a message it sends, echoed in the ack so that a
+/// client can de-duplicate after a reconnect: 1–64 printable ASCII characters.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientMsgId(String);
+
+impl ClientMsgId {
+    /// Validates `s` and wraps it.
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
+        let s = s.into();
+        if s.is_empty() || s.len() > CLIENT_ID_MAX_LEN || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidInput::ClientId);
+        }
+        Ok(Self(s))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl TryFrom<String> for ClientMsgId {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        Self::new(s)
+    }
+}
+impl From<ClientMsgId> for String {
+    fn from(t: ClientMsgId) -> String {
+        t.0
+    }
+}
+impl fmt::Debug for ClientMsgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+impl fmt::Display for ClientMsgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        for ok in ["bob", "alice_1", "A.b-c", &"x".repeat(32)] {
+            assert!(Username::new(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            Username::new("ab").unwrap_err(),
+            InvalidInput::NameLength { got: 2 }
+        );
+        assert_eq!(
+            Username::new("x".repeat(33)).unwrap_err(),
+            InvalidInput::NameLength { got: 33 }
+        );
+        assert_eq!(
+            Username::new("../x").unwrap_err(),
+            InvalidInput::NameCharacter { found: '/' }
+        );
+        assert_eq!(
+            Username::new("...").unwrap_err(),
+            InvalidInput::NameLeadingDot
+        );
+        assert_eq!(
+            Username::new("bob smith").unwrap_err(),
+            InvalidInput::NameCharacter { found: ' ' }
+        );
+        assert_eq!(
+            Username::new("zoë").unwrap_err(),
+            InvalidInput::NameCharacter { found: 'ë' }
+        );
+    }
+
+    #[test]
+    fn names_compare_ignoring_case() {
+        let a = Username::new("Alice").unwrap();
+        let b = Username::new("aLICE").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.key(), "alice");
+        assert_eq!(a.as_str(), "Alice");
+        let set: std::collections::HashSet<_> = [a, b].into_iter().collect();
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn serde_validates() {
+        let err = serde_json::from_str::<Username>("\"../etc\"").unwrap_err();
+        assert!(err.to_string().contains("letters, digits"), "{err}");
+        let u: Username = serde_json::from_str("\"carol\"").unwrap();
+        assert_eq!(u.as_str(), "carol");
+    }
+
+    #[test]
+    fn message_text_rules() {
+        assert!(MessageText::new("hi\nthere\tfriend").is_ok());
+        assert_eq!(MessageText::new("  ").unwrap_err(), InvalidInput::TextEmpty);
+        assert_eq!(
+            MessageText::new("a\u{7}b").unwrap_err(),
+            InvalidInput::TextControl { code: 7 }
+        );
+        assert!(MessageText::new("é".repeat(4000)).is_ok());
+        assert_eq!(
+            MessageText::new("é".repeat(4001)).unwrap_err(),
+            InvalidInput::TextLength { got: 4001 }
+        );
+    }
+
+    #[test]
+    fn password_rules_and_redaction() {
+        assert_eq!(
+            Password::new("short").unwrap_err(),
+            InvalidInput::PasswordLength { got: 5 }
+        );
+        assert!(Password::new("x".repeat(1024)).is_ok());
+        assert!(Password::new("x".repeat(1025)).is_err());
+        let p = Password::new("hunter2hunter2").unwrap();
+        assert!(!format!("{p:?}").contains("hunter"));
+    }
+
+    #[test]
+    fn client_ids() {
+        assert!(ClientMsgId::new("c-1").is_ok());
+        assert!(ClientMsgId::new("").is_err());
+        assert!(ClientMsgId::new("a b").is_err());
+        assert!(ClientMsgId::new("x".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,511 @@
+//! Every application message of the product, as serde types.
+//!
+//! After the handshake each record carries exactly one JSON document: a
+//! [`ClientMessage`] from client to server, a [`ServerMessage`] from server to
+//! client. Requests carry a client-chosen `id` that the server echoes in the
+//! reply (or error) to that request; pushed events (delivered messages,
+//! notices) carry no request id.
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::MAX_FRAME_LEN;
+use crate::names::{ClientMsgId, MessageText, Password, RoomName, Username};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Timestamp = u64;
+
+/// A server-assigned message id: unique and increasing over the server's life.
+pub type MessageId = u64;
+
+/// A request with the id under which its reply comes back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientMessage {
+    /// Chosen by the client; echoed in the reply. Ids need not be unique, but a
+    /// client that keeps them unique can match every reply to its request.
+    pub id: u64,
+    /// What the client asks for.
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// What a client may ask of the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Create an account and log in to it.
+    Register {
+        /// The new account's name.
+        username: Username,
+        /// Its password.
+        password: Password,
+    },
+    /// Log in to an existing account.
+    Login {
+        /// The account's name (any letter case).
+        username: Username,
+        /// Its password.
+        password: Password,
+    },
+    /// Leave the chat (`#exit`): everyone sharing a room is told, then the
+    /// server closes the connection.
+    Logout,
+    /// Join a room, creating it if it does not exist.
+    Join {
+        /// The room.
+        room: RoomName,
+    },
+    /// Leave a room (not `general`).
+    Leave {
+        /// The room.
+        room: RoomName,
+    },
+    /// List every room with its member and online counts.
+    ListRooms,
+    /// List the members of a room the user is in, with presence.
+    Members {
+        /// The room.
+        room: RoomName,
+    },
+    /// Send a message to a room the user is in or to one user.
+    Send {
+        /// Echoed in the [`ServerMessage::Ack`], for de-duplication.
+        client_id: ClientMsgId,
+        /// Where the message goes.
+        to: Target,
+        /// The message.
+        text: MessageText,
+    },
+    /// Fetch a page of the user's own history of one conversation, newest
+    /// first.
+    History {
+        /// The room, or the other user of a direct conversation.
+        with: Target,
+        /// Only messages with an id below this one (the oldest already shown);
+        /// `None` for the newest page.
+        before: Option<MessageId>,
+        /// Most messages to return; capped at [`crate::limits::HISTORY_PAGE_MAX`].
+        limit: u16,
+    },
+    /// Keep-alive; answered by [`ServerMessage::Pong`].
+    Ping,
+}
+
+/// Where a message is addressed: a room, or one user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Everyone in a room.
+    Room(RoomName),
+    /// One user (a direct message).
+    User(Username),
+}
+
+impl Target {
+    /// The conversation a message belongs to, seen by `me`: its room, or for a
+    /// direct message, the other user.
+    pub fn conversation_for(&self, from: &Username, me: &Username) -> Target {
+        match self {
+            Target::Room(_) => self.clone(),
+            Target::User(to) if to == me => Target::User(from.clone()),
+            Target::User(_) => self.clone(),
+        }
+    }
+}
+
+/// A chat message as delivered and as stored in history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Server-assigned id.
+    pub id: MessageId,
+    /// When the server accepted it.
+    pub ts: Timestamp,
+    /// Who sent it.
+    pub from: Username,
+    /// Where it was sent.
+    pub to: Target,
+    /// The text.
+    pub text: MessageText,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Sent once after a successful register or log in.
+    Welcome {
+        /// Echoes the request id of the register or login.
+        id: u64,
+        /// Who is logged in.
+        session: SessionInfo,
+        /// The rooms the user is a member of.
+        rooms: Vec<RoomInfo>,
+    },
+    /// A request failed; the connection stays usable unless the code says
+    /// otherwise.
+    Error {
+        /// The failed request's id, if the error concerns a request.
+        id: Option<u64>,
+        /// Stable, machine-readable code.
+        code: ErrorCode,
+        /// A sentence for a person.
+        message: String,
+    },
+    /// The sender's own message was stored and fanned out.
+    Ack {
+        /// The request id of the `send`.
+        id: u64,
+        /// The client's own id for the message.
+        client_id: ClientMsgId,
+        /// The server-assigned id.
+        message_id: MessageId,
+        /// The server timestamp.
+        ts: Timestamp,
+    },
+    /// A message delivered live.
+    Message(ChatMessage),
+    /// Something happened that the user should see.
+    Notice(Notice),
+    /// Reply to `join`.
+    Joined {
+        /// The request id.
+        id: u64,
+        /// The room joined.
+        room: RoomInfo,
+    },
+    /// Reply to `leave`.
+    Left {
+        /// The request id.
+        id: u64,
+        /// The room left.
+        room: RoomName,
+    },
+    /// Reply to `list_rooms`.
+    Rooms {
+        /// The request id.
+        id: u64,
+        /// Every room.
+        rooms: Vec<RoomInfo>,
+    },
+    /// Reply to `members`.
+    Members {
+        /// The request id.
+        id: u64,
+        /// The room.
+        room: RoomName,
+        /// Its members, online or not.
+        members: Vec<Member>,
+    },
+    /// Reply to `history`.
+    History {
+        /// The request id.
+        id: u64,
+        /// The conversation.
+        with: Target,
+        /// The messages, newest first.
+        messages: Vec<ChatMessage>,
+        /// Whether older messages exist.
+        more: bool,
+    },
+    /// Reply to `ping`.
+    Pong {
+        /// The request id.
+        id: u64,
+    },
+    /// The server is closing this connection (log out, shutdown, idle).
+    Bye {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Who the session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The account's name as registered (case preserved).
+    pub username: Username,
+    /// The server's clock at login, for the client to judge its own skew.
+    pub server_time: Timestamp,
+}
+
+/// A room as listed to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// Its name.
+    pub name: RoomName,
+    /// How many accounts are members.
+    pub members: u32,
+    /// How many members are online.
+    pub online: u32,
+    /// Messages that arrived for this user since they were last online.
+    pub unread: u32,
+}
+
+/// A room member and whether they are online.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member.
+    pub username: Username,
+    /// Whether at least one of their sessions is connected.
+    pub online: bool,
+}
+
+/// An event shown as a system line, with the sentence to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// When it happened.
+    pub ts: Timestamp,
+    /// What happened.
+    pub kind: NoticeKind,
+    /// The sentence for people, e.g. "alice left the chat".
+    pub text: String,
+}
+
+/// What a [`Notice`] is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// A user joined a room.
+    Joined {
+        /// The room.
+        room: RoomName,
+        /// The user.
+        user: Username,
+    },
+    /// A user left a room.
+    Left {
+        /// The room.
+        room: RoomName,
+        /// The user.
+        user: Username,
+    },
+    /// A user's first session connected.
+    Online {
+        /// The user.
+        user: Username,
+    },
+    /// A user's last session closed without `#exit`.
+    Offline {
+        /// The user.
+        user: Username,
+    },
+    /// A user left the chat with `#exit` (or closed the app).
+    Exited {
+        /// The user.
+        user: Username,
+    },
+}
+
+impl Notice {
+    /// Builds a notice with its standard sentence.
+    pub fn new(ts: Timestamp, kind: NoticeKind) -> Self {
+        let text = match &kind {
+            NoticeKind::Joined { room, user } => format!("{user} joined #{room}"),
+            NoticeKind::Left { room, user } => format!("{user} left #{room}"),
+            NoticeKind::Online { user } => format!("{user} is online"),
+            NoticeKind::Offline { user } => format!("{user} went offline"),
+            NoticeKind::Exited { user } => format!("{user} left the chat"),
+        };
+        Self { ts, kind, text }
+    }
+}
+
+/// Stable error codes. New codes may be added; clients treat unknown codes
+/// as [`ErrorCode::Internal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request could not be parsed or is not allowed in this state.
+    BadRequest,
+    /// A request other than register/login/ping before logging in.
+    NotLoggedIn,
+    /// Register or login on a connection that is already logged in.
+    AlreadyLoggedIn,
+    /// Registration with a name that exists (in any letter case).
+    NameTaken,
+    /// Wrong username or password (deliberately not saying which).
+    AuthFailed,
+    /// Too many attempts; try again later.
+    RateLimited,
+    /// The named room does not exist.
+    NoSuchRoom,
+    /// The user is not a member of the room.
+    NotMember,
+    /// The named user does not exist.
+    NoSuchUser,
+    /// `general` cannot be left.
+    CannotLeave,
+    /// The server is at its connection or work limit.
+    Busy,
+    /// The server could not store the data; nothing was acknowledged.
+    Storage,
+    /// The peers speak different protocol versions.
+    VersionMismatch,
+    /// Something went wrong on the server.
+    #[serde(other)]
+    Internal,
+}
+
+/// Why an incoming message could not be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// The record was larger than any message can be.
+    #[error("message of {0} bytes exceeds the frame limit")]
+    TooLarge(usize),
+    /// Invalid JSON, an unknown type, a missing field or a field that breaks
+    /// the rules of [`crate::names`].
+    #[error("malformed message: {0}")]
+    Malformed(#[from] serde_json::Error),
+}
+
+impl ClientMessage {
+    /// Parses one client message from a decrypted record.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
+        parse(bytes)
+    }
+
+    /// Encodes to JSON bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
+impl ServerMessage {
+    /// Parses one server message from a decrypted record.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
+        parse(bytes)
+    }
+
+    /// Encodes to JSON bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Shorthand for an error reply.
+    pub fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            id,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ParseError> {
+    if bytes.len() > MAX_FRAME_LEN {
+        return Err(ParseError::TooLarge(bytes.len()));
+    }
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our types contain only strings, integers, options and vectors, which
+    // serde_json always serialises.
+    serde_json::to_vec(value).unwrap_or_else(|e| unreachable!("serialising a message: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(s: &str) -> Username {
+        Username::new(s).unwrap()
+    }
+
+    #[test]
+    fn request_wire_shape() {
+        let m = ClientMessage {
+            id: 7,
+            request: Request::Send {
+                client_id: ClientMsgId::new("c1").unwrap(),
+                to: Target::Room(RoomName::general()),
+                text: MessageText::new("hi").unwrap(),
+            },
+        };
+        let json = String::from_utf8(m.encode()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":7,"type":"send","client_id":"c1","to":{"room":"general"},"text":"hi"}"#
+        );
+        let back = ClientMessage::parse(json.as_bytes()).unwrap();
+        assert!(matches!(back.request, Request::Send { .. }));
+    }
+
+    #[test]
+    fn unit_requests_parse() {
+        let m = ClientMessage::parse(br#"{"id":1,"type":"logout"}"#).unwrap();
+        assert!(matches!(m.request, Request::Logout));
+        let m = ClientMessage::parse(br#"{"id":2,"type":"ping"}"#).unwrap();
+        assert!(matches!(m.request, Request::Ping));
+    }
+
+    #[test]
+    fn invalid_fields_are_parse_errors() {
+        let e = ClientMessage::parse(
+            br#"{"id":1,"type":"register","username":"../x","password":"longenough"}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("malformed message"), "{e}");
+        let e = ClientMessage::parse(br#"{"id":1,"type":"teleport"}"#).unwrap_err();
+        assert!(matches!(e, ParseError::Malformed(_)));
+        let e = ClientMessage::parse(&vec![b' '; MAX_FRAME_LEN + 1]).unwrap_err();
+        assert!(matches!(e, ParseError::TooLarge(_)));
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let msgs = vec![
+            ServerMessage::error(Some(3), ErrorCode::NameTaken, "that name is taken"),
+            ServerMessage::Message(ChatMessage {
+                id: 10,
+                ts: 1_700_000_000_000,
+                from: user("alice"),
+                to: Target::User(user("bob")),
+                text: MessageText::new("psst").unwrap(),
+            }),
+            ServerMessage::Notice(Notice::new(
+                5,
+                NoticeKind::Exited {
+                    user: user("alice"),
+                },
+            )),
+        ];
+        for m in msgs {
+            let bytes = m.encode();
+            let back = ServerMessage::parse(&bytes).unwrap();
+            assert_eq!(back.encode(), bytes);
+        }
+    }
+
+    #[test]
+    fn exit_notice_sentence() {
+        let n = Notice::new(
+            0,
+            NoticeKind::Exited {
+                user: user("alice"),
+            },
+        );
+        assert_eq!(n.text, "alice left the chat");
+    }
+
+    #[test]
+    fn unknown_error_codes_map_to_internal() {
+        let m =
+            ServerMessage::parse(br#"{"type":"error","id":null,"code":"brand_new","message":"x"}"#)
+                .unwrap();
+        assert!(matches!(
+            m,
+            ServerMessage::Error {
+                code: ErrorCode::Internal,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn direct_conversation_is_the_other_user() {
+        let (a, b) = (user("alice"), user("bob"));
+        let to_b = Target::User(b.clone());
+        assert_eq!(to_b.conversation_for(&a, &b), Target::User(a.clone()));
+        assert_eq!(to_b.conversation_for(&a, &a), Target::User(b));
+    }
+}

@@ -1,0 +1,1 @@
+//! The Cove chat server library.
