@@ -1,5 +1,98 @@
 //! `cove-server`: the thin binary around the [`cove_server`] library.
 
-fn main() {
-    println!("cove-server: not yet implemented");
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use cove_server::{Config, DEFAULT_LISTEN, Server, default_data_dir};
+use zeroize::Zeroizing;
+
+/// Environment variable holding the optional storage passphrase. Never taken
+/// as an argument, where other users could read it in the process list.
+const PASSPHRASE_ENV: &str = "COVE_PASSPHRASE";
+
+/// The Cove chat server: accounts, rooms, live delivery and encrypted
+/// storage.
+///
+/// If the environment variable COVE_PASSPHRASE is set, the storage key is
+/// protected by that passphrase (Argon2id), so a copy of the data directory
+/// alone opens nothing; it must then be set on every start.
+#[derive(Debug, Parser)]
+#[command(name = "cove-server", version, about, long_about)]
+struct Args {
+    /// Address and port to listen on. Use 0.0.0.0:7878 to accept connections
+    /// from other machines.
+    #[arg(long, default_value = DEFAULT_LISTEN, value_name = "HOST:PORT")]
+    listen: String,
+
+    /// Directory for the server's keys, accounts (users.json) and chat
+    /// histories. Created with mode 0700 if missing. Defaults to the platform
+    /// data directory (e.g. ~/.local/share/cove-server).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Log verbosity: error, warn, info, debug or trace (or a tracing filter
+    /// such as "cove_server=debug"). Logs never contain passwords, keys or
+    /// message text.
+    #[arg(long, default_value = "info", value_name = "LEVEL")]
+    log_level: String,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log_level)
+                .with_context(|| format!("invalid --log-level {:?}", args.log_level))?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir().context(
+            "no platform data directory could be found; pass --data-dir to choose one",
+        )?,
+    };
+    let mut config = Config::new(args.listen, data_dir.clone());
+    config.passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let server = Server::bind(config).await?;
+        println!("Cove server listening on {}", server.local_addr());
+        println!("Data directory: {}", data_dir.display());
+        println!(
+            "Server fingerprint (clients will be asked to trust it): {}",
+            server.public_key().fingerprint()
+        );
+        server.run(shutdown_signal()).await;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }

@@ -1,0 +1,294 @@
+//! Registration and login: Argon2id off the async runtime with a bound on
+//! concurrent hashes, one generic failure message, and growing delays for
+//! repeated failures per username and per client address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cove_common::{ErrorCode, Password, Username};
+use tokio::sync::Semaphore;
+
+use crate::credentials::{self, Credentials, HistorySecret, KdfParams};
+use crate::hub::{Hub, HubError, UserCtx};
+
+/// The one message every failed login gets, whether or not the user exists.
+pub const LOGIN_FAILED: &str = "wrong username or password";
+
+/// Failures allowed before delays start.
+const FREE_FAILURES: u32 = 3;
+/// Longest lockout for one key.
+const MAX_LOCKOUT: Duration = Duration::from_secs(60);
+/// Failures older than this are forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+/// Bound on remembered keys, so a flood of names cannot grow memory.
+const MAX_TRACKED: usize = 100_000;
+
+/// Why register or login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong name or password (never says which).
+    #[error("{}", LOGIN_FAILED)]
+    Failed,
+    /// Too many recent failures from this address or for this name.
+    #[error("too many attempts; try again in {0} seconds")]
+    RateLimited(u64),
+    /// Too many logins are waiting for a password check.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
+    /// A hub error (name taken, storage).
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+impl AuthError {
+    /// The protocol error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::Failed => ErrorCode::AuthFailed,
+            AuthError::RateLimited(_) => ErrorCode::RateLimited,
+            AuthError::Busy => ErrorCode::Busy,
+            AuthError::Hub(e) => e.code(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+    blocked_until: Instant,
+}
+
+/// Counts failures per key and computes growing lockouts:
+/// none for the first [`FREE_FAILURES`], then 1 s, 2 s, 4 s … up to
+/// [`MAX_LOCKOUT`].
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    entries: HashMap<String, Failures>,
+}
+
+impl RateLimiter {
+    /// Seconds until `key` may try again, if it is locked out.
+    pub fn blocked_for(&self, key: &str, now: Instant) -> Option<Duration> {
+        let f = self.entries.get(key)?;
+        (f.blocked_until > now).then(|| f.blocked_until - now)
+    }
+
+    /// Records a failure.
+    pub fn fail(&mut self, key: &str, now: Instant) {
+        if self.entries.len() >= MAX_TRACKED {
+            self.entries
+                .retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+            if self.entries.len() >= MAX_TRACKED {
+                self.entries.clear();
+            }
+        }
+        let f = self.entries.entry(key.to_owned()).or_insert(Failures {
+            count: 0,
+            last: now,
+            blocked_until: now,
+        });
+        if now.duration_since(f.last) >= FORGET_AFTER {
+            f.count = 0;
+        }
+        f.count += 1;
+        f.last = now;
+        if f.count > FREE_FAILURES {
+            let exp = (f.count - FREE_FAILURES - 1).min(16);
+            let delay = Duration::from_secs(1u64 << exp).min(MAX_LOCKOUT);
+            f.blocked_until = now + delay;
+        }
+    }
+
+    /// Forgets a key's failures (after a successful login).
+    pub fn succeed(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+}
+
+/// The account service.
+#[derive(Debug)]
+pub struct Accounts {
+    kdf: KdfParams,
+    hashes: Arc<Semaphore>,
+    max_queued: usize,
+    queued: AtomicUsize,
+    by_name: Mutex<RateLimiter>,
+    by_addr: Mutex<RateLimiter>,
+}
+
+impl Accounts {
+    /// An account service hashing with `kdf`, at most `concurrent` hashes at a
+    /// time and `max_queued` waiting.
+    pub fn new(kdf: KdfParams, concurrent: usize, max_queued: usize) -> Self {
+        Self {
+            kdf,
+            hashes: Arc::new(Semaphore::new(concurrent.max(1))),
+            max_queued,
+            queued: AtomicUsize::new(0),
+            by_name: Mutex::default(),
+            by_addr: Mutex::default(),
+        }
+    }
+
+    /// Runs `f` on a blocking thread once a hash slot is free.
+    async fn hash<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, AuthError> {
+        let queued = QueueSlot::take(&self.queued, self.max_queued).ok_or(AuthError::Busy)?;
+        let permit = self
+            .hashes
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AuthError::Busy)?;
+        drop(queued);
+        tokio::task::spawn_blocking(move || {
+            let r = f();
+            drop(permit);
+            r
+        })
+        .await
+        .map_err(|_| AuthError::Busy)
+    }
+
+    /// Creates an account and returns it with its unlocked history key.
+    pub async fn register(
+        &self,
+        hub: &Hub,
+        name: Username,
+        password: Password,
+    ) -> Result<(UserCtx, HistorySecret), AuthError> {
+        if hub.name_taken(&name) {
+            return Err(HubError::NameTaken(name).into());
+        }
+        let kdf = self.kdf.clone();
+        let (creds, secret) = self
+            .hash(move || credentials::create(&password, &kdf))
+            .await?
+            .map_err(|_| AuthError::Hub(HubError::Internal))?;
+        let user = hub.register(name, creds).await?;
+        Ok((user, secret))
+    }
+
+    /// Checks a password and returns the user with their history key.
+    pub async fn login(
+        &self,
+        hub: &Hub,
+        name: Username,
+        password: Password,
+        addr: IpAddr,
+    ) -> Result<(UserCtx, HistorySecret), AuthError> {
+        let name_key = name.key();
+        let addr_key = addr.to_string();
+        let now = Instant::now();
+        let blocked = [
+            lock(&self.by_name).blocked_for(&name_key, now),
+            lock(&self.by_addr).blocked_for(&addr_key, now),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        if let Some(wait) = blocked {
+            return Err(AuthError::RateLimited(wait.as_secs().max(1)));
+        }
+
+        let found = hub.credentials_of(&name).await;
+        let kdf = self.kdf.clone();
+        let outcome: Option<(UserCtx, HistorySecret)> = self
+            .hash(move || match found {
+                Some((user, creds)) => verify(&creds, &password).map(|s| (user, s)),
+                None => {
+                    // Burn the same time as a real check, so timing does
+                    // not reveal whether the name exists.
+                    credentials::dummy_verify(&password, &kdf);
+                    None
+                }
+            })
+            .await?;
+        let now = Instant::now();
+        match outcome {
+            Some(ok) => {
+                lock(&self.by_name).succeed(&name_key);
+                Ok(ok)
+            }
+            None => {
+                lock(&self.by_name).fail(&name_key, now);
+                lock(&self.by_addr).fail(&addr_key, now);
+                Err(AuthError::Failed)
+            }
+        }
+    }
+}
+
+/// A place in the queue for a hash slot, released on drop (also when the
+/// waiting login is cancelled).
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl<'a> QueueSlot<'a> {
+    fn take(counter: &'a AtomicUsize, max: usize) -> Option<Self> {
+        if counter.fetch_add(1, Ordering::AcqRel) >= max {
+            counter.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self(counter))
+    }
+}
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn verify(creds: &Credentials, password: &Password) -> Option<HistorySecret> {
+    credentials::verify(creds, password).ok()
+}
+
+fn lock(m: &Mutex<RateLimiter>) -> std::sync::MutexGuard<'_, RateLimiter> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_grows_and_resets() {
+        let mut r = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            r.fail("alice", t0);
+        }
+        assert_eq!(r.blocked_for("alice", t0), None);
+        r.fail("alice", t0);
+        assert_eq!(r.blocked_for("alice", t0), Some(Duration::from_secs(1)));
+        r.fail("alice", t0);
+        assert_eq!(r.blocked_for("alice", t0), Some(Duration::from_secs(2)));
+        for _ in 0..20 {
+            r.fail("alice", t0);
+        }
+        assert_eq!(r.blocked_for("alice", t0), Some(MAX_LOCKOUT));
+        assert_eq!(r.blocked_for("alice", t0 + MAX_LOCKOUT), None);
+        assert_eq!(r.blocked_for("bob", t0), None);
+        r.succeed("alice");
+        assert_eq!(r.blocked_for("alice", t0), None);
+    }
+
+    #[test]
+    fn old_failures_are_forgotten() {
+        let mut r = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..=FREE_FAILURES {
+            r.fail("x", t0);
+        }
+        assert!(r.blocked_for("x", t0).is_some());
+        let later = t0 + FORGET_AFTER;
+        r.fail("x", later);
+        assert_eq!(r.blocked_for("x", later), None);
+    }
+}

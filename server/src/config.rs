@@ -1,0 +1,68 @@
+//! Server configuration: where to listen, where data lives, and the limits
+//! that keep one client from hurting the others.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::credentials::KdfParams;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on, e.g. `127.0.0.1:7878` (port 0 picks a free one).
+    pub listen: String,
+    /// The data directory (created with mode 0700 if missing).
+    pub data_dir: PathBuf,
+    /// Argon2id parameters for new password hashes. Tests pass lighter ones;
+    /// the binary always uses [`KdfParams::production`].
+    pub kdf: KdfParams,
+    /// Optional operator passphrase protecting the storage key.
+    pub passphrase: Option<Zeroizing<String>>,
+    /// Most simultaneous connections; more are closed at once.
+    pub max_connections: usize,
+    /// Time allowed for the handshake and for the first (login) request.
+    pub handshake_timeout: Duration,
+    /// A logged-in connection that sends nothing for this long is closed.
+    /// Clients ping every 20 s.
+    pub idle_timeout: Duration,
+    /// Messages queued for one connection before it counts as not reading
+    /// and is disconnected.
+    pub outbox_capacity: usize,
+    /// Password hashes computed at once (each uses `kdf.m_cost_kib` memory).
+    pub max_concurrent_hashes: usize,
+    /// Logins waiting for a hash slot before new ones get `busy`.
+    pub max_queued_logins: usize,
+    /// How long graceful shutdown waits for connections to flush.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Production defaults for `listen` and `data_dir`.
+    pub fn new(listen: impl Into<String>, data_dir: PathBuf) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            listen: listen.into(),
+            data_dir,
+            kdf: KdfParams::production(),
+            passphrase: None,
+            max_connections: 20_000,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
+            outbox_capacity: 16_384,
+            max_concurrent_hashes: cores,
+            max_queued_logins: 512,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+/// The platform data directory for the server (for example
+/// `~/.local/share/cove-server` on Linux).
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "cove-server").map(|d| d.data_dir().to_path_buf())
+}

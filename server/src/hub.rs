@@ -1,0 +1,712 @@
+//! The hub: who is online, which rooms exist and who is in them, and the
+//! fan-out of messages and notices.
+//!
+//! Live state sits behind one `std::sync::Mutex`, held only for in-memory
+//! lookups (never across an `.await` or any I/O). Each room keeps a
+//! copy-on-write [`Fanout`] snapshot, rebuilt when membership or presence
+//! changes, so sending a message takes the lock just long enough to clone
+//! one `Arc`. Changes to accounts and membership are written to `users.json`
+//! on a blocking thread before they are acknowledged.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use cove_common::limits::HISTORY_PAGE_MAX;
+use cove_common::proto::{
+    ChatMessage, Member, MessageId, Notice, NoticeKind, RoomInfo, ServerMessage, Timestamp,
+};
+use cove_common::{ClientMsgId, ErrorCode, MessageText, RoomName, Target, Username};
+
+use crate::credentials::{Credentials, HistorySecret};
+use crate::outbox::Outbox;
+use crate::store::StoreError;
+use crate::store::history::{AppendJob, HistoryReader, HistoryService};
+use crate::store::users::{UserDb, UserId};
+
+/// Completes when a message is in every recipient's history file.
+pub type StoreDone = tokio::sync::oneshot::Receiver<Result<(), StoreError>>;
+
+/// Identifies one connection.
+pub type ConnId = u64;
+
+/// Why a hub operation failed; each maps to a protocol [`ErrorCode`].
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The room does not exist.
+    #[error("there is no room called #{0}")]
+    NoSuchRoom(RoomName),
+    /// The user is not in the room.
+    #[error("you are not in #{0}")]
+    NotMember(RoomName),
+    /// The user does not exist.
+    #[error("there is no user called {0}")]
+    NoSuchUser(Username),
+    /// Registration under a taken name.
+    #[error("the name {0} is already taken")]
+    NameTaken(Username),
+    /// `general` cannot be left.
+    #[error("everyone stays in #general")]
+    CannotLeave,
+    /// Storage failed; nothing was acknowledged.
+    #[error("the server could not store that: {0}")]
+    Storage(#[from] StoreError),
+    /// A background task died.
+    #[error("internal error")]
+    Internal,
+}
+
+impl HubError {
+    /// The protocol error code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            HubError::NoSuchRoom(_) => ErrorCode::NoSuchRoom,
+            HubError::NotMember(_) => ErrorCode::NotMember,
+            HubError::NoSuchUser(_) => ErrorCode::NoSuchUser,
+            HubError::NameTaken(_) => ErrorCode::NameTaken,
+            HubError::CannotLeave => ErrorCode::CannotLeave,
+            HubError::Storage(_) => ErrorCode::Storage,
+            HubError::Internal => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// One online session.
+#[derive(Debug, Clone)]
+struct Session {
+    conn: ConnId,
+    outbox: Outbox,
+}
+
+#[derive(Debug)]
+struct LiveUser {
+    name: Username,
+    history_public: [u8; 32],
+    sessions: Vec<Session>,
+    rooms: BTreeSet<String>,
+    /// Messages per conversation that arrived while the user was offline.
+    unread: HashMap<Target, u32>,
+}
+
+/// Everything needed to deliver one message to a room, shared by all sends
+/// until membership or presence changes.
+#[derive(Debug, Default)]
+struct Fanout {
+    /// Every member, for history.
+    members: Vec<(UserId, [u8; 32])>,
+    /// Every online session of every member.
+    online: Vec<Session>,
+    /// Members with no session, whose unread count grows.
+    offline: Vec<UserId>,
+}
+
+#[derive(Debug)]
+struct Room {
+    name: RoomName,
+    members: BTreeSet<UserId>,
+    fanout: Arc<Fanout>,
+}
+
+#[derive(Debug, Default)]
+struct Live {
+    users: HashMap<UserId, LiveUser>,
+    names: HashMap<String, UserId>,
+    rooms: HashMap<String, Room>,
+}
+
+impl Live {
+    fn rebuild_fanout(&mut self, room_key: &str) {
+        let Some(room) = self.rooms.get(room_key) else {
+            return;
+        };
+        let mut f = Fanout::default();
+        for id in &room.members {
+            if let Some(u) = self.users.get(id) {
+                f.members.push((id.clone(), u.history_public));
+                if u.sessions.is_empty() {
+                    f.offline.push(id.clone());
+                }
+                f.online.extend(u.sessions.iter().cloned());
+            }
+        }
+        if let Some(room) = self.rooms.get_mut(room_key) {
+            room.fanout = Arc::new(f);
+        }
+    }
+
+    fn rebuild_user_rooms(&mut self, user: &UserId) {
+        let rooms: Vec<String> = self
+            .users
+            .get(user)
+            .map(|u| u.rooms.iter().cloned().collect())
+            .unwrap_or_default();
+        for r in rooms {
+            self.rebuild_fanout(&r);
+        }
+    }
+
+    fn room_info(&self, room: &Room, unread: u32) -> RoomInfo {
+        RoomInfo {
+            name: room.name.clone(),
+            members: room.members.len() as u32,
+            online: room
+                .members
+                .iter()
+                .filter(|m| self.users.get(*m).is_some_and(|u| !u.sessions.is_empty()))
+                .count() as u32,
+            unread,
+        }
+    }
+
+    /// Every session of every user who shares a room with `user` (not the
+    /// user's own sessions).
+    fn peers_of(&self, user: &UserId) -> Vec<Session> {
+        let Some(u) = self.users.get(user) else {
+            return Vec::new();
+        };
+        let mut seen: BTreeSet<&UserId> = BTreeSet::new();
+        let mut out = Vec::new();
+        for r in &u.rooms {
+            if let Some(room) = self.rooms.get(r) {
+                for m in &room.members {
+                    if m != user && seen.insert(m) {
+                        if let Some(peer) = self.users.get(m) {
+                            out.extend(peer.sessions.iter().cloned());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Hands out message ids: microseconds since the epoch, bumped to stay
+/// strictly increasing, so ids keep growing across restarts without storing
+/// a counter.
+#[derive(Debug, Default)]
+struct IdClock {
+    last: Mutex<u64>,
+}
+
+impl IdClock {
+    fn next(&self) -> MessageId {
+        let mut last = lock(&self.last);
+        let id = now_us().max(*last + 1);
+        *last = id;
+        id
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave our maps half-updated in a
+    // way that matters more than stopping service, so recover the guard.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A logged-in user as the connection sees it.
+#[derive(Debug, Clone)]
+pub struct UserCtx {
+    /// The account id.
+    pub id: UserId,
+    /// The name as registered.
+    pub name: Username,
+}
+
+/// The shared state of a running server.
+pub struct Hub {
+    live: Mutex<Live>,
+    db: Arc<Mutex<UserDb>>,
+    history: HistoryService,
+    ids: IdClock,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hub")
+    }
+}
+
+impl Hub {
+    /// Builds the live state from the account database.
+    pub fn new(db: UserDb, history: HistoryService) -> Self {
+        let mut live = Live::default();
+        for u in db.users() {
+            live.names.insert(u.username.key(), u.id.clone());
+            live.users.insert(
+                u.id.clone(),
+                LiveUser {
+                    name: u.username.clone(),
+                    history_public: u.credentials.history_public,
+                    sessions: Vec::new(),
+                    rooms: BTreeSet::new(),
+                    unread: HashMap::new(),
+                },
+            );
+        }
+        for r in db.rooms() {
+            let key = r.name.key();
+            for m in &r.members {
+                if let Some(u) = live.users.get_mut(m) {
+                    u.rooms.insert(key.clone());
+                }
+            }
+            live.rooms.insert(
+                key,
+                Room {
+                    name: r.name.clone(),
+                    members: r.members.iter().cloned().collect(),
+                    fanout: Arc::default(),
+                },
+            );
+        }
+        let keys: Vec<String> = live.rooms.keys().cloned().collect();
+        for k in keys {
+            live.rebuild_fanout(&k);
+        }
+        Self {
+            live: Mutex::new(live),
+            db: Arc::new(Mutex::new(db)),
+            history,
+            ids: IdClock::default(),
+        }
+    }
+
+    /// Runs `f` on the account database on a blocking thread (it may save).
+    async fn with_db<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut UserDb) -> Result<R, HubError> + Send + 'static,
+    ) -> Result<R, HubError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&db)))
+            .await
+            .map_err(|_| HubError::Internal)?
+    }
+
+    /// The stored credentials for a name, for login.
+    pub async fn credentials_of(&self, name: &Username) -> Option<(UserCtx, Credentials)> {
+        let name = name.clone();
+        self.with_db(move |db| {
+            Ok(db.find_by_name(&name).map(|u| {
+                (
+                    UserCtx {
+                        id: u.id.clone(),
+                        name: u.username.clone(),
+                    },
+                    u.credentials.clone(),
+                )
+            }))
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Whether a name is taken (in any letter case).
+    pub fn name_taken(&self, name: &Username) -> bool {
+        lock(&self.live).names.contains_key(&name.key())
+    }
+
+    /// Stores a new account, a member of `general`.
+    pub async fn register(
+        &self,
+        name: Username,
+        credentials: Credentials,
+    ) -> Result<UserCtx, HubError> {
+        let history_public = credentials.history_public;
+        let general = RoomName::general();
+        let (id, name) = self
+            .with_db({
+                let general = general.clone();
+                move |db| {
+                    if db.find_by_name(&name).is_some() {
+                        return Err(HubError::NameTaken(name));
+                    }
+                    let id = db.insert_user(name.clone(), credentials, now_ms());
+                    db.add_member(&general, &id, now_ms());
+                    db.save()?;
+                    Ok((id, name))
+                }
+            })
+            .await?;
+        let mut live = lock(&self.live);
+        let key = general.key();
+        live.names.insert(name.key(), id.clone());
+        live.users.insert(
+            id.clone(),
+            LiveUser {
+                name: name.clone(),
+                history_public,
+                sessions: Vec::new(),
+                rooms: BTreeSet::from([key.clone()]),
+                unread: HashMap::new(),
+            },
+        );
+        live.rooms
+            .entry(key.clone())
+            .or_insert_with(|| Room {
+                name: general,
+                members: BTreeSet::new(),
+                fanout: Arc::default(),
+            })
+            .members
+            .insert(id.clone());
+        live.rebuild_fanout(&key);
+        Ok(UserCtx { id, name })
+    }
+
+    /// Attaches a logged-in session; tells room peers the user came online if
+    /// this is their first session. Returns the user's rooms with unread
+    /// counts (which are then reset).
+    pub fn attach(&self, user: &UserCtx, conn: ConnId, outbox: Outbox) -> Vec<RoomInfo> {
+        let mut live = lock(&self.live);
+        let Some(u) = live.users.get_mut(&user.id) else {
+            return Vec::new();
+        };
+        let first = u.sessions.is_empty();
+        u.sessions.push(Session { conn, outbox });
+        let unread = std::mem::take(&mut u.unread);
+        live.rebuild_user_rooms(&user.id);
+        if first {
+            let notice = notice_bytes(NoticeKind::Online {
+                user: user.name.clone(),
+            });
+            for s in live.peers_of(&user.id) {
+                s.outbox.push(notice.clone());
+            }
+        }
+        let rooms: Vec<String> = live
+            .users
+            .get(&user.id)
+            .map(|u| u.rooms.iter().cloned().collect())
+            .unwrap_or_default();
+        rooms
+            .iter()
+            .filter_map(|r| live.rooms.get(r))
+            .map(|room| {
+                let n = unread
+                    .get(&Target::Room(room.name.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                live.room_info(room, n)
+            })
+            .collect()
+    }
+
+    /// Detaches a session. If it was the user's last, room peers are told:
+    /// "left the chat" after `#exit`, "went offline" otherwise.
+    pub fn detach(&self, user: &UserCtx, conn: ConnId, exited: bool) {
+        let mut live = lock(&self.live);
+        let Some(u) = live.users.get_mut(&user.id) else {
+            return;
+        };
+        u.sessions.retain(|s| s.conn != conn);
+        let last = u.sessions.is_empty();
+        live.rebuild_user_rooms(&user.id);
+        if last {
+            let name = user.name.clone();
+            let kind = if exited {
+                NoticeKind::Exited { user: name }
+            } else {
+                NoticeKind::Offline { user: name }
+            };
+            let notice = notice_bytes(kind);
+            for s in live.peers_of(&user.id) {
+                s.outbox.push(notice.clone());
+            }
+        }
+    }
+
+    /// Delivers a message live to every online recipient (except the sending
+    /// connection) and queues it for every recipient's history. The returned
+    /// receiver completes once the history write is done: only then may the
+    /// sender get its ack.
+    pub fn send(
+        &self,
+        from: &UserCtx,
+        conn: ConnId,
+        to: Target,
+        text: MessageText,
+    ) -> Result<(ChatMessage, StoreDone), HubError> {
+        let fanout = {
+            let mut live = lock(&self.live);
+            match &to {
+                Target::Room(room) => {
+                    let r = live
+                        .rooms
+                        .get(&room.key())
+                        .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
+                    if !r.members.contains(&from.id) {
+                        return Err(HubError::NotMember(room.clone()));
+                    }
+                    let fanout = r.fanout.clone();
+                    if !fanout.offline.is_empty() {
+                        for id in &fanout.offline {
+                            if let Some(u) = live.users.get_mut(id) {
+                                *u.unread.entry(to.clone()).or_default() += 1;
+                            }
+                        }
+                    }
+                    fanout
+                }
+                Target::User(peer) => {
+                    let peer_id = live
+                        .names
+                        .get(&peer.key())
+                        .cloned()
+                        .ok_or_else(|| HubError::NoSuchUser(peer.clone()))?;
+                    let mut f = Fanout::default();
+                    let mut ids = vec![from.id.clone()];
+                    if peer_id != from.id {
+                        ids.push(peer_id.clone());
+                    }
+                    for id in ids {
+                        if let Some(u) = live.users.get_mut(&id) {
+                            f.members.push((id.clone(), u.history_public));
+                            f.online.extend(u.sessions.iter().cloned());
+                            if u.sessions.is_empty() {
+                                *u.unread
+                                    .entry(Target::User(from.name.clone()))
+                                    .or_default() += 1;
+                            }
+                        }
+                    }
+                    Arc::new(f)
+                }
+            }
+        };
+        let msg = ChatMessage {
+            id: self.ids.next(),
+            ts: now_ms(),
+            from: from.name.clone(),
+            to,
+            text,
+        };
+        let live_frame = Bytes::from(ServerMessage::Message(msg.clone()).encode());
+        for s in &fanout.online {
+            if s.conn != conn {
+                s.outbox.push(live_frame.clone());
+            }
+        }
+        let entry: Arc<[u8]> = serde_json::to_vec(&msg)
+            .map_err(|_| HubError::Internal)?
+            .into();
+        let done = self.history.append(AppendJob {
+            users: fanout.members.clone(),
+            entry,
+        });
+        Ok((msg, done))
+    }
+
+    /// Joins (creating if needed) a room.
+    pub async fn join(&self, user: &UserCtx, room: RoomName) -> Result<RoomInfo, HubError> {
+        let key = room.key();
+        let already = lock(&self.live)
+            .users
+            .get(&user.id)
+            .is_some_and(|u| u.rooms.contains(&key));
+        if !already {
+            let (r, id) = (room.clone(), user.id.clone());
+            self.with_db(move |db| {
+                db.add_member(&r, &id, now_ms());
+                db.save()?;
+                Ok(())
+            })
+            .await?;
+        }
+        let mut live = lock(&self.live);
+        let name = live
+            .rooms
+            .entry(key.clone())
+            .or_insert_with(|| Room {
+                name: room.clone(),
+                members: BTreeSet::new(),
+                fanout: Arc::default(),
+            })
+            .name
+            .clone();
+        if let Some(r) = live.rooms.get_mut(&key) {
+            r.members.insert(user.id.clone());
+        }
+        if let Some(u) = live.users.get_mut(&user.id) {
+            u.rooms.insert(key.clone());
+        }
+        live.rebuild_fanout(&key);
+        if !already {
+            let notice = notice_bytes(NoticeKind::Joined {
+                room: name.clone(),
+                user: user.name.clone(),
+            });
+            if let Some(r) = live.rooms.get(&key) {
+                for s in &r.fanout.online {
+                    s.outbox.push(notice.clone());
+                }
+            }
+        }
+        let r = live.rooms.get(&key).ok_or(HubError::Internal)?;
+        Ok(live.room_info(r, 0))
+    }
+
+    /// Leaves a room.
+    pub async fn leave(&self, user: &UserCtx, room: RoomName) -> Result<RoomName, HubError> {
+        let key = room.key();
+        if room == RoomName::general() {
+            return Err(HubError::CannotLeave);
+        }
+        let name = {
+            let live = lock(&self.live);
+            let r = live
+                .rooms
+                .get(&key)
+                .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
+            if !r.members.contains(&user.id) {
+                return Err(HubError::NotMember(room));
+            }
+            r.name.clone()
+        };
+        let (r, id) = (name.clone(), user.id.clone());
+        self.with_db(move |db| {
+            db.remove_member(&r, &id);
+            db.save()?;
+            Ok(())
+        })
+        .await?;
+        let mut live = lock(&self.live);
+        let notice = notice_bytes(NoticeKind::Left {
+            room: name.clone(),
+            user: user.name.clone(),
+        });
+        // Tell everyone who was in the room, the leaver's sessions included.
+        if let Some(r) = live.rooms.get(&key) {
+            for s in &r.fanout.online {
+                s.outbox.push(notice.clone());
+            }
+        }
+        if let Some(r) = live.rooms.get_mut(&key) {
+            r.members.remove(&user.id);
+        }
+        if let Some(u) = live.users.get_mut(&user.id) {
+            u.rooms.remove(&key);
+        }
+        live.rebuild_fanout(&key);
+        Ok(name)
+    }
+
+    /// Every room, with counts.
+    pub fn list_rooms(&self, user: &UserCtx) -> Vec<RoomInfo> {
+        let live = lock(&self.live);
+        let mut rooms: Vec<RoomInfo> = live
+            .rooms
+            .values()
+            .map(|r| {
+                let unread = live
+                    .users
+                    .get(&user.id)
+                    .and_then(|u| u.unread.get(&Target::Room(r.name.clone())))
+                    .copied()
+                    .unwrap_or(0);
+                live.room_info(r, unread)
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    /// The members of a room the user is in.
+    pub fn members(&self, user: &UserCtx, room: &RoomName) -> Result<Vec<Member>, HubError> {
+        let live = lock(&self.live);
+        let r = live
+            .rooms
+            .get(&room.key())
+            .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
+        if !r.members.contains(&user.id) {
+            return Err(HubError::NotMember(room.clone()));
+        }
+        let mut out: Vec<Member> = r
+            .members
+            .iter()
+            .filter_map(|id| live.users.get(id))
+            .map(|u| Member {
+                username: u.name.clone(),
+                online: !u.sessions.is_empty(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(out)
+    }
+
+    /// A page of the user's history of one conversation, newest first.
+    pub async fn history(
+        &self,
+        user: &UserCtx,
+        secret: Arc<HistorySecret>,
+        with: Target,
+        before: Option<MessageId>,
+        limit: u16,
+    ) -> Result<(Vec<ChatMessage>, bool), HubError> {
+        {
+            let live = lock(&self.live);
+            match &with {
+                Target::Room(room) => {
+                    let r = live
+                        .rooms
+                        .get(&room.key())
+                        .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
+                    if !r.members.contains(&user.id) {
+                        return Err(HubError::NotMember(room.clone()));
+                    }
+                }
+                Target::User(peer) => {
+                    if !live.names.contains_key(&peer.key()) {
+                        return Err(HubError::NoSuchUser(peer.clone()));
+                    }
+                }
+            }
+        }
+        let limit = usize::from(limit.clamp(1, HISTORY_PAGE_MAX));
+        let path = self.history.path_of(&user.id);
+        let me = user.name.clone();
+        tokio::task::spawn_blocking(move || {
+            let reader = HistoryReader::open(&path, &secret)?;
+            let page = reader.page(before, limit, |m: &ChatMessage| {
+                m.to.conversation_for(&m.from, &me) == with
+            })?;
+            Ok(page)
+        })
+        .await
+        .map_err(|_| HubError::Internal)?
+    }
+
+    /// Flushes histories to disk and stops the history writer.
+    pub fn shutdown_storage(&self) {
+        self.history.flush_and_stop();
+    }
+
+    /// The ack for a stored message.
+    pub fn ack(id: u64, client_id: ClientMsgId, msg: &ChatMessage) -> ServerMessage {
+        ServerMessage::Ack {
+            id,
+            client_id,
+            message_id: msg.id,
+            ts: msg.ts,
+        }
+    }
+}
+
+fn notice_bytes(kind: NoticeKind) -> Bytes {
+    Bytes::from(ServerMessage::Notice(Notice::new(now_ms(), kind)).encode())
+}

@@ -1,0 +1,312 @@
+//! Bad input, tampering and crashes: each gets a typed error or a closed
+//! connection, and nobody else is affected.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+use std::io::{Seek, SeekFrom, Write};
+
+use cove_common::client::{Auth, ClientError};
+use cove_common::proto::Target;
+use cove_common::{ClientMsgId, ErrorCode, MessageText, Request, RoomName, ServerMessage};
+use cove_server::Server;
+use support::*;
+use tokio::io::AsyncWriteExt;
+
+fn text(s: &str) -> MessageText {
+    MessageText::new(s).unwrap()
+}
+
+/// Alice is logged in and can still chat: the server is unharmed.
+async fn still_serving(addr: &str, alice: &cove_common::client::Session, ae: &mut cove_common::client::Events) {
+    let id = alice
+        .say(Target::Room(RoomName::general()), text("still here"), ClientMsgId::new("ok").unwrap())
+        .await
+        .unwrap();
+    expect(ae, "ack", |m| matches!(m, ServerMessage::Ack { id: i, .. } if *i == id)).await;
+    // And newcomers can still connect.
+    let c = cove_common::client::connect(addr).await.unwrap();
+    drop(c);
+}
+
+#[tokio::test]
+async fn garbage_and_broken_frames_close_only_that_connection() {
+    let srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+
+    // Garbage instead of a handshake.
+    let mut s = tokio::net::TcpStream::connect(&srv.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    // Connect and close at once.
+    drop(tokio::net::TcpStream::connect(&srv.addr).await.unwrap());
+    // An oversized length prefix after the handshake.
+    let mut raw = RawClient::connect(&srv.addr).await;
+    raw.send_raw(&[0xff, 0xff, 0xff, 0xff]).await;
+    assert!(raw.closed().await, "oversized frame must close the connection");
+
+    // A record with a flipped bit (wrong tag).
+    let mut raw = RawClient::connect(&srv.addr).await;
+    let mut frame = bytes::BytesMut::new();
+    raw.sealer
+        .seal_frame(&cove_common::ClientMessage { id: 1, request: Request::Ping }.encode(), &mut frame)
+        .unwrap();
+    let last = frame.len() - 1;
+    frame[last] ^= 1;
+    raw.send_raw(&frame).await;
+    assert!(raw.closed().await, "bad tag must close the connection");
+
+    // A replayed record.
+    let mut raw = RawClient::connect(&srv.addr).await;
+    let sent = raw.send(1, Request::Ping).await;
+    assert!(matches!(raw.recv().await, Some(ServerMessage::Pong { id: 1 })));
+    raw.send_raw(&sent).await;
+    assert!(raw.closed().await, "replayed record must close the connection");
+
+    still_serving(&srv.addr, &alice, &mut ae).await;
+}
+
+#[tokio::test]
+async fn invalid_requests_get_typed_errors() {
+    let srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    let mut raw = RawClient::connect(&srv.addr).await;
+
+    // Before login only register, login and ping are allowed.
+    raw.send(1, Request::ListRooms).await;
+    let m = raw.recv().await.unwrap();
+    assert!(matches!(m, ServerMessage::Error { id: Some(1), code: ErrorCode::NotLoggedIn, .. }), "{m:?}");
+
+    // Invalid JSON, an unknown type, a name breaking the rules, over-long text.
+    let cases: [&[u8]; 4] = [
+        b"{not json",
+        br#"{"id":2,"type":"teleport"}"#,
+        br#"{"id":3,"type":"register","username":"../x","password":"longenough"}"#,
+        br#"{"id":4,"type":"login","username":"bob","password":"short"}"#,
+    ];
+    for case in cases {
+        raw.send_plain(case).await;
+        let m = raw.recv().await.unwrap();
+        assert!(
+            matches!(&m, ServerMessage::Error { code: ErrorCode::BadRequest, message, .. } if !message.is_empty()),
+            "{m:?}"
+        );
+    }
+    let long = format!(
+        r#"{{"id":5,"type":"send","client_id":"x","to":{{"room":"general"}},"text":"{}"}}"#,
+        "a".repeat(4001)
+    );
+    raw.send_plain(long.as_bytes()).await;
+    let m = raw.recv().await.unwrap();
+    assert!(matches!(&m, ServerMessage::Error { code: ErrorCode::BadRequest, message, .. } if message.contains("4000")), "{m:?}");
+
+    // A room the user is not in.
+    let id = alice
+        .send(Request::History { with: Target::Room(RoomName::new("secret").unwrap()), before: None, limit: 10 })
+        .await
+        .unwrap();
+    let m = expect(&mut ae, "error", |m| matches!(m, ServerMessage::Error { id: Some(i), .. } if *i == id)).await;
+    assert!(matches!(m, ServerMessage::Error { code: ErrorCode::NoSuchRoom, .. }), "{m:?}");
+
+    // Endless malformed requests end with a closed connection.
+    for _ in 0..20 {
+        raw.send_plain(b"[]").await;
+    }
+    assert!(raw.closed().await);
+
+    still_serving(&srv.addr, &alice, &mut ae).await;
+}
+
+#[tokio::test]
+async fn client_that_stops_reading_is_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("data"));
+    config.outbox_capacity = 8;
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let _handle = server.spawn();
+
+    let (alice, mut ae, _) = register(&addr, "alice").await;
+    // Bob logs in by hand and then never reads again.
+    let mut bob = RawClient::connect(&addr).await;
+    bob.send(1, Request::Register { username: user("bob"), password: pw(PASSWORD) }).await;
+    assert!(matches!(bob.recv().await, Some(ServerMessage::Welcome { .. })));
+    // Alice floods the room; each ack proves the server keeps serving her.
+    let big = "x".repeat(3900);
+    let mut bob_gone = false;
+    for i in 0..400 {
+        let id = alice
+            .say(Target::Room(RoomName::general()), text(&big), ClientMsgId::new(format!("f{i}")).unwrap())
+            .await
+            .unwrap();
+        expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { id: x, .. } if *x == id)).await;
+        if i % 20 == 19 {
+            let id = alice.send(Request::Members { room: RoomName::general() }).await.unwrap();
+            let m = expect(&mut ae, "members", |m| matches!(m, ServerMessage::Members { id: x, .. } if *x == id)).await;
+            let ServerMessage::Members { members, .. } = m else { unreachable!() };
+            if members.iter().any(|m| m.username.as_str() == "bob" && !m.online) {
+                bob_gone = true;
+                break;
+            }
+        }
+    }
+    assert!(bob_gone, "a client that never reads must be disconnected");
+}
+
+#[tokio::test]
+async fn path_like_usernames_are_rejected_and_nothing_escapes() {
+    let srv = TestServer::start().await;
+    let mut raw = RawClient::connect(&srv.addr).await;
+    for name in ["../x", "..", "a/b", "/etc/passwd", ".hidden", "x\u{0}y"] {
+        let req = serde_json::json!({"id": 1, "type": "register", "username": name, "password": "longenough1"});
+        raw.send_plain(req.to_string().as_bytes()).await;
+        let m = raw.recv().await.unwrap();
+        assert!(matches!(m, ServerMessage::Error { code: ErrorCode::BadRequest, .. }), "{name}: {m:?}");
+    }
+    drop(register(&srv.addr, "x.y-z").await);
+    // Everything the server wrote is inside the data directory, and no file
+    // name contains a username.
+    let root = srv.dir.path();
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(root).unwrap() {
+        all.push(e.unwrap().file_name().into_string().unwrap());
+    }
+    assert_eq!(all, vec!["data".to_owned()]);
+    for f in files_under(&srv.data_dir()) {
+        let name = f.file_name().unwrap().to_string_lossy().to_lowercase();
+        assert!(!name.contains("x.y-z"), "{f:?}");
+    }
+}
+
+#[tokio::test]
+async fn data_directory_holds_no_plaintext() {
+    let mut srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "zebrafinch").await;
+    drop(register(&srv.addr, "quokkaowner").await);
+    alice.send(Request::Join { room: RoomName::new("narwhalclub").unwrap() }).await.unwrap();
+    expect(&mut ae, "joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
+    alice
+        .say(Target::Room(RoomName::new("narwhalclub").unwrap()), text("the axolotl sings at midnight"), ClientMsgId::new("p").unwrap())
+        .await
+        .unwrap();
+    expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+    alice
+        .say(Target::User(user("quokkaowner")), text("pangolin secrets"), ClientMsgId::new("q").unwrap())
+        .await
+        .unwrap();
+    expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+    srv.stop().await;
+
+    let files = files_under(&srv.data_dir());
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        let lower = String::from_utf8_lossy(&bytes).to_lowercase();
+        for needle in ["zebrafinch", "quokkaowner", "narwhalclub", "axolotl", "pangolin", "general", "longenough"] {
+            assert!(!lower.contains(needle), "{needle} found in {f:?}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn data_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    alice
+        .say(Target::Room(RoomName::general()), text("hi"), ClientMsgId::new("p").unwrap())
+        .await
+        .unwrap();
+    expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+    srv.stop().await;
+    let dir_mode = std::fs::metadata(srv.data_dir()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    for f in files_under(&srv.data_dir()) {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f:?}");
+    }
+}
+
+#[tokio::test]
+async fn tampered_users_json_is_refused_and_not_overwritten() {
+    let mut srv = TestServer::start().await;
+    drop(register(&srv.addr, "alice").await);
+    srv.stop().await;
+    let path = srv.data_dir().join("users.json");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let err = Server::bind(test_config(srv.data_dir())).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("users.json"), "{msg}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "tampered file was changed");
+}
+
+#[tokio::test]
+async fn torn_history_tail_is_cut_and_the_rest_stays() {
+    let mut srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    for i in 0..3 {
+        alice
+            .say(Target::Room(RoomName::general()), text(&format!("keep {i}")), ClientMsgId::new(format!("k{i}")).unwrap())
+            .await
+            .unwrap();
+        expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+    }
+    drop((alice, ae));
+    srv.stop().await;
+    // Simulate a crash mid-write: half a record at the end of the file.
+    let hist: Vec<_> = files_under(&srv.data_dir().join("chat_histories"));
+    assert_eq!(hist.len(), 1);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&hist[0]).unwrap();
+    f.seek(SeekFrom::End(0)).unwrap();
+    f.write_all(&[0, 0, 1, 0, 0xde, 0xad, 0xbe]).unwrap();
+    drop(f);
+
+    srv.restart().await;
+    let (alice, mut ae, _) = login(&srv.addr, "alice").await;
+    alice
+        .say(Target::Room(RoomName::general()), text("after crash"), ClientMsgId::new("n").unwrap())
+        .await
+        .unwrap();
+    expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+    let id = alice
+        .send(Request::History { with: Target::Room(RoomName::general()), before: None, limit: 10 })
+        .await
+        .unwrap();
+    let h = expect(&mut ae, "history", |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id)).await;
+    let ServerMessage::History { messages, .. } = h else { unreachable!() };
+    let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, vec!["after crash", "keep 2", "keep 1", "keep 0"]);
+}
+
+#[tokio::test]
+async fn version_mismatch_is_reported_to_the_client() {
+    use cove_common::frame::encode_frame;
+    let srv = TestServer::start().await;
+    let (_hs, mut hello) = cove_common::handshake::ClientHandshake::start();
+    hello[4..6].copy_from_slice(&99u16.to_be_bytes());
+    let mut s = tokio::net::TcpStream::connect(&srv.addr).await.unwrap();
+    let mut out = bytes::BytesMut::new();
+    encode_frame(&hello, &mut out).unwrap();
+    s.write_all(&out).await.unwrap();
+    let mut buf = bytes::BytesMut::new();
+    let reply = read_frame(&mut s, &mut buf).await.unwrap();
+    let (hs, _) = cove_common::handshake::ClientHandshake::start();
+    let err = hs.finish(&reply).unwrap_err();
+    assert!(err.to_string().contains("version mismatch"), "{err}");
+}
+
+#[tokio::test]
+async fn request_before_login_via_session_is_refused() {
+    let srv = TestServer::start().await;
+    let err = try_auth(
+        &srv.addr,
+        Auth::Login { username: user("ghost"), password: pw(PASSWORD) },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ClientError::Rejected { code: ErrorCode::AuthFailed, .. }));
+}
