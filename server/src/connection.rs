@@ -381,7 +381,9 @@ impl Session {
                     .await;
                 match &r {
                     Ok(_) => info!(peer = %self.peer, user = %username, "logged in"),
-                    Err(e) => info!(peer = %self.peer, user = %username, error = %e, "login failed"),
+                    Err(e) => {
+                        info!(peer = %self.peer, user = %username, error = %e, "login failed")
+                    }
                 }
                 r
             }

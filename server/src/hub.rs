@@ -104,14 +104,24 @@ struct LiveUser {
 
 /// Everything needed to deliver one message to a room, shared by all sends
 /// until membership or presence changes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Fanout {
     /// Every member, for history.
-    members: Vec<(UserId, [u8; 32])>,
+    members: Arc<[(UserId, [u8; 32])]>,
     /// Every online session of every member.
     online: Vec<Session>,
     /// Members with no session, whose unread count grows.
     offline: Vec<UserId>,
+}
+
+impl Fanout {
+    fn empty() -> Self {
+        Self {
+            members: Arc::new([]),
+            online: Vec::new(),
+            offline: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -133,18 +143,22 @@ impl Live {
         let Some(room) = self.rooms.get(room_key) else {
             return;
         };
-        let mut f = Fanout::default();
+        let (mut members, mut online, mut offline) = (Vec::new(), Vec::new(), Vec::new());
         for id in &room.members {
             if let Some(u) = self.users.get(id) {
-                f.members.push((id.clone(), u.history_public));
+                members.push((id.clone(), u.history_public));
                 if u.sessions.is_empty() {
-                    f.offline.push(id.clone());
+                    offline.push(id.clone());
                 }
-                f.online.extend(u.sessions.iter().cloned());
+                online.extend(u.sessions.iter().cloned());
             }
         }
         if let Some(room) = self.rooms.get_mut(room_key) {
-            room.fanout = Arc::new(f);
+            room.fanout = Arc::new(Fanout {
+                members: members.into(),
+                online,
+                offline,
+            });
         }
     }
 
@@ -183,10 +197,11 @@ impl Live {
         for r in &u.rooms {
             if let Some(room) = self.rooms.get(r) {
                 for m in &room.members {
-                    if m != user && seen.insert(m) {
-                        if let Some(peer) = self.users.get(m) {
-                            out.extend(peer.sessions.iter().cloned());
-                        }
+                    if m != user
+                        && seen.insert(m)
+                        && let Some(peer) = self.users.get(m)
+                    {
+                        out.extend(peer.sessions.iter().cloned());
                     }
                 }
             }
@@ -270,7 +285,7 @@ impl Hub {
                 Room {
                     name: r.name.clone(),
                     members: r.members.iter().cloned().collect(),
-                    fanout: Arc::default(),
+                    fanout: Arc::new(Fanout::empty()),
                 },
             );
         }
@@ -361,7 +376,7 @@ impl Hub {
             .or_insert_with(|| Room {
                 name: general,
                 members: BTreeSet::new(),
-                fanout: Arc::default(),
+                fanout: Arc::new(Fanout::empty()),
             })
             .members
             .insert(id.clone());
@@ -469,23 +484,25 @@ impl Hub {
                         .get(&peer.key())
                         .cloned()
                         .ok_or_else(|| HubError::NoSuchUser(peer.clone()))?;
-                    let mut f = Fanout::default();
+                    let (mut members, mut online) = (Vec::new(), Vec::new());
                     let mut ids = vec![from.id.clone()];
                     if peer_id != from.id {
                         ids.push(peer_id.clone());
                     }
                     for id in ids {
                         if let Some(u) = live.users.get_mut(&id) {
-                            f.members.push((id.clone(), u.history_public));
-                            f.online.extend(u.sessions.iter().cloned());
+                            members.push((id.clone(), u.history_public));
+                            online.extend(u.sessions.iter().cloned());
                             if u.sessions.is_empty() {
-                                *u.unread
-                                    .entry(Target::User(from.name.clone()))
-                                    .or_default() += 1;
+                                *u.unread.entry(Target::User(from.name.clone())).or_default() += 1;
                             }
                         }
                     }
-                    Arc::new(f)
+                    Arc::new(Fanout {
+                        members: members.into(),
+                        online,
+                        offline: Vec::new(),
+                    })
                 }
             }
         };
@@ -535,7 +552,7 @@ impl Hub {
             .or_insert_with(|| Room {
                 name: room.clone(),
                 members: BTreeSet::new(),
-                fanout: Arc::default(),
+                fanout: Arc::new(Fanout::empty()),
             })
             .name
             .clone();

@@ -149,10 +149,8 @@ impl Server {
         info!(connections = conns.len(), "shutting down");
         let _ = stop_tx.send(true);
         let grace = self.shared.config.shutdown_grace + Duration::from_secs(1);
-        let drained = tokio::time::timeout(grace, async {
-            while conns.join_next().await.is_some() {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             warn!("some connections did not close in time");
             conns.abort_all();

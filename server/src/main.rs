@@ -50,9 +50,8 @@ fn main() -> Result<()> {
 
     let data_dir = match args.data_dir {
         Some(d) => d,
-        None => default_data_dir().context(
-            "no platform data directory could be found; pass --data-dir to choose one",
-        )?,
+        None => default_data_dir()
+            .context("no platform data directory could be found; pass --data-dir to choose one")?,
     };
     let mut config = Config::new(args.listen, data_dir.clone());
     config.passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);

@@ -39,7 +39,13 @@ async fn register_login_wrong_password_and_duplicate_name() {
     .await
     .unwrap_err();
     assert!(
-        matches!(err, ClientError::Rejected { code: ErrorCode::NameTaken, .. }),
+        matches!(
+            err,
+            ClientError::Rejected {
+                code: ErrorCode::NameTaken,
+                ..
+            }
+        ),
         "{err:?}"
     );
 
@@ -68,8 +74,14 @@ async fn register_login_wrong_password_and_duplicate_name() {
     .unwrap_err();
     match (&wrong, &unknown) {
         (
-            ClientError::Rejected { code: c1, message: m1 },
-            ClientError::Rejected { code: c2, message: m2 },
+            ClientError::Rejected {
+                code: c1,
+                message: m1,
+            },
+            ClientError::Rejected {
+                code: c2,
+                message: m2,
+            },
         ) => {
             assert_eq!((*c1, *c2), (ErrorCode::AuthFailed, ErrorCode::AuthFailed));
             assert_eq!(m1, m2);
@@ -93,7 +105,13 @@ async fn repeated_failures_are_rate_limited() {
         )
         .await
         .unwrap_err();
-        if matches!(err, ClientError::Rejected { code: ErrorCode::RateLimited, .. }) {
+        if matches!(
+            err,
+            ClientError::Rejected {
+                code: ErrorCode::RateLimited,
+                ..
+            }
+        ) {
             limited = true;
             break;
         }
@@ -107,33 +125,85 @@ async fn rooms_join_leave_list_members() {
     let (alice, mut ae, _) = register(&srv.addr, "alice").await;
     let (bob, mut be, _) = register(&srv.addr, "bob").await;
 
-    let id = alice.send(Request::Join { room: room("Rust") }).await.unwrap();
-    let m = expect(&mut ae, "joined", |m| matches!(m, ServerMessage::Joined { id: i, .. } if *i == id)).await;
-    let ServerMessage::Joined { room: info, .. } = m else { unreachable!() };
-    assert_eq!((info.name.as_str(), info.members, info.online), ("Rust", 1, 1));
+    let id = alice
+        .send(Request::Join { room: room("Rust") })
+        .await
+        .unwrap();
+    let m = expect(
+        &mut ae,
+        "joined",
+        |m| matches!(m, ServerMessage::Joined { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::Joined { room: info, .. } = m else {
+        unreachable!()
+    };
+    assert_eq!(
+        (info.name.as_str(), info.members, info.online),
+        ("Rust", 1, 1)
+    );
 
-    bob.send(Request::Join { room: room("rust") }).await.unwrap();
+    bob.send(Request::Join { room: room("rust") })
+        .await
+        .unwrap();
     // Alice sees bob join, under the room's original spelling.
-    let n = expect(&mut ae, "join notice", |m| matches!(m, ServerMessage::Notice(_))).await;
-    let ServerMessage::Notice(n) = n else { unreachable!() };
+    let n = expect(&mut ae, "join notice", |m| {
+        matches!(m, ServerMessage::Notice(_))
+    })
+    .await;
+    let ServerMessage::Notice(n) = n else {
+        unreachable!()
+    };
     assert_eq!(n.text, "bob joined #Rust");
 
     let id = alice.send(Request::ListRooms).await.unwrap();
-    let m = expect(&mut ae, "rooms", |m| matches!(m, ServerMessage::Rooms { id: i, .. } if *i == id)).await;
-    let ServerMessage::Rooms { rooms, .. } = m else { unreachable!() };
+    let m = expect(
+        &mut ae,
+        "rooms",
+        |m| matches!(m, ServerMessage::Rooms { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::Rooms { rooms, .. } = m else {
+        unreachable!()
+    };
     let names: Vec<_> = rooms.iter().map(|r| (r.name.as_str(), r.members)).collect();
     assert_eq!(names, vec![("general", 2), ("Rust", 2)]);
 
-    let id = alice.send(Request::Members { room: room("rust") }).await.unwrap();
-    let m = expect(&mut ae, "members", |m| matches!(m, ServerMessage::Members { id: i, .. } if *i == id)).await;
-    let ServerMessage::Members { members, .. } = m else { unreachable!() };
+    let id = alice
+        .send(Request::Members { room: room("rust") })
+        .await
+        .unwrap();
+    let m = expect(
+        &mut ae,
+        "members",
+        |m| matches!(m, ServerMessage::Members { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::Members { members, .. } = m else {
+        unreachable!()
+    };
     assert_eq!(members.len(), 2);
     assert!(members.iter().all(|m| m.online));
 
-    let id = bob.send(Request::Leave { room: room("rust") }).await.unwrap();
-    expect(&mut be, "left", |m| matches!(m, ServerMessage::Left { id: i, .. } if *i == id)).await;
-    let n = expect(&mut ae, "leave notice", |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Left { .. }))).await;
-    let ServerMessage::Notice(n) = n else { unreachable!() };
+    let id = bob
+        .send(Request::Leave { room: room("rust") })
+        .await
+        .unwrap();
+    expect(
+        &mut be,
+        "left",
+        |m| matches!(m, ServerMessage::Left { id: i, .. } if *i == id),
+    )
+    .await;
+    let n = expect(
+        &mut ae,
+        "leave notice",
+        |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Left { .. })),
+    )
+    .await;
+    let ServerMessage::Notice(n) = n else {
+        unreachable!()
+    };
     assert_eq!(n.text, "bob left #Rust");
 
     // Bob is no longer a member: sending there is refused.
@@ -141,13 +211,43 @@ async fn rooms_join_leave_list_members() {
         .say(Target::Room(room("rust")), text("hello?"), cid("b1"))
         .await
         .unwrap();
-    let e = expect(&mut be, "error", |m| matches!(m, ServerMessage::Error { id: Some(i), .. } if *i == id)).await;
-    assert!(matches!(e, ServerMessage::Error { code: ErrorCode::NotMember, .. }), "{e:?}");
+    let e = expect(
+        &mut be,
+        "error",
+        |m| matches!(m, ServerMessage::Error { id: Some(i), .. } if *i == id),
+    )
+    .await;
+    assert!(
+        matches!(
+            e,
+            ServerMessage::Error {
+                code: ErrorCode::NotMember,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     // Nobody leaves general.
-    let id = bob.send(Request::Leave { room: RoomName::general() }).await.unwrap();
-    let e = expect(&mut be, "error", |m| matches!(m, ServerMessage::Error { id: Some(i), .. } if *i == id)).await;
-    assert!(matches!(e, ServerMessage::Error { code: ErrorCode::CannotLeave, .. }));
+    let id = bob
+        .send(Request::Leave {
+            room: RoomName::general(),
+        })
+        .await
+        .unwrap();
+    let e = expect(
+        &mut be,
+        "error",
+        |m| matches!(m, ServerMessage::Error { id: Some(i), .. } if *i == id),
+    )
+    .await;
+    assert!(matches!(
+        e,
+        ServerMessage::Error {
+            code: ErrorCode::CannotLeave,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -160,16 +260,30 @@ async fn live_delivery_to_every_online_member_and_ack_to_sender() {
     let (_bob2, mut be2, _) = login(&srv.addr, "bob").await;
 
     let id = alice
-        .say(Target::Room(RoomName::general()), text("hello all"), cid("a-1"))
+        .say(
+            Target::Room(RoomName::general()),
+            text("hello all"),
+            cid("a-1"),
+        )
         .await
         .unwrap();
     let ack = expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
-    let ServerMessage::Ack { id: ack_id, client_id, message_id, .. } = ack else { unreachable!() };
+    let ServerMessage::Ack {
+        id: ack_id,
+        client_id,
+        message_id,
+        ..
+    } = ack
+    else {
+        unreachable!()
+    };
     assert_eq!((ack_id, client_id.as_str()), (id, "a-1"));
 
     for (who, ev) in [("bob", &mut be), ("carol", &mut ce), ("bob2", &mut be2)] {
         let m = expect(ev, who, |m| matches!(m, ServerMessage::Message(_))).await;
-        let ServerMessage::Message(m) = m else { unreachable!() };
+        let ServerMessage::Message(m) = m else {
+            unreachable!()
+        };
         assert_eq!(m.id, message_id, "{who}");
         assert_eq!(m.from.as_str(), "alice");
         assert_eq!(m.text.as_str(), "hello all");
@@ -189,22 +303,38 @@ async fn direct_messages_reach_only_the_two_users() {
         .unwrap();
     expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
     let m = expect(&mut be, "dm", |m| matches!(m, ServerMessage::Message(_))).await;
-    let ServerMessage::Message(m) = m else { unreachable!() };
+    let ServerMessage::Message(m) = m else {
+        unreachable!()
+    };
     assert_eq!(m.text.as_str(), "psst bob");
     assert_eq!(m.to, Target::User(user("bob")));
 
     // Carol gets nothing: a ping round trip proves her queue is empty of it.
     let id = carol.send(Request::Ping).await.unwrap();
     let first = expect(&mut ce, "anything", |_| true).await;
-    assert!(matches!(first, ServerMessage::Pong { id: i } if i == id), "{first:?}");
+    assert!(
+        matches!(first, ServerMessage::Pong { id: i } if i == id),
+        "{first:?}"
+    );
 
     // Both see it in their history of the conversation with the other.
     let id = bob
-        .send(Request::History { with: Target::User(user("alice")), before: None, limit: 50 })
+        .send(Request::History {
+            with: Target::User(user("alice")),
+            before: None,
+            limit: 50,
+        })
         .await
         .unwrap();
-    let h = expect(&mut be, "history", |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id)).await;
-    let ServerMessage::History { messages, .. } = h else { unreachable!() };
+    let h = expect(
+        &mut be,
+        "history",
+        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::History { messages, .. } = h else {
+        unreachable!()
+    };
     assert_eq!(messages.len(), 1);
 
     // Messages to unknown users are refused.
@@ -212,8 +342,19 @@ async fn direct_messages_reach_only_the_two_users() {
         .say(Target::User(user("nobody")), text("hi"), cid("dm2"))
         .await
         .unwrap();
-    let e = expect(&mut ae, "error", |m| matches!(m, ServerMessage::Error { id: Some(i), .. } if *i == id)).await;
-    assert!(matches!(e, ServerMessage::Error { code: ErrorCode::NoSuchUser, .. }));
+    let e = expect(
+        &mut ae,
+        "error",
+        |m| matches!(m, ServerMessage::Error { id: Some(i), .. } if *i == id),
+    )
+    .await;
+    assert!(matches!(
+        e,
+        ServerMessage::Error {
+            code: ErrorCode::NoSuchUser,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -225,7 +366,11 @@ async fn offline_user_finds_messages_in_history_with_unread_count() {
     let (alice, mut ae, _) = register(&srv.addr, "alice").await;
     for i in 0..3 {
         alice
-            .say(Target::Room(RoomName::general()), text(&format!("msg {i}")), cid(&format!("c{i}")))
+            .say(
+                Target::Room(RoomName::general()),
+                text(&format!("msg {i}")),
+                cid(&format!("c{i}")),
+            )
             .await
             .unwrap();
         expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
@@ -233,21 +378,43 @@ async fn offline_user_finds_messages_in_history_with_unread_count() {
     let (bob, mut be, welcome) = login(&srv.addr, "bob").await;
     assert_eq!(welcome.rooms[0].unread, 3);
     let id = bob
-        .send(Request::History { with: Target::Room(RoomName::general()), before: None, limit: 2 })
+        .send(Request::History {
+            with: Target::Room(RoomName::general()),
+            before: None,
+            limit: 2,
+        })
         .await
         .unwrap();
-    let h = expect(&mut be, "history", |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id)).await;
-    let ServerMessage::History { messages, more, .. } = h else { unreachable!() };
+    let h = expect(
+        &mut be,
+        "history",
+        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::History { messages, more, .. } = h else {
+        unreachable!()
+    };
     let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, vec!["msg 2", "msg 1"]);
     assert!(more);
     let before = messages[1].id;
     let id = bob
-        .send(Request::History { with: Target::Room(RoomName::general()), before: Some(before), limit: 50 })
+        .send(Request::History {
+            with: Target::Room(RoomName::general()),
+            before: Some(before),
+            limit: 50,
+        })
         .await
         .unwrap();
-    let h = expect(&mut be, "history", |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id)).await;
-    let ServerMessage::History { messages, more, .. } = h else { unreachable!() };
+    let h = expect(
+        &mut be,
+        "history",
+        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::History { messages, more, .. } = h else {
+        unreachable!()
+    };
     let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, vec!["msg 0"]);
     assert!(!more);
@@ -262,16 +429,33 @@ async fn exit_and_dropped_connection_notify_others() {
 
     bob.logout().await.unwrap();
     let seen = until_closed(&mut be).await;
-    assert!(seen.iter().any(|m| matches!(m, ServerMessage::Bye { .. })), "{seen:?}");
-    let n = expect(&mut ae, "exit notice", |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Exited { .. }))).await;
-    let ServerMessage::Notice(n) = n else { unreachable!() };
+    assert!(
+        seen.iter().any(|m| matches!(m, ServerMessage::Bye { .. })),
+        "{seen:?}"
+    );
+    let n = expect(
+        &mut ae,
+        "exit notice",
+        |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Exited { .. })),
+    )
+    .await;
+    let ServerMessage::Notice(n) = n else {
+        unreachable!()
+    };
     assert_eq!(n.text, "bob left the chat");
 
     // Carol's connection just drops.
     drop(carol);
     drop(_ce);
-    let n = expect(&mut ae, "offline notice", |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Offline { .. }))).await;
-    let ServerMessage::Notice(n) = n else { unreachable!() };
+    let n = expect(
+        &mut ae,
+        "offline notice",
+        |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Offline { .. })),
+    )
+    .await;
+    let ServerMessage::Notice(n) = n else {
+        unreachable!()
+    };
     assert_eq!(n.text, "carol went offline");
 }
 
@@ -279,8 +463,16 @@ async fn exit_and_dropped_connection_notify_others() {
 async fn restart_keeps_accounts_rooms_and_history() {
     let mut srv = TestServer::start().await;
     let (alice, mut ae, _) = register(&srv.addr, "alice").await;
-    alice.send(Request::Join { room: room("books") }).await.unwrap();
-    expect(&mut ae, "joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
+    alice
+        .send(Request::Join {
+            room: room("books"),
+        })
+        .await
+        .unwrap();
+    expect(&mut ae, "joined", |m| {
+        matches!(m, ServerMessage::Joined { .. })
+    })
+    .await;
     alice
         .say(Target::Room(room("books")), text("remember me"), cid("r1"))
         .await
@@ -291,14 +483,29 @@ async fn restart_keeps_accounts_rooms_and_history() {
     srv.restart().await;
 
     let (alice, mut ae, welcome) = login(&srv.addr, "alice").await;
-    let names: Vec<_> = welcome.rooms.iter().map(|r| r.name.as_str().to_owned()).collect();
+    let names: Vec<_> = welcome
+        .rooms
+        .iter()
+        .map(|r| r.name.as_str().to_owned())
+        .collect();
     assert_eq!(names, vec!["books", "general"]);
     let id = alice
-        .send(Request::History { with: Target::Room(room("books")), before: None, limit: 10 })
+        .send(Request::History {
+            with: Target::Room(room("books")),
+            before: None,
+            limit: 10,
+        })
         .await
         .unwrap();
-    let h = expect(&mut ae, "history", |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id)).await;
-    let ServerMessage::History { messages, .. } = h else { unreachable!() };
+    let h = expect(
+        &mut ae,
+        "history",
+        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::History { messages, .. } = h else {
+        unreachable!()
+    };
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].text.as_str(), "remember me");
 
@@ -307,8 +514,15 @@ async fn restart_keeps_accounts_rooms_and_history() {
         .say(Target::Room(room("books")), text("again"), cid("r2"))
         .await
         .unwrap();
-    let ack = expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { id, .. } if *id == id2)).await;
-    let ServerMessage::Ack { message_id, .. } = ack else { unreachable!() };
+    let ack = expect(
+        &mut ae,
+        "ack",
+        |m| matches!(m, ServerMessage::Ack { id, .. } if *id == id2),
+    )
+    .await;
+    let ServerMessage::Ack { message_id, .. } = ack else {
+        unreachable!()
+    };
     assert!(message_id > messages[0].id);
 }
 
@@ -319,7 +533,9 @@ async fn graceful_shutdown_says_goodbye() {
     srv.stop().await;
     let seen = until_closed(&mut ae).await;
     assert!(
-        seen.iter().any(|m| matches!(m, ServerMessage::Bye { reason } if reason.contains("shutting down"))),
+        seen.iter().any(
+            |m| matches!(m, ServerMessage::Bye { reason } if reason.contains("shutting down"))
+        ),
         "{seen:?}"
     );
 }

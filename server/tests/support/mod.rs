@@ -73,7 +73,10 @@ pub fn pw(p: &str) -> Password {
     Password::new(p).unwrap()
 }
 
-pub async fn try_auth(addr: &str, auth: Auth) -> Result<(Session, Events, Welcome), client::ClientError> {
+pub async fn try_auth(
+    addr: &str,
+    auth: Auth,
+) -> Result<(Session, Events, Welcome), client::ClientError> {
     client::connect(addr).await?.authenticate(auth).await
 }
 
@@ -187,7 +190,8 @@ impl RawClient {
     }
 
     pub async fn send(&mut self, id: u64, request: Request) -> BytesMut {
-        self.send_plain(&ClientMessage { id, request }.encode()).await
+        self.send_plain(&ClientMessage { id, request }.encode())
+            .await
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {

@@ -1,0 +1,206 @@
+//! Everything the server keeps on disk: its keys ([`keys`]), the account
+//! database ([`users`]) and the per-user chat histories ([`history`]).
+//!
+//! Every directory is created with mode 0700 and every file with 0600.
+//! Whole-file writes are atomic (temporary file, fsync, rename, fsync of the
+//! directory): a crash at any instant leaves the old file or the new one.
+
+pub mod history;
+pub mod keys;
+pub mod users;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Why storage failed. Every variant names the file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The operating system refused a read or write.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file's authentication tag does not verify: it was altered, or it
+    /// belongs to another key. The file is left untouched.
+    #[error(
+        "{path}: the file was modified or belongs to another server (authentication failed); it is left untouched"
+    )]
+    Tampered {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file is not in the expected format.
+    #[error("{path}: unreadable ({reason})")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The key file is protected by a passphrase and none (or another) was
+    /// given.
+    #[error("{path}: {reason}")]
+    Passphrase {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+        move |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: &Path, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Creates `dir` (and parents) with mode 0700 if missing, and tightens the
+/// mode of an existing one.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(StoreError::io(dir))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(StoreError::io(dir))
+}
+
+/// Creates the data directory and its `chat_histories/` folder.
+pub fn ensure_data_dir(data_dir: &Path) -> Result<(), StoreError> {
+    ensure_private_dir(data_dir)?;
+    ensure_private_dir(&data_dir.join(history::HISTORY_DIR))
+}
+
+/// Opens a file for reading and appending, creating it with mode 0600.
+pub(crate) fn open_private_append(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(StoreError::io(path))
+}
+
+/// Replaces `path` with `bytes` atomically and durably.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| StoreError::corrupt(path, "no parent directory"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| StoreError::corrupt(path, "no file name"))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(StoreError::io(&tmp))?;
+    f.write_all(bytes).map_err(StoreError::io(&tmp))?;
+    f.sync_all().map_err(StoreError::io(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(StoreError::io(path))?;
+    sync_dir(dir)
+}
+
+/// fsyncs a directory, making a rename or file creation in it durable.
+pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(StoreError::io(dir))
+}
+
+/// Base64 (standard alphabet, no padding) for binary fields in JSON files.
+pub(crate) mod b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Encodes bytes.
+    pub fn encode(bytes: &[u8]) -> String {
+        STANDARD_NO_PAD.encode(bytes)
+    }
+
+    /// Decodes bytes.
+    pub fn decode(s: &str) -> Option<Vec<u8>> {
+        STANDARD_NO_PAD.decode(s).ok()
+    }
+
+    /// serde: serialise a byte vector as base64.
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(bytes))
+    }
+
+    /// serde: deserialise a byte vector from base64.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        decode(&s).ok_or_else(|| serde::de::Error::custom("invalid base64"))
+    }
+
+    /// serde for `[u8; 32]` keys.
+    pub mod key {
+        use serde::{Deserializer, Serializer};
+
+        /// Serialises a 32-byte key as base64.
+        pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+            super::serialize(bytes, s)
+        }
+
+        /// Deserialises a 32-byte key from base64.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+            let v = super::deserialize(d)?;
+            v.try_into()
+                .map_err(|_| serde::de::Error::custom("a key must be 32 bytes"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.json");
+        atomic_write(&p, b"one").unwrap();
+        atomic_write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn data_dir_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("a/b");
+        ensure_data_dir(&d).unwrap();
+        for p in [d.clone(), d.join(history::HISTORY_DIR)] {
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! `users.json`: the account database, one JSON document holding every
+//! account and every room with its members, stored encrypted as a whole.
+//!
+//! File layout: the 8 magic bytes `COVEDB1\n`, then one sealed box
+//! (`IV || AES-256-CFB ciphertext || HMAC-SHA256 tag`, see
+//! [`cove_common::crypto`]) of the JSON, under keys derived from the storage
+//! key with HKDF label `"cove v1 users.json"`; the magic is authenticated as
+//! the box's header. A file whose tag does not verify is reported and never
+//! overwritten (the server refuses to start).
+
+use std::path::{Path, PathBuf};
+
+use cove_common::crypto::{EtmKey, Secret, random_bytes};
+use cove_common::{RoomName, Username};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::{StoreError, atomic_write};
+use crate::credentials::Credentials;
+
+/// The file's name inside the data directory.
+pub const USERS_FILE: &str = "users.json";
+const MAGIC: &[u8; 8] = b"COVEDB1\n";
+const KEY_LABEL: &str = "cove v1 users.json";
+
+/// An opaque account id: 128 random bits as 32 lower-case hex digits. It
+/// names the account's history file, so it is checked whenever it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(String);
+
+impl UserId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        let b: [u8; 16] = random_bytes();
+        Self(b.iter().map(|x| format!("{x:02x}")).collect())
+    }
+
+    /// The id's text (safe as a file name).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Self(s))
+        } else {
+            Err("a user id must be 32 lower-case hex digits".into())
+        }
+    }
+}
+
+impl From<UserId> for String {
+    fn from(id: UserId) -> String {
+        id.0
+    }
+}
+
+/// One account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Its opaque id.
+    pub id: UserId,
+    /// The name as registered.
+    pub username: Username,
+    /// Creation time, ms since the epoch.
+    pub created: u64,
+    /// Password verifier and history keys.
+    pub credentials: Credentials,
+}
+
+/// One room.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoomRecord {
+    /// The name as first created.
+    pub name: RoomName,
+    /// Creation time, ms since the epoch.
+    pub created: u64,
+    /// Member ids.
+    pub members: Vec<UserId>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Document {
+    version: u32,
+    users: Vec<UserRecord>,
+    rooms: Vec<RoomRecord>,
+}
+
+/// The account database in memory, with the path and key to save it.
+pub struct UserDb {
+    path: PathBuf,
+    key: EtmKey,
+    doc: Document,
+}
+
+impl std::fmt::Debug for UserDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserDb")
+            .field("path", &self.path)
+            .field("users", &self.doc.users.len())
+            .field("rooms", &self.doc.rooms.len())
+            .finish()
+    }
+}
+
+impl UserDb {
+    /// Opens `users.json` in `data_dir` (an empty database if missing).
+    pub fn open(data_dir: &Path, storage_key: &Secret) -> Result<UserDb, StoreError> {
+        let path = data_dir.join(USERS_FILE);
+        let key = EtmKey::derive(storage_key.as_ref(), b"", KEY_LABEL);
+        let doc = match std::fs::read(&path) {
+            Ok(bytes) => decode(&path, &key, &bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Document {
+                version: 1,
+                ..Document::default()
+            },
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        };
+        Ok(UserDb { path, key, doc })
+    }
+
+    /// Writes the whole database atomically.
+    pub fn save(&self) -> Result<(), StoreError> {
+        let json = Zeroizing::new(
+            serde_json::to_vec(&self.doc)
+                .map_err(|e| StoreError::corrupt(&self.path, e.to_string()))?,
+        );
+        let mut out = Vec::with_capacity(MAGIC.len() + json.len() + 48);
+        out.extend_from_slice(MAGIC);
+        self.key.seal_append(MAGIC, &json, &mut out);
+        atomic_write(&self.path, &out)
+    }
+
+    /// Every account.
+    pub fn users(&self) -> &[UserRecord] {
+        &self.doc.users
+    }
+
+    /// Every room.
+    pub fn rooms(&self) -> &[RoomRecord] {
+        &self.doc.rooms
+    }
+
+    /// The account with this name, in any letter case.
+    pub fn find_by_name(&self, name: &Username) -> Option<&UserRecord> {
+        self.doc.users.iter().find(|u| u.username == *name)
+    }
+
+    /// The account with this id.
+    pub fn find_by_id(&self, id: &UserId) -> Option<&UserRecord> {
+        self.doc.users.iter().find(|u| u.id == *id)
+    }
+
+    /// Adds an account (the caller checked the name is free) and returns its
+    /// new id.
+    pub fn insert_user(
+        &mut self,
+        username: Username,
+        credentials: Credentials,
+        now: u64,
+    ) -> UserId {
+        let id = UserId::generate();
+        self.doc.users.push(UserRecord {
+            id: id.clone(),
+            username,
+            created: now,
+            credentials,
+        });
+        id
+    }
+
+    /// Adds a member to a room, creating the room if needed.
+    pub fn add_member(&mut self, room: &RoomName, user: &UserId, now: u64) {
+        match self.doc.rooms.iter_mut().find(|r| r.name == *room) {
+            Some(r) => {
+                if !r.members.contains(user) {
+                    r.members.push(user.clone());
+                }
+            }
+            None => self.doc.rooms.push(RoomRecord {
+                name: room.clone(),
+                created: now,
+                members: vec![user.clone()],
+            }),
+        }
+    }
+
+    /// Removes a member from a room (rooms are kept when empty).
+    pub fn remove_member(&mut self, room: &RoomName, user: &UserId) {
+        if let Some(r) = self.doc.rooms.iter_mut().find(|r| r.name == *room) {
+            r.members.retain(|m| m != user);
+        }
+    }
+}
+
+fn decode(path: &Path, key: &EtmKey, bytes: &[u8]) -> Result<Document, StoreError> {
+    let Some(body) = bytes.strip_prefix(MAGIC.as_slice()) else {
+        return Err(StoreError::Tampered {
+            path: path.to_path_buf(),
+        });
+    };
+    let json = Zeroizing::new(key.open(MAGIC, body).map_err(|_| StoreError::Tampered {
+        path: path.to_path_buf(),
+    })?);
+    serde_json::from_slice(&json).map_err(|e| StoreError::corrupt(path, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::credentials::{KdfParams, create};
+    use cove_common::Password;
+
+    fn creds() -> Credentials {
+        create(
+            &Password::new("password123").unwrap(),
+            &KdfParams::insecure_for_tests(),
+        )
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn round_trip_and_no_plaintext() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Zeroizing::new([9u8; 32]);
+        let mut db = UserDb::open(dir.path(), &key).unwrap();
+        let id = db.insert_user(Username::new("Walrus").unwrap(), creds(), 1);
+        db.add_member(&RoomName::new("oysters").unwrap(), &id, 2);
+        db.save().unwrap();
+
+        let raw = std::fs::read(dir.path().join(USERS_FILE)).unwrap();
+        let text = String::from_utf8_lossy(&raw).to_lowercase();
+        assert!(!text.contains("walrus") && !text.contains("oysters"));
+
+        let db = UserDb::open(dir.path(), &key).unwrap();
+        let u = db.find_by_name(&Username::new("walrus").unwrap()).unwrap();
+        assert_eq!(u.username.as_str(), "Walrus");
+        assert_eq!(db.rooms()[0].members, vec![u.id.clone()]);
+    }
+
+    #[test]
+    fn every_flipped_byte_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Zeroizing::new([9u8; 32]);
+        let mut db = UserDb::open(dir.path(), &key).unwrap();
+        db.insert_user(Username::new("alice").unwrap(), creds(), 1);
+        db.save().unwrap();
+        let path = dir.path().join(USERS_FILE);
+        let good = std::fs::read(&path).unwrap();
+        for i in (0..good.len()).step_by(7) {
+            let mut bad = good.clone();
+            bad[i] ^= 0x40;
+            std::fs::write(&path, &bad).unwrap();
+            let err = UserDb::open(dir.path(), &key).unwrap_err();
+            assert!(
+                matches!(err, StoreError::Tampered { .. }),
+                "byte {i}: {err}"
+            );
+        }
+        // Another server's storage key cannot open it either.
+        std::fs::write(&path, &good).unwrap();
+        let other = Zeroizing::new([8u8; 32]);
+        assert!(matches!(
+            UserDb::open(dir.path(), &other).unwrap_err(),
+            StoreError::Tampered { .. }
+        ));
+    }
+
+    #[test]
+    fn user_ids_are_checked_when_parsed() {
+        assert!(UserId::try_from("../../etc/passwd".to_owned()).is_err());
+        assert!(UserId::try_from("A".repeat(32)).is_err());
+        let id = UserId::generate();
+        assert_eq!(UserId::try_from(id.as_str().to_owned()).unwrap(), id);
+    }
+}
