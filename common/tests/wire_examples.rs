@@ -1,0 +1,246 @@
+//! Every JSON example in docs/protocol.md, checked against the real types:
+//! if the wire format changes, this test (and so the document) must change.
+#![allow(missing_docs)]
+
+use cove_common::proto::{
+    ChatMessage, Member, Notice, NoticeKind, RoomInfo, ServerMessage, SessionInfo,
+};
+use cove_common::{
+    ClientMessage, ClientMsgId, ErrorCode, MessageText, Password, Request, RoomName, Target,
+    Username,
+};
+
+fn u(s: &str) -> Username {
+    Username::new(s).unwrap()
+}
+fn r(s: &str) -> RoomName {
+    RoomName::new(s).unwrap()
+}
+fn req(id: u64, request: Request) -> String {
+    String::from_utf8(ClientMessage { id, request }.encode()).unwrap()
+}
+fn srv(m: ServerMessage) -> String {
+    String::from_utf8(m.encode()).unwrap()
+}
+
+#[test]
+fn client_messages_match_the_document() {
+    let pw = || Password::new("correct horse").unwrap();
+    let cases = [
+        (
+            req(
+                1,
+                Request::Register {
+                    username: u("alice"),
+                    password: pw(),
+                },
+            ),
+            r#"{"id":1,"type":"register","username":"alice","password":"correct horse"}"#,
+        ),
+        (
+            req(
+                1,
+                Request::Login {
+                    username: u("alice"),
+                    password: pw(),
+                },
+            ),
+            r#"{"id":1,"type":"login","username":"alice","password":"correct horse"}"#,
+        ),
+        (
+            req(2, Request::Join { room: r("rust") }),
+            r#"{"id":2,"type":"join","room":"rust"}"#,
+        ),
+        (
+            req(3, Request::Leave { room: r("rust") }),
+            r#"{"id":3,"type":"leave","room":"rust"}"#,
+        ),
+        (
+            req(4, Request::ListRooms),
+            r#"{"id":4,"type":"list_rooms"}"#,
+        ),
+        (
+            req(5, Request::Members { room: r("general") }),
+            r#"{"id":5,"type":"members","room":"general"}"#,
+        ),
+        (req(6, Request::Ping), r#"{"id":6,"type":"ping"}"#),
+        (
+            req(
+                7,
+                Request::Send {
+                    client_id: ClientMsgId::new("c1").unwrap(),
+                    to: Target::Room(r("general")),
+                    text: MessageText::new("hi").unwrap(),
+                },
+            ),
+            r#"{"id":7,"type":"send","client_id":"c1","to":{"room":"general"},"text":"hi"}"#,
+        ),
+        (
+            req(
+                8,
+                Request::Send {
+                    client_id: ClientMsgId::new("c2").unwrap(),
+                    to: Target::User(u("bob")),
+                    text: MessageText::new("psst").unwrap(),
+                },
+            ),
+            r#"{"id":8,"type":"send","client_id":"c2","to":{"user":"bob"},"text":"psst"}"#,
+        ),
+        (
+            req(
+                9,
+                Request::History {
+                    with: Target::Room(r("general")),
+                    before: None,
+                    limit: 50,
+                },
+            ),
+            r#"{"id":9,"type":"history","with":{"room":"general"},"before":null,"limit":50}"#,
+        ),
+        (req(10, Request::Logout), r#"{"id":10,"type":"logout"}"#),
+    ];
+    for (got, want) in cases {
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn server_messages_match_the_document() {
+    let general = RoomInfo {
+        name: r("general"),
+        members: 2,
+        online: 1,
+        unread: 3,
+    };
+    let msg = ChatMessage {
+        id: 1_763_800_000_000_123,
+        ts: 1_763_800_000_000,
+        from: u("alice"),
+        to: Target::Room(r("general")),
+        text: MessageText::new("hi").unwrap(),
+    };
+    let cases = [
+        (
+            srv(ServerMessage::Welcome {
+                id: 1,
+                session: SessionInfo {
+                    username: u("alice"),
+                    server_time: 1_763_800_000_000,
+                },
+                rooms: vec![general.clone()],
+            }),
+            r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000},"rooms":[{"name":"general","members":2,"online":1,"unread":3}]}"#,
+        ),
+        (
+            srv(ServerMessage::error(
+                Some(1),
+                ErrorCode::NameTaken,
+                "the name alice is already taken",
+            )),
+            r#"{"type":"error","id":1,"code":"name_taken","message":"the name alice is already taken"}"#,
+        ),
+        (
+            srv(ServerMessage::Ack {
+                id: 7,
+                client_id: ClientMsgId::new("c1").unwrap(),
+                message_id: msg.id,
+                ts: msg.ts,
+            }),
+            r#"{"type":"ack","id":7,"client_id":"c1","message_id":1763800000000123,"ts":1763800000000}"#,
+        ),
+        (
+            srv(ServerMessage::Message(msg.clone())),
+            r#"{"type":"message","id":1763800000000123,"ts":1763800000000,"from":"alice","to":{"room":"general"},"text":"hi"}"#,
+        ),
+        (
+            srv(ServerMessage::Notice(Notice::new(
+                1_763_800_000_000,
+                NoticeKind::Exited { user: u("alice") },
+            ))),
+            r#"{"type":"notice","ts":1763800000000,"kind":{"event":"exited","user":"alice"},"text":"alice left the chat"}"#,
+        ),
+        (
+            srv(ServerMessage::Notice(Notice::new(
+                1,
+                NoticeKind::Joined {
+                    room: r("rust"),
+                    user: u("bob"),
+                },
+            ))),
+            r#"{"type":"notice","ts":1,"kind":{"event":"joined","room":"rust","user":"bob"},"text":"bob joined #rust"}"#,
+        ),
+        (
+            srv(ServerMessage::Joined {
+                id: 2,
+                room: RoomInfo {
+                    name: r("rust"),
+                    members: 1,
+                    online: 1,
+                    unread: 0,
+                },
+            }),
+            r#"{"type":"joined","id":2,"room":{"name":"rust","members":1,"online":1,"unread":0}}"#,
+        ),
+        (
+            srv(ServerMessage::Left {
+                id: 3,
+                room: r("rust"),
+            }),
+            r#"{"type":"left","id":3,"room":"rust"}"#,
+        ),
+        (
+            srv(ServerMessage::Rooms {
+                id: 4,
+                rooms: vec![general],
+            }),
+            r#"{"type":"rooms","id":4,"rooms":[{"name":"general","members":2,"online":1,"unread":3}]}"#,
+        ),
+        (
+            srv(ServerMessage::Members {
+                id: 5,
+                room: r("general"),
+                members: vec![Member {
+                    username: u("alice"),
+                    online: true,
+                }],
+            }),
+            r#"{"type":"members","id":5,"room":"general","members":[{"username":"alice","online":true}]}"#,
+        ),
+        (
+            srv(ServerMessage::Pong { id: 6 }),
+            r#"{"type":"pong","id":6}"#,
+        ),
+        (
+            srv(ServerMessage::History {
+                id: 9,
+                with: Target::Room(r("general")),
+                messages: vec![msg],
+                more: false,
+            }),
+            r#"{"type":"history","id":9,"with":{"room":"general"},"messages":[{"id":1763800000000123,"ts":1763800000000,"from":"alice","to":{"room":"general"},"text":"hi"}],"more":false}"#,
+        ),
+        (
+            srv(ServerMessage::Bye {
+                reason: "goodbye".into(),
+            }),
+            r#"{"type":"bye","reason":"goodbye"}"#,
+        ),
+    ];
+    for (got, want) in cases {
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn record_test_vector_matches_the_document() {
+    use cove_common::crypto::EtmKey;
+    // docs/protocol.md, "Worked example": enc key 0x01.., mac key 0x02..,
+    // IV 0x03.., direction 1, sequence 0, plaintext {"id":6,"type":"ping"}.
+    let key = EtmKey::new(&[1; 32], &[2; 32]);
+    let mut header = vec![1u8];
+    header.extend_from_slice(&0u64.to_be_bytes());
+    let mut out = Vec::new();
+    key.seal_append_with_iv(&header, &[3; 16], br#"{"id":6,"type":"ping"}"#, &mut out);
+    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, include_str!("record_vector.hex").trim());
+}
