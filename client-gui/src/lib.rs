@@ -1,0 +1,17 @@
+//! The Cove desktop app as a library, so the UI tests can drive it.
+//!
+//! [`app::CoveApp`] switches between the start screen ([`ui::login`]) and the
+//! chat screen ([`ui::chat`]); [`state`] holds the chat as plain data;
+//! [`net`] runs the client session on a background runtime; [`commands`]
+//! parses what the user types; [`trust`] pins server keys; [`settings`]
+//! remembers choices.
+
+pub mod app;
+pub mod commands;
+pub mod net;
+pub mod settings;
+pub mod state;
+pub mod trust;
+pub mod ui;
+
+pub use app::{AppOptions, CoveApp};

@@ -1,0 +1,459 @@
+//! The network side of the app: a background tokio runtime running the
+//! headless client session (and, when hosting, the server). The UI talks to
+//! it only through [`NetCommand`]s and [`NetEvent`]s and never blocks.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use cove_common::client::{self, Auth, ClientError, Event, Events, Session, Welcome};
+use cove_common::{Password, Request, ServerMessage, Username};
+use cove_server::{Config, Server, ServerHandle};
+use tokio::sync::mpsc;
+
+use crate::trust::{KnownServers, Verdict};
+
+/// Register or log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Existing account.
+    Login,
+    /// New account.
+    Register,
+}
+
+/// What the UI asks of the network.
+#[derive(Debug)]
+pub enum NetCommand {
+    /// Connect, check trust, then register or log in.
+    Connect {
+        /// `host:port`.
+        addr: String,
+        /// Register or log in.
+        mode: AuthMode,
+        /// The account.
+        username: Username,
+        /// Its password (kept only in memory, for reconnecting).
+        password: Password,
+    },
+    /// The user's answer to a [`NetEvent::TrustPrompt`].
+    Trust(bool),
+    /// Start the server in this process.
+    Host {
+        /// Address to listen on.
+        listen: String,
+        /// Data directory.
+        data_dir: PathBuf,
+        /// Argon2 parameters (lighter ones only in tests).
+        kdf: cove_server::KdfParams,
+    },
+    /// A request for the server.
+    Send(Request),
+    /// Leave the chat (`#exit`).
+    Logout,
+}
+
+/// What the network reports to the UI.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// The in-process server is running.
+    Hosting {
+        /// Where others connect.
+        addr: String,
+        /// What they should see.
+        fingerprint: String,
+    },
+    /// The in-process server could not start.
+    HostFailed(String),
+    /// First contact: ask the user whether to trust this server.
+    TrustPrompt {
+        /// The address.
+        addr: String,
+        /// The server's fingerprint.
+        fingerprint: String,
+    },
+    /// A pinned server presented another key; nothing was sent.
+    KeyChanged {
+        /// The address.
+        addr: String,
+        /// The fingerprint pinned before.
+        pinned: String,
+        /// The fingerprint presented now.
+        presented: String,
+    },
+    /// Connecting or logging in failed.
+    Failed(String),
+    /// Logged in (also after a reconnect).
+    LoggedIn(Welcome),
+    /// A message from the server.
+    Server(ServerMessage),
+    /// The connection dropped; retrying.
+    Reconnecting {
+        /// Why it dropped.
+        reason: String,
+        /// Seconds until the next try.
+        retry_in: u64,
+    },
+    /// The session ended for good.
+    Closed {
+        /// Why, if not a clean logout.
+        reason: Option<String>,
+    },
+}
+
+/// Delivers events to the UI and wakes it.
+#[derive(Clone)]
+struct Emitter {
+    tx: std::sync::mpsc::Sender<NetEvent>,
+    ctx: Arc<OnceLock<egui::Context>>,
+}
+
+impl Emitter {
+    fn emit(&self, ev: NetEvent) {
+        let _ = self.tx.send(ev);
+        if let Some(ctx) = self.ctx.get() {
+            ctx.request_repaint();
+        }
+    }
+}
+
+/// The UI's handle on the network.
+pub struct Net {
+    runtime: tokio::runtime::Runtime,
+    commands: mpsc::UnboundedSender<NetCommand>,
+    events: std::sync::mpsc::Receiver<NetEvent>,
+    ctx: Arc<OnceLock<egui::Context>>,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Net")
+    }
+}
+
+impl Net {
+    /// Starts the background runtime; pins are kept in `config_dir`.
+    pub fn start(config_dir: PathBuf) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("cove-net")
+            .enable_all()
+            .build()?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (tx, events) = std::sync::mpsc::channel();
+        let ctx = Arc::new(OnceLock::new());
+        let emitter = Emitter {
+            tx,
+            ctx: ctx.clone(),
+        };
+        runtime.spawn(Driver::new(emitter, KnownServers::load(&config_dir)).run(rx));
+        Ok(Self {
+            runtime,
+            commands,
+            events,
+            ctx,
+        })
+    }
+
+    /// Lets the network wake the UI when events arrive.
+    pub fn set_context(&self, ctx: &egui::Context) {
+        let _ = self.ctx.set(ctx.clone());
+    }
+
+    /// Queues a command (never blocks).
+    pub fn send(&self, cmd: NetCommand) {
+        let _ = self.commands.send(cmd);
+    }
+
+    /// Takes the events that arrived since the last call.
+    pub fn poll(&self) -> Vec<NetEvent> {
+        self.events.try_iter().collect()
+    }
+
+    /// Stops the runtime, giving a logout and a hosted server a moment to
+    /// finish.
+    pub fn shutdown(self) {
+        self.runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+struct Credentials {
+    addr: String,
+    username: Username,
+    password: Password,
+}
+
+struct Driver {
+    out: Emitter,
+    known: KnownServers,
+    session: Option<Session>,
+    events: Option<Events>,
+    creds: Option<Credentials>,
+    hosted: Option<ServerHandle>,
+    leaving: bool,
+}
+
+fn describe(e: &ClientError) -> String {
+    match e {
+        ClientError::Connect(_) => {
+            "Cannot reach the server. Check the address and that the server is running.".into()
+        }
+        ClientError::Timeout => "The server did not answer in time.".into(),
+        ClientError::Handshake(h) => match h {
+            cove_common::handshake::HandshakeError::VersionMismatch { ours, theirs } => format!(
+                "This app speaks Cove protocol v{ours} but the server speaks v{theirs}: update the older one."
+            ),
+            other => format!("Secure connection failed: {other}."),
+        },
+        ClientError::Rejected { message, .. } => {
+            let mut m = message.clone();
+            if let Some(first) = m.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            format!("{m}.")
+        }
+        other => format!("{other}."),
+    }
+}
+
+impl Driver {
+    fn new(out: Emitter, known: KnownServers) -> Self {
+        Self {
+            out,
+            known,
+            session: None,
+            events: None,
+            creds: None,
+            hosted: None,
+            leaving: false,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<NetCommand>) {
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    None => break,
+                    Some(cmd) => self.on_command(cmd, &mut commands).await,
+                },
+                Some(ev) = next_event(&mut self.events) => {
+                    if let Some(reason) = self.on_event(ev) {
+                        self.reconnect(reason, &mut commands).await;
+                    }
+                }
+            }
+        }
+        if let Some(h) = self.hosted.take() {
+            h.shutdown().await;
+        }
+    }
+
+    async fn on_command(
+        &mut self,
+        cmd: NetCommand,
+        commands: &mut mpsc::UnboundedReceiver<NetCommand>,
+    ) {
+        match cmd {
+            NetCommand::Connect {
+                addr,
+                mode,
+                username,
+                password,
+            } => {
+                let creds = Credentials {
+                    addr,
+                    username,
+                    password,
+                };
+                match self.login(&creds, mode, commands, true).await {
+                    Ok(()) => self.creds = Some(creds),
+                    Err(Some(msg)) => self.out.emit(NetEvent::Failed(msg)),
+                    Err(None) => {}
+                }
+            }
+            NetCommand::Trust(_) => {}
+            NetCommand::Host {
+                listen,
+                data_dir,
+                kdf,
+            } => self.host(listen, data_dir, kdf).await,
+            NetCommand::Send(req) => {
+                if let Some(s) = &self.session {
+                    let _ = s.send(req).await;
+                }
+            }
+            NetCommand::Logout => {
+                self.leaving = true;
+                match &self.session {
+                    Some(s) => {
+                        let _ = s.logout().await;
+                    }
+                    None => self.out.emit(NetEvent::Closed { reason: None }),
+                }
+            }
+        }
+    }
+
+    async fn host(&mut self, listen: String, data_dir: PathBuf, kdf: cove_server::KdfParams) {
+        if let Some(h) = &self.hosted {
+            let addr = h.local_addr().to_string();
+            let fingerprint = h.public_key().fingerprint();
+            self.out.emit(NetEvent::Hosting { addr, fingerprint });
+            return;
+        }
+        let mut config = Config::new(listen, data_dir);
+        config.kdf = kdf;
+        match Server::bind(config).await {
+            Ok(server) => {
+                let bound = server.local_addr();
+                let key = server.public_key();
+                // We trust the server we run ourselves.
+                let local = format!("127.0.0.1:{}", bound.port());
+                let _ = self.known.pin(&local, &key);
+                self.hosted = Some(server.spawn());
+                self.out.emit(NetEvent::Hosting {
+                    addr: bound.to_string(),
+                    fingerprint: key.fingerprint(),
+                });
+            }
+            Err(e) => self.out.emit(NetEvent::HostFailed(e.to_string())),
+        }
+    }
+
+    /// Connects and authenticates. `Err(None)` means the user declined trust
+    /// (already reported).
+    async fn login(
+        &mut self,
+        creds: &Credentials,
+        mode: AuthMode,
+        commands: &mut mpsc::UnboundedReceiver<NetCommand>,
+        may_ask: bool,
+    ) -> Result<(), Option<String>> {
+        let pending = client::connect(&creds.addr)
+            .await
+            .map_err(|e| Some(describe(&e)))?;
+        let key = pending.server_key();
+        match self.known.check(&creds.addr, &key) {
+            Verdict::Trusted => {}
+            Verdict::Changed { pinned } => {
+                self.out.emit(NetEvent::KeyChanged {
+                    addr: creds.addr.clone(),
+                    pinned: pinned.fingerprint(),
+                    presented: key.fingerprint(),
+                });
+                return Err(None);
+            }
+            Verdict::Unknown if !may_ask => {
+                return Err(Some("The server is not trusted.".into()));
+            }
+            Verdict::Unknown => {
+                self.out.emit(NetEvent::TrustPrompt {
+                    addr: creds.addr.clone(),
+                    fingerprint: key.fingerprint(),
+                });
+                let trusted = loop {
+                    match commands.recv().await {
+                        Some(NetCommand::Trust(t)) => break t,
+                        Some(NetCommand::Logout) | None => break false,
+                        Some(_) => continue,
+                    }
+                };
+                if !trusted {
+                    return Err(Some(
+                        "You did not trust the server; nothing was sent.".into(),
+                    ));
+                }
+                let _ = self.known.pin(&creds.addr, &key);
+            }
+        }
+        let auth = match mode {
+            AuthMode::Login => Auth::Login {
+                username: creds.username.clone(),
+                password: creds.password.clone(),
+            },
+            AuthMode::Register => Auth::Register {
+                username: creds.username.clone(),
+                password: creds.password.clone(),
+            },
+        };
+        let (session, events, welcome) = pending
+            .authenticate(auth)
+            .await
+            .map_err(|e| Some(describe(&e)))?;
+        self.session = Some(session);
+        self.events = Some(events);
+        self.leaving = false;
+        self.out.emit(NetEvent::LoggedIn(welcome));
+        Ok(())
+    }
+
+    /// Forwards an event; returns a reason when the connection was lost
+    /// unexpectedly (and should be retried).
+    fn on_event(&mut self, ev: Option<Event>) -> Option<String> {
+        match ev {
+            Some(Event::Message(m)) => {
+                self.out.emit(NetEvent::Server(m));
+                None
+            }
+            Some(Event::Closed(err)) => self.closed(err.map(|e| describe(&e))),
+            None => self.closed(None),
+        }
+    }
+
+    fn closed(&mut self, reason: Option<String>) -> Option<String> {
+        self.session = None;
+        self.events = None;
+        if self.leaving || self.creds.is_none() {
+            self.out.emit(NetEvent::Closed { reason: None });
+            return None;
+        }
+        Some(reason.unwrap_or_else(|| "The server closed the connection.".into()))
+    }
+
+    async fn reconnect(
+        &mut self,
+        mut reason: String,
+        commands: &mut mpsc::UnboundedReceiver<NetCommand>,
+    ) {
+        let Some(creds) = self.creds.take() else {
+            return;
+        };
+        let mut delay = 1u64;
+        loop {
+            self.out.emit(NetEvent::Reconnecting {
+                reason: reason.clone(),
+                retry_in: delay,
+            });
+            let sleep = tokio::time::sleep(Duration::from_secs(delay));
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => break,
+                    cmd = commands.recv() => match cmd {
+                        Some(NetCommand::Logout) | None => {
+                            self.out.emit(NetEvent::Closed { reason: None });
+                            return;
+                        }
+                        Some(_) => continue,
+                    },
+                }
+            }
+            match self.login(&creds, AuthMode::Login, commands, false).await {
+                Ok(()) => {
+                    self.creds = Some(creds);
+                    return;
+                }
+                Err(None) => return,
+                Err(Some(why)) => reason = why,
+            }
+            delay = (delay * 2).min(30);
+        }
+    }
+}
+
+async fn next_event(events: &mut Option<Events>) -> Option<Option<Event>> {
+    match events {
+        Some(rx) => Some(rx.recv().await),
+        None => std::future::pending().await,
+    }
+}

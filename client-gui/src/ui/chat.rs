@@ -1,0 +1,371 @@
+//! The chat screen: rooms and direct conversations on the left, the
+//! conversation in the middle, members on the right, the input at the bottom.
+
+use std::collections::HashMap;
+
+use chrono::{Local, TimeZone};
+use cove_common::limits::MESSAGE_MAX_CHARS;
+use cove_common::{Target, Username};
+use egui::{Color32, RichText};
+
+use crate::state::{ChatState, Entry, Pending, Status};
+
+/// What the user did on the chat screen this frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatAction {
+    /// Submit the input line (text or command).
+    Submit(String),
+    /// Show another conversation.
+    Open(Target),
+    /// Join or create a room by name.
+    Join(String),
+    /// Start a direct conversation by name.
+    Direct(String),
+    /// Scrolled to the top: load older messages.
+    LoadOlder,
+    /// Switch light/dark.
+    ToggleTheme,
+}
+
+/// Per-conversation layout memory for the virtual list.
+#[derive(Debug, Default)]
+pub struct ChatView {
+    /// The input box.
+    pub input: String,
+    /// The "join a room" field.
+    pub join_field: String,
+    /// The "message someone" field.
+    pub dm_field: String,
+    /// Measured row heights per conversation, for laying out only the
+    /// visible rows.
+    heights: HashMap<Target, Vec<f32>>,
+}
+
+const DEFAULT_ROW: f32 = 22.0;
+const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
+const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
+const ONLINE: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
+
+/// A presence dot: filled green when online, a grey ring when not.
+fn dot(ui: &mut egui::Ui, online: bool) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    let c = rect.center();
+    if online {
+        ui.painter().circle_filled(c, 4.0, ONLINE);
+    } else {
+        ui.painter()
+            .circle_stroke(c, 3.5, egui::Stroke::new(1.2, NOTICE));
+    }
+}
+
+fn local(ts: u64) -> chrono::DateTime<Local> {
+    Local
+        .timestamp_millis_opt(ts as i64)
+        .single()
+        .unwrap_or_else(Local::now)
+}
+
+fn title(t: &Target) -> String {
+    match t {
+        Target::Room(r) => format!("# {r}"),
+        Target::User(u) => format!("@ {u}"),
+    }
+}
+
+impl ChatView {
+    /// Draws the screen.
+    pub fn show(&mut self, ui: &mut egui::Ui, state: &ChatState, dark: bool) -> Vec<ChatAction> {
+        let mut actions = Vec::new();
+        egui::Panel::top("chat_top").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("Cove").strong());
+                ui.separator();
+                ui.label(format!("Signed in as {}", state.me));
+                ui.separator();
+                match &state.status {
+                    Status::Online => {
+                        dot(ui, true);
+                        ui.colored_label(ONLINE, "connected");
+                    }
+                    Status::Reconnecting { reason } => {
+                        ui.spinner();
+                        ui.colored_label(
+                            Color32::from_rgb(0xe0, 0xa0, 0x30),
+                            format!("reconnecting… ({reason})"),
+                        );
+                    }
+                    Status::Offline { reason } => {
+                        ui.colored_label(
+                            Color32::from_rgb(0xe0, 0x40, 0x40),
+                            format!("offline: {reason}"),
+                        );
+                    }
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui
+                        .button(if dark { "Light theme" } else { "Dark theme" })
+                        .clicked()
+                    {
+                        actions.push(ChatAction::ToggleTheme);
+                    }
+                });
+            });
+        });
+        egui::Panel::left("rooms")
+            .default_size(190.0)
+            .show(ui, |ui| {
+                self.sidebar(ui, state, &mut actions);
+            });
+        egui::Panel::right("members")
+            .default_size(160.0)
+            .show(ui, |ui| {
+                ui.heading("Members");
+                ui.separator();
+                match state.current_members() {
+                    Some(members) => {
+                        let online = members.iter().filter(|m| m.online).count();
+                        ui.label(format!("{online} of {} online", members.len()));
+                        egui::ScrollArea::vertical()
+                            .id_salt("members_scroll")
+                            .show(ui, |ui| {
+                                for m in members {
+                                    ui.horizontal(|ui| {
+                                        dot(ui, m.online);
+                                        let name = if m.username == state.me {
+                                            format!("{} (you)", m.username)
+                                        } else {
+                                            m.username.to_string()
+                                        };
+                                        if ui.selectable_label(false, name).clicked()
+                                            && m.username != state.me
+                                        {
+                                            actions.push(ChatAction::Open(Target::User(
+                                                m.username.clone(),
+                                            )));
+                                        }
+                                    });
+                                }
+                            });
+                    }
+                    None => {
+                        ui.label("Direct conversation");
+                    }
+                }
+            });
+        egui::Panel::bottom("input").show(ui, |ui| {
+            self.input_box(ui, &state.current, &mut actions);
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.heading(title(&state.current));
+            ui.separator();
+            self.conversation(ui, state, &mut actions);
+        });
+        actions
+    }
+
+    fn sidebar(&mut self, ui: &mut egui::Ui, state: &ChatState, actions: &mut Vec<ChatAction>) {
+        ui.heading("Rooms");
+        for r in &state.rooms {
+            let t = Target::Room(r.name.clone());
+            let unread = state.conversations.get(&t).map_or(0, |c| c.unread);
+            let label = if unread > 0 && t != state.current {
+                format!("# {}  ({unread})", r.name)
+            } else {
+                format!("# {}", r.name)
+            };
+            if ui.selectable_label(state.current == t, label).clicked() {
+                actions.push(ChatAction::Open(t));
+            }
+        }
+        ui.horizontal(|ui| {
+            let field = ui.add(
+                egui::TextEdit::singleline(&mut self.join_field)
+                    .hint_text("room name")
+                    .desired_width(110.0),
+            );
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Join").clicked() || enter) && !self.join_field.trim().is_empty() {
+                actions.push(ChatAction::Join(std::mem::take(&mut self.join_field)));
+            }
+        });
+        ui.add_space(12.0);
+        ui.heading("Direct");
+        for u in &state.directs {
+            let t = Target::User(u.clone());
+            let unread = state.conversations.get(&t).map_or(0, |c| c.unread);
+            let label = if unread > 0 && t != state.current {
+                format!("@ {u}  ({unread})")
+            } else {
+                format!("@ {u}")
+            };
+            if ui.selectable_label(state.current == t, label).clicked() {
+                actions.push(ChatAction::Open(t));
+            }
+        }
+        ui.horizontal(|ui| {
+            let field = ui.add(
+                egui::TextEdit::singleline(&mut self.dm_field)
+                    .hint_text("username")
+                    .desired_width(110.0),
+            );
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Message").clicked() || enter) && !self.dm_field.trim().is_empty() {
+                actions.push(ChatAction::Direct(std::mem::take(&mut self.dm_field)));
+            }
+        });
+    }
+
+    fn input_box(&mut self, ui: &mut egui::Ui, current: &Target, actions: &mut Vec<ChatAction>) {
+        ui.add_space(4.0);
+        let label = ui.label(
+            RichText::new(format!("Message {}", title(current)))
+                .small()
+                .color(NOTICE),
+        );
+        let count = self.input.chars().count();
+        let edit = egui::TextEdit::multiline(&mut self.input)
+            .id_salt("message_input")
+            .hint_text("Message… (Enter sends, Shift+Enter for a new line, /help for commands)")
+            .desired_rows(2)
+            .desired_width(f32::INFINITY)
+            .return_key(Some(egui::KeyboardShortcut::new(
+                egui::Modifiers::SHIFT,
+                egui::Key::Enter,
+            )));
+        let resp = ui.add(edit).labelled_by(label.id);
+        let send =
+            resp.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter) && !i.modifiers.shift);
+        if send {
+            let text = std::mem::take(&mut self.input);
+            if !text.trim().is_empty() {
+                actions.push(ChatAction::Submit(text));
+            }
+        }
+        if count > MESSAGE_MAX_CHARS * 9 / 10 {
+            let color = if count > MESSAGE_MAX_CHARS {
+                Color32::from_rgb(0xe0, 0x40, 0x40)
+            } else {
+                NOTICE
+            };
+            ui.colored_label(color, format!("{count} / {MESSAGE_MAX_CHARS}"));
+        }
+        ui.add_space(4.0);
+    }
+
+    fn conversation(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &ChatState,
+        actions: &mut Vec<ChatAction>,
+    ) {
+        let Some(conv) = state.current_conversation() else {
+            ui.label("No messages yet.");
+            return;
+        };
+        let pending: Vec<&Pending> = state.pending_in(&state.current).collect();
+        let n = conv.entries.len() + pending.len();
+        let heights = self.heights.entry(state.current.clone()).or_default();
+        heights.resize(n, DEFAULT_ROW);
+        let total: f32 = heights.iter().sum();
+        let me = &state.me;
+        let mut at_top = false;
+        egui::ScrollArea::vertical()
+            .id_salt(("conversation", title(&state.current)))
+            .auto_shrink(false)
+            .stick_to_bottom(true)
+            .show_viewport(ui, |ui, viewport| {
+                ui.set_height(total.max(viewport.height()));
+                at_top = viewport.min.y <= 1.0;
+                let origin = ui.max_rect().min;
+                let width = ui.available_width();
+                // Skip the rows above the viewport without laying them out.
+                let mut y = 0.0;
+                let mut i = 0;
+                while i < n && y + heights[i] <= viewport.min.y {
+                    y += heights[i];
+                    i += 1;
+                }
+                while i < n && y < viewport.max.y {
+                    let rect = egui::Rect::from_min_size(
+                        origin + egui::vec2(0.0, y),
+                        egui::vec2(width, f32::INFINITY),
+                    );
+                    let mut row = ui.new_child(egui::UiBuilder::new().max_rect(rect));
+                    if i < conv.entries.len() {
+                        let prev = i.checked_sub(1).map(|p| &conv.entries[p]);
+                        draw_entry(&mut row, &conv.entries[i], prev, me);
+                    } else {
+                        draw_pending(&mut row, pending[i - conv.entries.len()]);
+                    }
+                    let h = row.min_rect().height() + 4.0;
+                    heights[i] = h;
+                    y += h;
+                    i += 1;
+                }
+            });
+        if at_top && conv.more_history && !conv.loading {
+            actions.push(ChatAction::LoadOlder);
+        }
+    }
+}
+
+fn entry_ts(e: &Entry) -> u64 {
+    match e {
+        Entry::Message(m) => m.ts,
+        Entry::Notice(n) => n.ts,
+        Entry::Info { ts, .. } => *ts,
+    }
+}
+
+fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me: &Username) {
+    let when = local(entry_ts(e));
+    let new_day = prev.is_none_or(|p| local(entry_ts(p)).date_naive() != when.date_naive());
+    if new_day {
+        ui.vertical_centered(|ui| {
+            ui.label(
+                RichText::new(when.format("%A, %e %B %Y").to_string())
+                    .color(NOTICE)
+                    .small(),
+            );
+        });
+    }
+    match e {
+        Entry::Message(m) => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    RichText::new(when.format("%H:%M").to_string())
+                        .color(NOTICE)
+                        .monospace(),
+                );
+                let mine = &m.from == me;
+                let name = RichText::new(m.from.as_str()).strong();
+                ui.label(if mine { name.color(OWN) } else { name });
+                ui.add(egui::Label::new(m.text.as_str()).selectable(true).wrap());
+            });
+        }
+        Entry::Notice(n) => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    RichText::new(when.format("%H:%M").to_string())
+                        .color(NOTICE)
+                        .monospace(),
+                );
+                ui.label(
+                    RichText::new(format!("— {}", n.text))
+                        .italics()
+                        .color(NOTICE),
+                );
+            });
+        }
+        Entry::Info { text, .. } => {
+            ui.add(egui::Label::new(RichText::new(text).italics().color(NOTICE)).wrap());
+        }
+    }
+}
+
+fn draw_pending(ui: &mut egui::Ui, p: &Pending) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("sending").color(NOTICE).monospace());
+        ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());
+    });
+}

@@ -1,0 +1,4 @@
+//! The two screens.
+
+pub mod chat;
+pub mod login;

@@ -1,0 +1,248 @@
+//! The real app, driven headless with egui_kittest against a real server on
+//! 127.0.0.1:0. The network runs in the background, so each test steps the
+//! UI until what it waits for is on screen (or fails after a deadline).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use cove_client::{AppOptions, CoveApp};
+use cove_common::client::{self, Auth, Event, Events, Session};
+use cove_common::proto::NoticeKind;
+use cove_common::{ClientMsgId, MessageText, Password, RoomName, ServerMessage, Target, Username};
+use cove_server::{Config, KdfParams, Server, ServerHandle};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+const PASSWORD: &str = "correct horse battery";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+struct World {
+    rt: tokio::runtime::Runtime,
+    server: Option<ServerHandle>,
+    addr: String,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new("127.0.0.1:0", dir.path().join("server"));
+        config.kdf = KdfParams::insecure_for_tests();
+        let server = rt.block_on(Server::bind(config)).unwrap();
+        let addr = server.local_addr().to_string();
+        let server = {
+            let _guard = rt.enter();
+            server.spawn()
+        };
+        Self {
+            rt,
+            server: Some(server),
+            addr,
+            dir,
+        }
+    }
+
+    fn app(&self) -> Harness<'static, CoveApp> {
+        let opts = AppOptions {
+            config_dir: self.dir.path().join("config"),
+            server_data_dir: self.dir.path().join("hosted"),
+            kdf: KdfParams::insecure_for_tests(),
+        };
+        let mut app = CoveApp::new(opts).unwrap();
+        app.login_form().server = self.addr.clone();
+        Harness::builder()
+            .with_size([1000.0, 700.0])
+            .build_ui_state(|ui, app: &mut CoveApp| app.show(ui), app)
+    }
+
+    fn client(&self, name: &str, register: bool) -> (Session, Events) {
+        let username = Username::new(name).unwrap();
+        let password = Password::new(PASSWORD).unwrap();
+        let auth = if register {
+            Auth::Register { username, password }
+        } else {
+            Auth::Login { username, password }
+        };
+        let addr = self.addr.clone();
+        let (s, e, _) = self
+            .rt
+            .block_on(async move { client::connect(&addr).await?.authenticate(auth).await })
+            .unwrap();
+        (s, e)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+/// Steps the UI until `cond` holds.
+fn wait_for(
+    h: &mut Harness<'_, CoveApp>,
+    what: &str,
+    mut cond: impl FnMut(&mut Harness<'_, CoveApp>) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if cond(h) {
+            return;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn shows(h: &Harness<'_, CoveApp>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+fn type_into(h: &mut Harness<'_, CoveApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
+
+/// Fills the start screen and submits it, answering the trust prompt.
+fn sign_in(h: &mut Harness<'_, CoveApp>, name: &str, password: &str, register: bool) {
+    if register {
+        h.get_by_label("Register").click();
+        h.step();
+    }
+    type_into(h, "Username", name);
+    type_into(h, "Password", password);
+    if register {
+        type_into(h, "Confirm password", password);
+        h.get_by_label("Create account").click();
+    } else {
+        h.get_by_label("Sign in").click();
+    }
+    h.step();
+}
+
+fn next_message(
+    w: &World,
+    events: &mut Events,
+    what: &str,
+    mut pred: impl FnMut(&ServerMessage) -> bool,
+) -> ServerMessage {
+    w.rt.block_on(async {
+        loop {
+            match tokio::time::timeout(DEADLINE, events.recv()).await {
+                Ok(Some(Event::Message(m))) if pred(&m) => return m,
+                Ok(Some(Event::Message(_))) => continue,
+                other => panic!("waiting for {what}: {other:?}"),
+            }
+        }
+    })
+}
+
+#[test]
+fn register_chat_join_and_exit() {
+    let w = World::new();
+    let mut h = w.app();
+    sign_in(&mut h, "alice", PASSWORD, true);
+    wait_for(&mut h, "trust prompt", |h| shows(h, "Trust this server"));
+    assert!(shows(&h, "First connection to"));
+    h.get_by_label("Trust this server").click();
+    wait_for(&mut h, "chat screen", |h| h.state().chat().is_some());
+    wait_for(&mut h, "room list", |h| {
+        shows(h, "# general") && shows(h, "Signed in as alice")
+    });
+
+    // A second user, headless.
+    let (bob, mut bob_events) = w.client("bob", true);
+    wait_for(&mut h, "bob in the member list", |h| shows(h, "bob"));
+
+    type_into(&mut h, "Message # general", "hello bob");
+    h.key_press(egui::Key::Enter);
+    h.step();
+    let m = next_message(&w, &mut bob_events, "alice's message", |m| {
+        matches!(m, ServerMessage::Message(_))
+    });
+    let ServerMessage::Message(m) = m else {
+        unreachable!()
+    };
+    assert_eq!((m.from.as_str(), m.text.as_str()), ("alice", "hello bob"));
+
+    // Bob answers; alice sees it.
+    w.rt.block_on(bob.say(
+        Target::Room(RoomName::general()),
+        MessageText::new("hi alice").unwrap(),
+        ClientMsgId::new("b1").unwrap(),
+    ))
+    .unwrap();
+    wait_for(&mut h, "bob's reply", |h| shows(h, "hi alice"));
+
+    // /join a room.
+    type_into(&mut h, "Message # general", "/join rust");
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the new room", |h| shows(h, "# rust"));
+    assert_eq!(
+        h.state().chat().unwrap().current,
+        Target::Room(RoomName::new("rust").unwrap())
+    );
+
+    // #exit: bob is told, and the app closes.
+    type_into(&mut h, "Message # rust", "#exit");
+    h.key_press(egui::Key::Enter);
+    h.step();
+    let n = next_message(
+        &w,
+        &mut bob_events,
+        "exit notice",
+        |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Exited { .. })),
+    );
+    let ServerMessage::Notice(n) = n else {
+        unreachable!()
+    };
+    assert_eq!(n.text, "alice left the chat");
+    wait_for(&mut h, "the window to close", |h| h.state().is_closed());
+}
+
+#[test]
+fn wrong_password_shows_the_error() {
+    let w = World::new();
+    drop(w.client("carol", true));
+    let mut h = w.app();
+    sign_in(&mut h, "carol", "not the password", false);
+    wait_for(&mut h, "trust prompt", |h| shows(h, "Trust this server"));
+    h.get_by_label("Trust this server").click();
+    wait_for(&mut h, "the error", |h| {
+        shows(h, "Wrong username or password")
+    });
+    assert!(h.state().chat().is_none());
+}
+
+#[test]
+fn changed_server_key_warns_and_sends_no_password() {
+    let w = World::new();
+    drop(w.client("dave", true));
+    // Pin another key for this address, as if the server had been replaced.
+    let config = w.dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let other = cove_common::ServerIdentity::generate().public_key();
+    std::fs::write(
+        config.join("known_servers.json"),
+        format!(r#"{{"{}":"{}"}}"#, w.addr, other.to_hex()),
+    )
+    .unwrap();
+    let mut h = w.app();
+    sign_in(&mut h, "dave", PASSWORD, false);
+    wait_for(&mut h, "the warning", |h| {
+        shows(h, "presented a different key")
+    });
+    assert!(shows(&h, "your password was not sent"));
+    // The right password was never sent: no session exists.
+    for _ in 0..10 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(h.state().chat().is_none());
+}
