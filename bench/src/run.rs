@@ -1,0 +1,308 @@
+//! The benchmark phases against a server at an address: provision accounts,
+//! connect and log in, join rooms, exchange messages, count everything.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use cove_common::client::{self, Auth, Event, Events, Session};
+use cove_common::{
+    ClientMsgId, MessageText, Password, Request, RoomName, ServerMessage, Target, Username,
+};
+use hdrhistogram::Histogram;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::payload::{self, Seen};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Simulated users.
+    pub clients: usize,
+    /// Rooms they are spread over.
+    pub rooms: usize,
+    /// Messages each client sends.
+    pub messages: usize,
+    /// Bytes of text per message.
+    pub size: usize,
+    /// Aggregate messages per second, or `None` for as fast as acked.
+    pub rate: Option<f64>,
+    /// Connections or registrations in flight at once.
+    pub concurrency: usize,
+    /// Unacknowledged messages allowed per client.
+    pub window: usize,
+    /// How long to wait for deliveries after the last send.
+    pub drain: Duration,
+}
+
+/// What was measured.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Messages sent (and acknowledged).
+    pub messages_sent: u64,
+    /// Deliveries that should have happened.
+    pub deliveries_expected: u64,
+    /// Deliveries that happened (duplicates excluded).
+    pub deliveries_received: u64,
+    /// Deliveries seen twice.
+    pub duplicates: u64,
+    /// Seconds of the message phase, first send to last delivery.
+    pub message_s: f64,
+    /// Latency histogram in microseconds.
+    pub latency_us: Option<Histogram<u64>>,
+    /// Seconds to register every account.
+    pub register_s: f64,
+    /// Seconds to connect, handshake and log in every client.
+    pub connect_s: f64,
+    /// Seconds to join the rooms.
+    pub join_s: f64,
+}
+
+const PASSWORD: &str = "bench password 123";
+
+fn name(tag: &str, i: usize) -> Username {
+    Username::new(format!("b{tag}-{i}")).unwrap_or_else(|_| unreachable!("short ascii names"))
+}
+
+fn room_of(i: usize, rooms: usize) -> RoomName {
+    RoomName::new(format!("bench-r{}", i % rooms))
+        .unwrap_or_else(|_| unreachable!("short ascii names"))
+}
+
+/// Runs `task(i)` for every `i < n`, at most `concurrency` at a time.
+async fn bounded<T, F, Fut>(n: usize, concurrency: usize, task: F) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let permit = permits.clone().acquire_owned().await?;
+        let fut = task(i);
+        set.spawn(async move {
+            let r = fut.await;
+            drop(permit);
+            r.map(|v| (i, v))
+        });
+    }
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    while let Some(r) = set.join_next().await {
+        let (i, v) = r??;
+        out[i] = Some(v);
+    }
+    out.into_iter()
+        .map(|v| v.ok_or_else(|| anyhow!("a task did not finish")))
+        .collect()
+}
+
+async fn auth(addr: String, auth: Auth) -> Result<(Session, Events)> {
+    let (s, e, _) = client::connect(&addr).await?.authenticate(auth).await?;
+    Ok((s, e))
+}
+
+/// Runs every phase against `addr`; `tag` keeps account names unique.
+pub async fn run(addr: &str, plan: &Plan, tag: &str) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let password = Password::new(PASSWORD)?;
+
+    let t = Instant::now();
+    bounded(plan.clients, plan.concurrency, |i| {
+        let (addr, password, tag) = (addr.to_owned(), password.clone(), tag.to_owned());
+        async move {
+            let (s, _e) = auth(
+                addr,
+                Auth::Register {
+                    username: name(&tag, i),
+                    password,
+                },
+            )
+            .await
+            .with_context(|| format!("registering client {i}"))?;
+            drop(s);
+            Ok(())
+        }
+    })
+    .await?;
+    out.register_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let sessions = bounded(plan.clients, plan.concurrency, |i| {
+        let (addr, password, tag) = (addr.to_owned(), password.clone(), tag.to_owned());
+        async move {
+            auth(
+                addr,
+                Auth::Login {
+                    username: name(&tag, i),
+                    password,
+                },
+            )
+            .await
+            .with_context(|| format!("logging in client {i}"))
+        }
+    })
+    .await?;
+    out.connect_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut set = JoinSet::new();
+    for (i, (session, mut events)) in sessions.into_iter().enumerate() {
+        let room = room_of(i, plan.rooms);
+        set.spawn(async move {
+            let id = session.send(Request::Join { room }).await?;
+            loop {
+                match events.recv().await {
+                    Some(Event::Message(ServerMessage::Joined { id: got, .. })) if got == id => {
+                        break;
+                    }
+                    Some(Event::Message(ServerMessage::Error {
+                        id: Some(got),
+                        message,
+                        ..
+                    })) if got == id => {
+                        bail!("client {i} could not join: {message}")
+                    }
+                    Some(Event::Message(_)) => continue,
+                    _ => bail!("client {i} disconnected while joining"),
+                }
+            }
+            Ok::<_, anyhow::Error>((i, session, events))
+        });
+    }
+    let mut joined: Vec<Option<(Session, Events)>> = (0..plan.clients).map(|_| None).collect();
+    while let Some(r) = set.join_next().await {
+        let (i, s, e) = r??;
+        joined[i] = Some((s, e));
+    }
+    out.join_s = t.elapsed().as_secs_f64();
+
+    messages(plan, joined.into_iter().flatten().collect(), &mut out).await?;
+    Ok(out)
+}
+
+struct Received {
+    count: u64,
+    duplicates: u64,
+    last: Option<Instant>,
+    hist: Histogram<u64>,
+}
+
+async fn messages(plan: &Plan, clients: Vec<(Session, Events)>, out: &mut Outcome) -> Result<()> {
+    let n = clients.len();
+    let mut members = vec![0usize; plan.rooms];
+    for i in 0..n {
+        members[i % plan.rooms] += 1;
+    }
+    out.deliveries_expected = (0..n)
+        .map(|i| ((members[i % plan.rooms] - 1) * plan.messages) as u64)
+        .sum();
+
+    let epoch = Instant::now();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut receivers = JoinSet::new();
+    let mut senders = JoinSet::new();
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    for (i, (session, mut events)) in clients.into_iter().enumerate() {
+        let expected = ((members[i % plan.rooms] - 1) * plan.messages) as u64;
+        let window = Arc::new(Semaphore::new(plan.window));
+        let acks = window.clone();
+        let mut stop = stop_rx.clone();
+        let (senders_n, per) = (n, plan.messages);
+        receivers.spawn(async move {
+            let mut r = Received {
+                count: 0,
+                duplicates: 0,
+                last: None,
+                hist: Histogram::new_with_bounds(1, 60_000_000, 3)
+                    .unwrap_or_else(|_| unreachable!()),
+            };
+            let mut seen = Seen::new(senders_n, per);
+            let mut acked = 0usize;
+            while r.count < expected || acked < per {
+                let ev = tokio::select! {
+                    ev = events.recv() => ev,
+                    _ = stop.changed() => break,
+                };
+                match ev {
+                    Some(Event::Message(ServerMessage::Message(m))) => {
+                        let now = epoch.elapsed().as_nanos() as u64;
+                        if let Some((from, seq, sent)) = payload::decode(m.text.as_str()) {
+                            if seen.mark(from, seq) {
+                                r.count += 1;
+                                r.last = Some(Instant::now());
+                                let _ = r.hist.record((now.saturating_sub(sent) / 1000).max(1));
+                            } else {
+                                r.duplicates += 1;
+                            }
+                        }
+                    }
+                    Some(Event::Message(ServerMessage::Ack { .. })) => {
+                        acked += 1;
+                        acks.add_permits(1);
+                    }
+                    Some(Event::Message(_)) => {}
+                    Some(Event::Closed(_)) | None => break,
+                }
+            }
+            (r, events)
+        });
+        let (rate, size, room) = (plan.rate, plan.size, room_of(i, plan.rooms));
+        let sent = sent.clone();
+        senders.spawn(async move {
+            tokio::time::sleep_until(start).await;
+            for seq in 0..per {
+                if let Some(rate) = rate {
+                    let k = (seq * senders_n + i) as f64;
+                    tokio::time::sleep_until(start + Duration::from_secs_f64(k / rate)).await;
+                }
+                window.acquire().await?.forget();
+                let text = payload::encode(i, seq, epoch.elapsed().as_nanos() as u64, size);
+                session
+                    .say(
+                        Target::Room(room.clone()),
+                        MessageText::new(text)?,
+                        ClientMsgId::new(format!("m{seq}"))?,
+                    )
+                    .await?;
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(session)
+        });
+    }
+    let first_send = Instant::now() + Duration::from_millis(50);
+    let mut sessions = Vec::new();
+    while let Some(r) = senders.join_next().await {
+        sessions.push(r??);
+    }
+    // Give deliveries a bounded time to arrive, then stop counting.
+    let stopper = tokio::spawn({
+        let drain = plan.drain;
+        async move {
+            tokio::time::sleep(drain).await;
+            let _ = stop_tx.send(true);
+        }
+    });
+    let mut hist: Histogram<u64> =
+        Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| unreachable!());
+    let mut last = first_send;
+    while let Some(r) = receivers.join_next().await {
+        let (r, _events) = r?;
+        out.deliveries_received += r.count;
+        out.duplicates += r.duplicates;
+        hist.add(&r.hist)
+            .map_err(|e| anyhow!("merging histograms: {e}"))?;
+        if let Some(l) = r.last {
+            last = last.max(l);
+        }
+    }
+    stopper.abort();
+    drop(sessions);
+    out.messages_sent = sent.load(Ordering::Relaxed);
+    out.message_s = last.saturating_duration_since(first_send).as_secs_f64();
+    out.latency_us = Some(hist);
+    Ok(())
+}

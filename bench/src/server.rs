@@ -1,0 +1,91 @@
+//! Running `cove-server` as a child process for a benchmark, and reading a
+//! process's peak memory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// A server started for this run, with its own temporary data directory.
+pub struct Spawned {
+    child: Child,
+    /// Where it listens.
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Spawned {
+    /// Starts `cove-server` from the directory of this executable.
+    pub fn start() -> Result<Self> {
+        let exe = std::env::current_exe()?;
+        let bin = exe
+            .parent()
+            .map(|d| d.join("cove-server"))
+            .context("locating cove-server")?;
+        if !bin.exists() {
+            bail!(
+                "{} not found: build it first with `cargo build --release -p cove-server`",
+                bin.display()
+            );
+        }
+        let dir = tempfile::tempdir()?;
+        let mut child = Command::new(&bin)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "warn",
+                "--data-dir",
+            ])
+            .arg(dir.path().join("data"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("running {}", bin.display()))?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut addr = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            if let Some(a) = line.strip_prefix("Cove server listening on ") {
+                addr = Some(a.trim().to_owned());
+                break;
+            }
+        }
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            bail!("cove-server exited before listening");
+        };
+        Ok(Self {
+            child,
+            addr,
+            _dir: dir,
+        })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the server gracefully (SIGTERM), killing it if it hangs.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Peak resident memory (VmHWM) of a process, in MiB.
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

@@ -1,0 +1,40 @@
+//! A tiny benchmark against the real server library: every delivery
+//! arrives exactly once.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::time::Duration;
+
+use cove_bench::run::{Plan, run};
+use cove_server::{Config, KdfParams, Server};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delivery_arrives_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0", dir.path().join("data"));
+    config.kdf = KdfParams::insecure_for_tests();
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let handle = server.spawn();
+    for (rooms, rate) in [(1, None), (2, Some(200.0))] {
+        let plan = Plan {
+            clients: 6,
+            rooms,
+            messages: 3,
+            size: 100,
+            rate,
+            concurrency: 3,
+            window: 2,
+            drain: Duration::from_secs(10),
+        };
+        let tag = format!("t{rooms}");
+        let out = run(&addr, &plan, &tag).await.unwrap();
+        // Rooms of 6 (or 3 + 3) members: each message reaches the others.
+        let expected = if rooms == 1 { 6 * 5 * 3 } else { 2 * 3 * 2 * 3 };
+        assert_eq!(out.deliveries_expected, expected);
+        assert_eq!(out.deliveries_received, expected);
+        assert_eq!(out.duplicates, 0);
+        assert_eq!(out.messages_sent, 18);
+        assert_eq!(out.latency_us.unwrap().len(), expected);
+    }
+    handle.shutdown().await;
+}
