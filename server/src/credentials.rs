@@ -14,8 +14,9 @@
 //! hashes keep verifying when the defaults are raised.
 
 use std::fmt;
+use std::sync::Mutex;
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use cove_common::Password;
 use cove_common::crypto::{EtmKey, Secret, hkdf_expand, random_bytes};
 use serde::{Deserialize, Serialize};
@@ -129,6 +130,31 @@ struct Derived {
     wrap: Secret,
 }
 
+/// Argon2 work areas, reused: allocating 19 MiB per hash on whichever
+/// blocking thread runs it let every thread's allocator keep its own copy
+/// (over 2 GiB resident after a few hundred registrations). At most as many
+/// areas exist as hashes ever ran at once.
+static WORK_AREAS: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+fn with_work_area<R>(blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+    let mut area = WORK_AREAS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_default();
+    if area.len() < blocks {
+        area.resize(blocks, Block::default());
+    }
+    let r = f(&mut area[..blocks]);
+    // The area holds password-derived data: wipe it before reuse.
+    area.iter_mut().for_each(|b| *b = Block::default());
+    WORK_AREAS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(area);
+    r
+}
+
 fn derive(
     password: &Password,
     salt: &[u8],
@@ -136,11 +162,13 @@ fn derive(
 ) -> Result<Derived, CredentialError> {
     let p = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
         .map_err(|e| CredentialError::Params(e.to_string()))?;
+    let blocks = p.block_count();
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
     let mut master = Zeroizing::new([0u8; 32]);
-    argon
-        .hash_password_into(password.expose(), salt, master.as_mut())
-        .map_err(|e| CredentialError::Params(e.to_string()))?;
+    with_work_area(blocks, |area| {
+        argon.hash_password_into_with_memory(password.expose(), salt, master.as_mut(), area)
+    })
+    .map_err(|e| CredentialError::Params(e.to_string()))?;
     Ok(Derived {
         verifier: hkdf_expand(master.as_ref(), salt, VERIFIER_LABEL),
         wrap: hkdf_expand(master.as_ref(), salt, WRAP_LABEL),
