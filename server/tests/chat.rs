@@ -539,3 +539,73 @@ async fn graceful_shutdown_says_goodbye() {
         "{seen:?}"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn binary_prints_its_identity_and_exits_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cove-server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("Cove server listening on ")
+        .unwrap()
+        .to_owned();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .starts_with("Data directory: ")
+    );
+    let fp_line = lines.next().unwrap().unwrap();
+    let (_, fp) = fp_line.rsplit_once(": ").unwrap();
+    // The fingerprint printed is the one clients see.
+    let pending = cove_common::client::connect(&addr).await.unwrap();
+    assert_eq!(pending.server_key().fingerprint(), fp);
+    let (_s, mut events, _) = pending
+        .authenticate(Auth::Register {
+            username: user("erin"),
+            password: pw(PASSWORD),
+        })
+        .await
+        .unwrap();
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let seen = until_closed(&mut events).await;
+    assert!(
+        seen.iter().any(|m| matches!(m, ServerMessage::Bye { .. })),
+        "{seen:?}"
+    );
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    // The account it stored is there after the restart of a new server.
+    let server = cove_server::Server::bind(test_config(dir.path().join("data")))
+        .await
+        .unwrap();
+    let addr = server.local_addr().to_string();
+    let _h = server.spawn();
+    drop(login(&addr, "erin").await);
+}
