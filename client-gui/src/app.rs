@@ -259,10 +259,16 @@ impl CoveApp {
                         }
                     }
                     None => {
-                        let chat = ChatState::new(welcome.session.username, welcome.rooms);
-                        for r in &chat.rooms {
+                        let mut chat = ChatState::new(welcome.session.username, welcome.rooms);
+                        chat.directs = welcome.directs;
+                        let conversations = chat
+                            .rooms
+                            .iter()
+                            .map(|r| Target::Room(r.name.clone()))
+                            .chain(chat.directs.iter().map(|u| Target::User(u.clone())));
+                        for with in conversations {
                             self.request(Request::History {
-                                with: Target::Room(r.name.clone()),
+                                with,
                                 before: None,
                                 limit: 100,
                             });

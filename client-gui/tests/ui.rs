@@ -246,3 +246,45 @@ fn changed_server_key_warns_and_sends_no_password() {
     }
     assert!(h.state().chat().is_none());
 }
+
+#[test]
+fn history_of_rooms_and_direct_messages_is_there_after_login() {
+    let w = World::new();
+    let (gina, _ge) = w.client("gina", true);
+    let (hank, mut he) = w.client("hank", true);
+    for (s, to, text, id) in [
+        (
+            &gina,
+            Target::Room(RoomName::general()),
+            "an old room message",
+            "g1",
+        ),
+        (
+            &hank,
+            Target::User(Username::new("gina").unwrap()),
+            "an old secret",
+            "h1",
+        ),
+    ] {
+        w.rt.block_on(s.say(
+            to,
+            MessageText::new(text).unwrap(),
+            ClientMsgId::new(id).unwrap(),
+        ))
+        .unwrap();
+    }
+    next_message(&w, &mut he, "hank's ack", |m| {
+        matches!(m, ServerMessage::Ack { .. })
+    });
+    drop(gina);
+
+    // A fresh app (nothing cached locally) logs in as gina.
+    let mut h = w.app();
+    sign_in(&mut h, "gina", PASSWORD, false);
+    wait_for(&mut h, "trust prompt", |h| shows(h, "Trust this server"));
+    h.get_by_label("Trust this server").click();
+    wait_for(&mut h, "room history", |h| shows(h, "an old room message"));
+    wait_for(&mut h, "the direct conversation", |h| shows(h, "@ hank"));
+    h.get_by_label("@ hank").click();
+    wait_for(&mut h, "direct history", |h| shows(h, "an old secret"));
+}

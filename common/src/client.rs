@@ -139,6 +139,8 @@ pub struct Welcome {
     pub session: SessionInfo,
     /// The user's rooms with unread counts.
     pub rooms: Vec<RoomInfo>,
+    /// The users with whom this user has direct conversations.
+    pub directs: Vec<Username>,
 }
 
 /// A connection whose handshake is done but which has sent nothing secret:
@@ -211,8 +213,17 @@ impl Connecting {
                 let mut frame = self.reader.next().await.ok_or(ClientError::Closed)??;
                 let msg = ServerMessage::parse(self.opener.open(&mut frame)?)?;
                 match msg {
-                    ServerMessage::Welcome { session, rooms, .. } => {
-                        return Ok(Welcome { session, rooms });
+                    ServerMessage::Welcome {
+                        session,
+                        rooms,
+                        directs,
+                        ..
+                    } => {
+                        return Ok(Welcome {
+                            session,
+                            rooms,
+                            directs,
+                        });
                     }
                     ServerMessage::Error { code, message, .. } => {
                         return Err(ClientError::Rejected { code, message });

@@ -139,6 +139,9 @@ pub enum ServerMessage {
         session: SessionInfo,
         /// The rooms the user is a member of.
         rooms: Vec<RoomInfo>,
+        /// The users this user has direct conversations with.
+        #[serde(default)]
+        directs: Vec<Username>,
     },
     /// A request failed; the connection stays usable unless the code says
     /// otherwise.

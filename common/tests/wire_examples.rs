@@ -128,8 +128,9 @@ fn server_messages_match_the_document() {
                     server_time: 1_763_800_000_000,
                 },
                 rooms: vec![general.clone()],
+                directs: vec![u("bob")],
             }),
-            r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000},"rooms":[{"name":"general","members":2,"online":1,"unread":3}]}"#,
+            r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000},"rooms":[{"name":"general","members":2,"online":1,"unread":3}],"directs":["bob"]}"#,
         ),
         (
             srv(ServerMessage::error(

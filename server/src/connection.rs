@@ -399,12 +399,17 @@ impl Session {
         };
         match result {
             Ok((user, secret)) => {
-                let rooms = shared.hub.attach(&user, self.conn, self.outbox.clone());
+                let (rooms, directs) = shared.hub.attach(&user, self.conn, self.outbox.clone());
                 let session = cove_common::proto::SessionInfo {
                     username: user.name.clone(),
                     server_time: crate::hub::now_ms(),
                 };
-                self.reply(ServerMessage::Welcome { id, session, rooms });
+                self.reply(ServerMessage::Welcome {
+                    id,
+                    session,
+                    rooms,
+                    directs,
+                });
                 self.user = Some(LoggedIn {
                     user,
                     secret: Arc::new(secret),

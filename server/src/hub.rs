@@ -100,6 +100,8 @@ struct LiveUser {
     rooms: BTreeSet<String>,
     /// Messages per conversation that arrived while the user was offline.
     unread: HashMap<Target, u32>,
+    /// Users with a direct conversation with this one.
+    contacts: BTreeSet<UserId>,
 }
 
 /// Everything needed to deliver one message to a room, shared by all sends
@@ -270,6 +272,7 @@ impl Hub {
                     sessions: Vec::new(),
                     rooms: BTreeSet::new(),
                     unread: HashMap::new(),
+                    contacts: u.contacts.iter().cloned().collect(),
                 },
             );
         }
@@ -369,6 +372,7 @@ impl Hub {
                 sessions: Vec::new(),
                 rooms: BTreeSet::from([key.clone()]),
                 unread: HashMap::new(),
+                contacts: BTreeSet::new(),
             },
         );
         live.rooms
@@ -386,11 +390,16 @@ impl Hub {
 
     /// Attaches a logged-in session; tells room peers the user came online if
     /// this is their first session. Returns the user's rooms with unread
-    /// counts (which are then reset).
-    pub fn attach(&self, user: &UserCtx, conn: ConnId, outbox: Outbox) -> Vec<RoomInfo> {
+    /// counts (which are then reset) and their direct-conversation partners.
+    pub fn attach(
+        &self,
+        user: &UserCtx,
+        conn: ConnId,
+        outbox: Outbox,
+    ) -> (Vec<RoomInfo>, Vec<Username>) {
         let mut live = lock(&self.live);
         let Some(u) = live.users.get_mut(&user.id) else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         let first = u.sessions.is_empty();
         u.sessions.push(Session { conn, outbox });
@@ -409,7 +418,7 @@ impl Hub {
             .get(&user.id)
             .map(|u| u.rooms.iter().cloned().collect())
             .unwrap_or_default();
-        rooms
+        let infos = rooms
             .iter()
             .filter_map(|r| live.rooms.get(r))
             .map(|room| {
@@ -419,7 +428,18 @@ impl Hub {
                     .unwrap_or(0);
                 live.room_info(room, n)
             })
-            .collect()
+            .collect();
+        let directs = live
+            .users
+            .get(&user.id)
+            .map(|u| {
+                u.contacts
+                    .iter()
+                    .filter_map(|c| live.users.get(c).map(|p| p.name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (infos, directs)
     }
 
     /// Detaches a session. If it was the user's last, room peers are told:
@@ -457,6 +477,7 @@ impl Hub {
         to: Target,
         text: MessageText,
     ) -> Result<(ChatMessage, StoreDone), HubError> {
+        let mut contact_saved = None;
         let fanout = {
             let mut live = lock(&self.live);
             match &to {
@@ -488,6 +509,18 @@ impl Hub {
                     let mut ids = vec![from.id.clone()];
                     if peer_id != from.id {
                         ids.push(peer_id.clone());
+                    }
+                    if peer_id != from.id
+                        && live
+                            .users
+                            .get_mut(&from.id)
+                            .is_some_and(|u| u.contacts.insert(peer_id.clone()))
+                    {
+                        if let Some(p) = live.users.get_mut(&peer_id) {
+                            p.contacts.insert(from.id.clone());
+                        }
+                        contact_saved =
+                            Some(self.persist_contact(from.id.clone(), peer_id.clone()));
                     }
                     for id in ids {
                         if let Some(u) = live.users.get_mut(&id) {
@@ -526,7 +559,32 @@ impl Hub {
             users: fanout.members.clone(),
             entry,
         });
-        Ok((msg, done))
+        let Some(saving) = contact_saved else {
+            return Ok((msg, done));
+        };
+        // A first direct message: acknowledge once the contact is saved too.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let stored = done.await;
+            let _ = saving.await;
+            if let Ok(result) = stored {
+                let _ = tx.send(result);
+            }
+        });
+        Ok((msg, rx))
+    }
+
+    /// Saves a new direct-conversation pair on a blocking thread; the
+    /// message's ack waits for it.
+    fn persist_contact(&self, a: UserId, b: UserId) -> tokio::task::JoinHandle<()> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut db = lock(&db);
+            db.add_contact(&a, &b);
+            if let Err(e) = db.save() {
+                tracing::warn!(error = %e, "could not save a new contact");
+            }
+        })
     }
 
     /// Joins (creating if needed) a room.

@@ -478,11 +478,26 @@ async fn restart_keeps_accounts_rooms_and_history() {
         .await
         .unwrap();
     expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+    drop(register(&srv.addr, "bob").await);
+    alice
+        .say(Target::User(user("bob")), text("a secret"), cid("d1"))
+        .await
+        .unwrap();
+    expect(
+        &mut ae,
+        "dm ack",
+        |m| matches!(m, ServerMessage::Ack { client_id, .. } if client_id.as_str() == "d1"),
+    )
+    .await;
     drop((alice, ae));
 
     srv.restart().await;
 
     let (alice, mut ae, welcome) = login(&srv.addr, "alice").await;
+    // Direct conversations are remembered too, on both sides.
+    assert_eq!(welcome.directs, vec![user("bob")]);
+    let (_b, _be, bob_welcome) = login(&srv.addr, "bob").await;
+    assert_eq!(bob_welcome.directs, vec![user("alice")]);
     let names: Vec<_> = welcome
         .rooms
         .iter()

@@ -70,6 +70,9 @@ pub struct UserRecord {
     pub created: u64,
     /// Password verifier and history keys.
     pub credentials: Credentials,
+    /// Users this one has exchanged direct messages with.
+    #[serde(default)]
+    pub contacts: Vec<UserId>,
 }
 
 /// One room.
@@ -169,8 +172,20 @@ impl UserDb {
             username,
             created: now,
             credentials,
+            contacts: Vec::new(),
         });
         id
+    }
+
+    /// Records that `a` and `b` have a direct conversation.
+    pub fn add_contact(&mut self, a: &UserId, b: &UserId) {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(u) = self.doc.users.iter_mut().find(|u| u.id == *x)
+                && !u.contacts.contains(y)
+            {
+                u.contacts.push(y.clone());
+            }
+        }
     }
 
     /// Adds a member to a room, creating the room if needed.
