@@ -288,3 +288,62 @@ fn history_of_rooms_and_direct_messages_is_there_after_login() {
     h.get_by_label("@ hank").click();
     wait_for(&mut h, "direct history", |h| shows(h, "an old secret"));
 }
+
+#[test]
+fn host_a_chat_on_this_computer_then_log_in_to_it() {
+    let w = World::new();
+    let mut h = w.app();
+    h.get_by_label("Host a chat on this computer").click();
+    h.step();
+    h.state_mut().login_form().host_listen = "127.0.0.1:0".into();
+    h.get_by_label("Register").click();
+    h.step();
+    type_into(&mut h, "Username", "ivy");
+    type_into(&mut h, "Password", PASSWORD);
+    type_into(&mut h, "Confirm password", PASSWORD);
+    h.get_by_label("Start hosting and sign in").click();
+    // Our own server is trusted without a prompt.
+    wait_for(&mut h, "chat on the hosted server", |h| {
+        h.state().chat().is_some()
+    });
+    let (addr, fingerprint) = h.state_mut().login_form().hosting.clone().unwrap();
+    assert_eq!(fingerprint.split(' ').count(), 8);
+    // Someone else can join it, and sees the same fingerprint.
+    let port = addr.rsplit(':').next().unwrap();
+    let pending =
+        w.rt.block_on(client::connect(&format!("127.0.0.1:{port}")))
+            .unwrap();
+    assert_eq!(pending.server_key().fingerprint(), fingerprint);
+    // Its data lives in the app's server data directory.
+    assert!(w.dir.path().join("hosted").join("users.json").exists());
+}
+
+#[test]
+fn closing_the_window_leaves_like_exit() {
+    let w = World::new();
+    let (_kim, mut ke) = w.client("kim", true);
+    let mut h = w.app();
+    sign_in(&mut h, "lou", PASSWORD, true);
+    wait_for(&mut h, "trust prompt", |h| shows(h, "Trust this server"));
+    h.get_by_label("Trust this server").click();
+    wait_for(&mut h, "chat screen", |h| h.state().chat().is_some());
+    // The window manager's close button.
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+    let n = next_message(
+        &w,
+        &mut ke,
+        "exit notice",
+        |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Exited { .. })),
+    );
+    let ServerMessage::Notice(n) = n else {
+        unreachable!()
+    };
+    assert_eq!(n.text, "lou left the chat");
+    wait_for(&mut h, "the window to close", |h| h.state().is_closed());
+}
