@@ -292,11 +292,16 @@ impl Session {
                 client_id,
                 to,
                 text,
-            } => match hub.send(&user, self.conn, to, text) {
+            } => match hub.send(&user, self.conn, &client_id, to, text) {
                 Ok((msg, stored)) => {
+                    let shared = shared.clone();
+                    let sender = user.id.clone();
                     self.acks.push_back(Box::pin(async move {
                         match stored.await {
-                            Ok(Ok(())) => Hub::ack(id, client_id, &msg),
+                            Ok(Ok(())) => {
+                                shared.hub.remember_sent(&sender, client_id.clone(), &msg);
+                                Hub::ack(id, client_id, &msg)
+                            }
                             Ok(Err(e)) => ServerMessage::error(
                                 Some(id),
                                 ErrorCode::Storage,

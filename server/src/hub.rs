@@ -8,7 +8,7 @@
 //! one `Arc`. Changes to accounts and membership are written to `users.json`
 //! on a blocking thread before they are acknowledged.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -102,7 +102,13 @@ struct LiveUser {
     unread: HashMap<Target, u32>,
     /// Users with a direct conversation with this one.
     contacts: BTreeSet<UserId>,
+    /// Recently stored messages by client id, so a client that re-sends
+    /// after a reconnect gets the original ack instead of a duplicate.
+    recent: VecDeque<(ClientMsgId, MessageId, Timestamp)>,
 }
+
+/// Client ids remembered per user for de-duplication.
+const RECENT_IDS: usize = 256;
 
 /// Everything needed to deliver one message to a room, shared by all sends
 /// until membership or presence changes.
@@ -273,6 +279,7 @@ impl Hub {
                     rooms: BTreeSet::new(),
                     unread: HashMap::new(),
                     contacts: u.contacts.iter().cloned().collect(),
+                    recent: VecDeque::new(),
                 },
             );
         }
@@ -373,6 +380,7 @@ impl Hub {
                 rooms: BTreeSet::from([key.clone()]),
                 unread: HashMap::new(),
                 contacts: BTreeSet::new(),
+                recent: VecDeque::new(),
             },
         );
         live.rooms
@@ -470,16 +478,38 @@ impl Hub {
     /// connection) and queues it for every recipient's history. The returned
     /// receiver completes once the history write is done: only then may the
     /// sender get its ack.
+    ///
+    /// A `client_id` this user already had stored is not sent again: the
+    /// original id and time come back, as if acknowledged once more.
     pub fn send(
         &self,
         from: &UserCtx,
         conn: ConnId,
+        client_id: &ClientMsgId,
         to: Target,
         text: MessageText,
     ) -> Result<(ChatMessage, StoreDone), HubError> {
         let mut contact_saved = None;
         let fanout = {
             let mut live = lock(&self.live);
+            let earlier = live.users.get(&from.id).and_then(|u| {
+                u.recent
+                    .iter()
+                    .find(|(c, _, _)| c == client_id)
+                    .map(|(_, id, ts)| (*id, *ts))
+            });
+            if let Some((id, ts)) = earlier {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let _ = tx.send(Ok(()));
+                let msg = ChatMessage {
+                    id,
+                    ts,
+                    from: from.name.clone(),
+                    to,
+                    text,
+                };
+                return Ok((msg, rx));
+            }
             match &to {
                 Target::Room(room) => {
                     let r = live
@@ -572,6 +602,17 @@ impl Hub {
             }
         });
         Ok((msg, rx))
+    }
+
+    /// Remembers a stored message's client id (after its history write).
+    pub fn remember_sent(&self, user: &UserId, client_id: ClientMsgId, msg: &ChatMessage) {
+        let mut live = lock(&self.live);
+        if let Some(u) = live.users.get_mut(user) {
+            if u.recent.len() >= RECENT_IDS {
+                u.recent.pop_front();
+            }
+            u.recent.push_back((client_id, msg.id, msg.ts));
+        }
     }
 
     /// Saves a new direct-conversation pair on a blocking thread; the

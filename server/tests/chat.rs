@@ -624,3 +624,63 @@ async fn binary_prints_its_identity_and_exits_cleanly_on_sigterm() {
     let _h = server.spawn();
     drop(login(&addr, "erin").await);
 }
+
+#[tokio::test]
+async fn a_resent_client_id_is_acknowledged_once_and_delivered_once() {
+    let srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    let (bob, mut be, _) = register(&srv.addr, "bob").await;
+    let mut acked = Vec::new();
+    for _ in 0..2 {
+        // As after a reconnect: the same client id, sent again.
+        let id = alice
+            .say(
+                Target::Room(RoomName::general()),
+                text("only once"),
+                cid("same-1"),
+            )
+            .await
+            .unwrap();
+        let ack = expect(
+            &mut ae,
+            "ack",
+            |m| matches!(m, ServerMessage::Ack { id: i, .. } if *i == id),
+        )
+        .await;
+        let ServerMessage::Ack { message_id, .. } = ack else {
+            unreachable!()
+        };
+        acked.push(message_id);
+    }
+    assert_eq!(acked[0], acked[1], "both acks name the same message");
+    expect(&mut be, "the message", |m| {
+        matches!(m, ServerMessage::Message(_))
+    })
+    .await;
+    // Nothing else arrives for bob before his pong.
+    let id = bob.send(Request::Ping).await.unwrap();
+    let next = expect(&mut be, "anything", |_| true).await;
+    assert!(
+        matches!(next, ServerMessage::Pong { id: i } if i == id),
+        "{next:?}"
+    );
+    // And bob's history holds it once.
+    let id = bob
+        .send(Request::History {
+            with: Target::Room(RoomName::general()),
+            before: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let h = expect(
+        &mut be,
+        "history",
+        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::History { messages, .. } = h else {
+        unreachable!()
+    };
+    assert_eq!(messages.len(), 1);
+}
