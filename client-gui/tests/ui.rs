@@ -73,6 +73,23 @@ impl World {
     }
 }
 
+impl World {
+    fn stop_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown());
+        }
+    }
+
+    /// Starts the server again on the same address and data.
+    fn start_server(&mut self) {
+        let mut config = Config::new(self.addr.clone(), self.dir.path().join("server"));
+        config.kdf = KdfParams::insecure_for_tests();
+        let server = self.rt.block_on(Server::bind(config)).unwrap();
+        let _guard = self.rt.enter();
+        self.server = Some(server.spawn());
+    }
+}
+
 impl Drop for World {
     fn drop(&mut self) {
         if let Some(s) = self.server.take() {
@@ -346,4 +363,38 @@ fn closing_the_window_leaves_like_exit() {
     };
     assert_eq!(n.text, "lou left the chat");
     wait_for(&mut h, "the window to close", |h| h.state().is_closed());
+}
+
+#[test]
+fn connection_loss_shows_status_reconnects_and_resends_pending() {
+    let mut w = World::new();
+    let mut h = w.app();
+    sign_in(&mut h, "max", PASSWORD, true);
+    wait_for(&mut h, "trust prompt", |h| shows(h, "Trust this server"));
+    h.get_by_label("Trust this server").click();
+    wait_for(&mut h, "chat screen", |h| shows(h, "connected"));
+
+    w.stop_server();
+    wait_for(&mut h, "the reconnecting status", |h| {
+        shows(h, "reconnecting")
+    });
+    type_into(&mut h, "Message # general", "written while offline");
+    h.key_press(egui::Key::Enter);
+    h.step();
+    wait_for(&mut h, "the pending message", |h| shows(h, "sending"));
+    assert_eq!(h.state().chat().unwrap().pending.len(), 1);
+
+    w.start_server();
+    wait_for(&mut h, "reconnected and acknowledged", |h| {
+        h.state().chat().is_some_and(|c| c.pending.is_empty())
+    });
+    assert!(shows(&h, "written while offline"));
+    // Stored and shown exactly once, as the server acknowledged it.
+    let chat = h.state().chat().unwrap();
+    let copies = chat.conversations[&Target::Room(RoomName::general())]
+        .entries
+        .iter()
+        .filter(|e| matches!(e, cove_client::state::Entry::Message(m) if m.text.as_str() == "written while offline"))
+        .count();
+    assert_eq!(copies, 1);
 }
