@@ -147,6 +147,18 @@ struct Live {
 }
 
 impl Live {
+    /// The room, if it exists and `user` is in it.
+    fn member_room(&self, room: &RoomName, user: &UserId) -> Result<&Room, HubError> {
+        let r = self
+            .rooms
+            .get(&room.key())
+            .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
+        if !r.members.contains(user) {
+            return Err(HubError::NotMember(room.clone()));
+        }
+        Ok(r)
+    }
+
     fn rebuild_fanout(&mut self, room_key: &str) {
         let Some(room) = self.rooms.get(room_key) else {
             return;
@@ -512,14 +524,7 @@ impl Hub {
             }
             match &to {
                 Target::Room(room) => {
-                    let r = live
-                        .rooms
-                        .get(&room.key())
-                        .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
-                    if !r.members.contains(&from.id) {
-                        return Err(HubError::NotMember(room.clone()));
-                    }
-                    let fanout = r.fanout.clone();
+                    let fanout = live.member_room(room, &from.id)?.fanout.clone();
                     if !fanout.offline.is_empty() {
                         for id in &fanout.offline {
                             if let Some(u) = live.users.get_mut(id) {
@@ -685,14 +690,7 @@ impl Hub {
         }
         let name = {
             let live = lock(&self.live);
-            let r = live
-                .rooms
-                .get(&key)
-                .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
-            if !r.members.contains(&user.id) {
-                return Err(HubError::NotMember(room));
-            }
-            r.name.clone()
+            live.member_room(&room, &user.id)?.name.clone()
         };
         let (r, id) = (name.clone(), user.id.clone());
         self.with_db(move |db| {
@@ -745,13 +743,7 @@ impl Hub {
     /// The members of a room the user is in.
     pub fn members(&self, user: &UserCtx, room: &RoomName) -> Result<Vec<Member>, HubError> {
         let live = lock(&self.live);
-        let r = live
-            .rooms
-            .get(&room.key())
-            .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
-        if !r.members.contains(&user.id) {
-            return Err(HubError::NotMember(room.clone()));
-        }
+        let r = live.member_room(room, &user.id)?;
         let mut out: Vec<Member> = r
             .members
             .iter()
@@ -778,13 +770,7 @@ impl Hub {
             let live = lock(&self.live);
             match &with {
                 Target::Room(room) => {
-                    let r = live
-                        .rooms
-                        .get(&room.key())
-                        .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
-                    if !r.members.contains(&user.id) {
-                        return Err(HubError::NotMember(room.clone()));
-                    }
+                    live.member_room(room, &user.id)?;
                 }
                 Target::User(peer) => {
                     if !live.names.contains_key(&peer.key()) {
