@@ -48,7 +48,7 @@ fn frames(c: &mut Criterion) {
             .with_size([1000.0, 700.0])
             .build_ui_state(
                 move |ui, v: &mut ChatView| {
-                    v.show(ui, &s, true);
+                    v.show(ui, &s, true, None);
                 },
                 ChatView::default(),
             );

@@ -140,7 +140,9 @@ impl CoveApp {
         }
         match self.chat.take() {
             Some(mut chat) => {
-                let actions = self.view.show(ui, &chat, self.settings.dark);
+                let actions =
+                    self.view
+                        .show(ui, &chat, self.settings.dark, self.login.hosting.as_ref());
                 for a in actions {
                     self.on_chat_action(&mut chat, a);
                 }

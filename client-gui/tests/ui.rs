@@ -325,6 +325,8 @@ fn host_a_chat_on_this_computer_then_log_in_to_it() {
     });
     let (addr, fingerprint) = h.state_mut().login_form().hosting.clone().unwrap();
     assert_eq!(fingerprint.split(' ').count(), 8);
+    // The host keeps seeing what to tell others.
+    wait_for(&mut h, "hosting details", |h| shows(h, &fingerprint));
     // Someone else can join it, and sees the same fingerprint.
     let port = addr.rsplit(':').next().unwrap();
     let pending =

@@ -74,7 +74,16 @@ fn title(t: &Target) -> String {
 
 impl ChatView {
     /// Draws the screen.
-    pub fn show(&mut self, ui: &mut egui::Ui, state: &ChatState, dark: bool) -> Vec<ChatAction> {
+    ///
+    /// `hosting` is the address and fingerprint of the server this app runs,
+    /// if any, shown so the host can read them out to others.
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &ChatState,
+        dark: bool,
+        hosting: Option<&(String, String)>,
+    ) -> Vec<ChatAction> {
         let mut actions = Vec::new();
         egui::Panel::top("chat_top").show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -107,6 +116,13 @@ impl ChatView {
                         .clicked()
                     {
                         actions.push(ChatAction::ToggleTheme);
+                    }
+                    if let Some((addr, fingerprint)) = hosting {
+                        ui.label(
+                            RichText::new(format!("Hosting on {addr} · fingerprint {fingerprint}"))
+                                .small()
+                                .color(NOTICE),
+                        );
                     }
                 });
             });
