@@ -28,7 +28,9 @@ struct Args {
     /// Rooms the clients are spread over (client i joins room i mod rooms).
     #[arg(long, default_value_t = 1)]
     rooms: usize,
-    /// Messages each client sends.
+    /// Messages each client sends; 0 for idle mode (connect and log in
+    /// every client, hold the connections for `--drain` seconds, report the
+    /// server's memory).
     #[arg(long, default_value_t = 20)]
     messages: usize,
     /// Bytes of text per message.
@@ -47,6 +49,10 @@ struct Args {
     /// Seconds to wait for deliveries after the last message was sent.
     #[arg(long, default_value_t = 10)]
     drain: u64,
+    /// Extra accounts that all log in while the messages flow (a login
+    /// storm), at `--concurrency` at a time.
+    #[arg(long, default_value_t = 0)]
+    storm: usize,
     /// Hard limit for the whole run, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -57,7 +63,7 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if args.clients < 2 || args.rooms == 0 || args.rooms > args.clients / 2 {
+    if args.messages > 0 && (args.clients < 2 || args.rooms == 0 || args.rooms > args.clients / 2) {
         bail!(
             "need at least 2 clients per room (got {} clients, {} rooms)",
             args.clients,
@@ -74,6 +80,7 @@ fn main() -> Result<()> {
         concurrency: args.concurrency,
         window: args.window,
         drain: Duration::from_secs(args.drain),
+        storm: args.storm,
     };
     let mut spawned = None;
     let (addr, pid) = if args.spawn_server {

@@ -26,6 +26,9 @@ pub struct Report {
     message_s: f64,
     server_rss_mib: Option<f64>,
     bench_cpu_s: f64,
+    storm_logins: usize,
+    storm_s: f64,
+    sessions_held: usize,
 }
 
 impl Report {
@@ -60,6 +63,9 @@ impl Report {
             message_s: o.message_s,
             server_rss_mib,
             bench_cpu_s,
+            storm_logins: plan.storm,
+            storm_s: o.storm_s,
+            sessions_held: o.sessions_held,
         }
     }
 
@@ -83,6 +89,9 @@ impl Report {
             "message_s": self.message_s,
             "server_rss_mib": self.server_rss_mib,
             "bench_cpu_s": self.bench_cpu_s,
+            "storm_logins": self.storm_logins,
+            "storm_s": self.storm_s,
+            "idle_connections": self.sessions_held,
         })
         .to_string()
     }
@@ -101,6 +110,8 @@ impl Report {
              deliveries          {:>10} of {} expected (lost {}, duplicates {})\n\
              delivered           {:>10.0} /s over {:.2} s\n\
              latency p50/p99/max {:>7.2} / {:.2} / {:.2} ms\n\
+             login storm         {:>10} logins in {:.2} s\n\
+             idle connections    {:>10}\n\
              server peak RSS     {:>10}\n\
              bench CPU time      {:>10.2} s\n",
             self.clients,
@@ -120,6 +131,9 @@ impl Report {
             self.p50_ms,
             self.p99_ms,
             self.max_ms,
+            self.storm_logins,
+            self.storm_s,
+            self.sessions_held,
             rss,
             self.bench_cpu_s,
         )
@@ -159,6 +173,7 @@ mod tests {
             concurrency: 2,
             window: 4,
             drain: std::time::Duration::from_secs(1),
+            storm: 0,
         };
         let o = Outcome {
             messages_sent: 8,

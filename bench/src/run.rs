@@ -35,6 +35,9 @@ pub struct Plan {
     pub window: usize,
     /// How long to wait for deliveries after the last send.
     pub drain: Duration,
+    /// Extra accounts that log in all at once while the messages flow (a
+    /// login storm); 0 for none.
+    pub storm: usize,
 }
 
 /// What was measured.
@@ -58,6 +61,10 @@ pub struct Outcome {
     pub connect_s: f64,
     /// Seconds to join the rooms.
     pub join_s: f64,
+    /// Seconds the login storm took (0 without one).
+    pub storm_s: f64,
+    /// Connections held open in idle mode.
+    pub sessions_held: usize,
 }
 
 const PASSWORD: &str = "bench password 123";
@@ -110,7 +117,7 @@ pub async fn run(addr: &str, plan: &Plan, tag: &str) -> Result<Outcome> {
     let password = Password::new(PASSWORD)?;
 
     let t = Instant::now();
-    bounded(plan.clients, plan.concurrency, |i| {
+    bounded(plan.clients + plan.storm, plan.concurrency, |i| {
         let (addr, password, tag) = (addr.to_owned(), password.clone(), tag.to_owned());
         async move {
             let (s, _e) = auth(
@@ -146,6 +153,12 @@ pub async fn run(addr: &str, plan: &Plan, tag: &str) -> Result<Outcome> {
     })
     .await?;
     out.connect_s = t.elapsed().as_secs_f64();
+    if plan.messages == 0 {
+        // Idle mode: everyone connected and logged in, nothing else.
+        out.sessions_held = sessions.len();
+        tokio::time::sleep(plan.drain).await;
+        return Ok(out);
+    }
 
     let t = Instant::now();
     let mut set = JoinSet::new();
@@ -179,7 +192,30 @@ pub async fn run(addr: &str, plan: &Plan, tag: &str) -> Result<Outcome> {
     }
     out.join_s = t.elapsed().as_secs_f64();
 
+    let storm = (plan.storm > 0).then(|| {
+        let (addr, password, tag) = (addr.to_owned(), password.clone(), tag.to_owned());
+        let (first, n, concurrency) = (plan.clients, plan.storm, plan.concurrency);
+        tokio::spawn(async move {
+            // Starts with the message phase (after its 50 ms lead-in).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let t = Instant::now();
+            bounded(n, concurrency, |i| {
+                let (addr, password) = (addr.clone(), password.clone());
+                let username = name(&tag, first + i);
+                async move {
+                    auth(addr, Auth::Login { username, password })
+                        .await
+                        .map(drop)
+                }
+            })
+            .await
+            .map(|_| t.elapsed().as_secs_f64())
+        })
+    });
     messages(plan, joined.into_iter().flatten().collect(), &mut out).await?;
+    if let Some(storm) = storm {
+        out.storm_s = storm.await??;
+    }
     Ok(out)
 }
 

@@ -25,6 +25,7 @@ async fn every_delivery_arrives_once() {
             concurrency: 3,
             window: 2,
             drain: Duration::from_secs(10),
+            storm: 3,
         };
         let tag = format!("t{rooms}");
         let out = run(&addr, &plan, &tag).await.unwrap();
@@ -35,6 +36,23 @@ async fn every_delivery_arrives_once() {
         assert_eq!(out.duplicates, 0);
         assert_eq!(out.messages_sent, 18);
         assert_eq!(out.latency_us.unwrap().len(), expected);
+        // The storm's three extra accounts logged in during the phase.
+        assert!(out.storm_s > 0.0);
     }
+    // Idle mode: everyone logs in and stays; no messages.
+    let idle = Plan {
+        clients: 5,
+        rooms: 1,
+        messages: 0,
+        size: 100,
+        rate: None,
+        concurrency: 5,
+        window: 1,
+        drain: Duration::from_millis(100),
+        storm: 0,
+    };
+    let out = run(&addr, &idle, "idle").await.unwrap();
+    assert_eq!(out.sessions_held, 5);
+    assert_eq!(out.deliveries_expected, 0);
     handle.shutdown().await;
 }
