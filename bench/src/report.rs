@@ -58,7 +58,7 @@ impl Report {
                 .map_or(0.0, |h| h.max() as f64 / 1000.0),
             connect_s: o.connect_s,
             logins_per_sec: per(plan.clients as f64, o.connect_s),
-            registrations_per_sec: per(plan.clients as f64, o.register_s),
+            registrations_per_sec: per((plan.clients + plan.storm) as f64, o.register_s),
             join_s: o.join_s,
             message_s: o.message_s,
             server_rss_mib,
