@@ -78,7 +78,9 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
-    let mut reader = FramedRead::new(read, FrameCodec);
+    // Start small: most connections are idle most of the time, and the
+    // buffer grows to the frame being read when needed.
+    let mut reader = FramedRead::with_capacity(read, FrameCodec, 512);
     let Some((sealer, opener, write)) = handshake(&mut reader, write, peer, &shared).await else {
         return;
     };
@@ -450,7 +452,9 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Outgoing>,
     kick: Arc<Kick>,
 ) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    // Grows with bursts and is dropped after a big one, so idle connections
+    // hold no write buffer.
+    let mut buf = BytesMut::new();
     'outer: loop {
         let first = tokio::select! {
             biased;
@@ -481,7 +485,11 @@ async fn write_loop(
             _ = kick.kicked() => break 'outer,
             r = write.write_all(&buf) => if r.is_err() { break 'outer },
         }
-        buf.clear();
+        if buf.capacity() > 64 * 1024 {
+            buf = BytesMut::new();
+        } else {
+            buf.clear();
+        }
         if closing {
             break;
         }

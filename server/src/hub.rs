@@ -107,6 +107,11 @@ struct LiveUser {
     recent: VecDeque<(ClientMsgId, MessageId, Timestamp)>,
 }
 
+/// Online/offline notices go through rooms of at most this many members.
+/// In bigger rooms every login would notify everyone (n² notices for n
+/// users); their members see presence in the member list instead.
+pub const PRESENCE_ROOM_LIMIT: usize = 256;
+
 /// Client ids remembered per user for de-duplication.
 const RECENT_IDS: usize = 256;
 
@@ -159,23 +164,34 @@ impl Live {
         Ok(r)
     }
 
-    fn rebuild_fanout(&mut self, room_key: &str) {
+    /// Rebuilds a room's fan-out snapshot. The member list (with history
+    /// keys) is rebuilt only when membership changed; presence changes only
+    /// rebuild the list of online sessions.
+    fn rebuild_fanout(&mut self, room_key: &str, membership_changed: bool) {
         let Some(room) = self.rooms.get(room_key) else {
             return;
         };
-        let (mut members, mut online, mut offline) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut online, mut offline) = (Vec::new(), Vec::new());
         for id in &room.members {
             if let Some(u) = self.users.get(id) {
-                members.push((id.clone(), u.history_public));
                 if u.sessions.is_empty() {
                     offline.push(id.clone());
                 }
                 online.extend(u.sessions.iter().cloned());
             }
         }
+        let members = if membership_changed {
+            room.members
+                .iter()
+                .filter_map(|id| self.users.get(id).map(|u| (id.clone(), u.history_public)))
+                .collect::<Vec<_>>()
+                .into()
+        } else {
+            room.fanout.members.clone()
+        };
         if let Some(room) = self.rooms.get_mut(room_key) {
             room.fanout = Arc::new(Fanout {
-                members: members.into(),
+                members,
                 online,
                 offline,
             });
@@ -189,7 +205,7 @@ impl Live {
             .map(|u| u.rooms.iter().cloned().collect())
             .unwrap_or_default();
         for r in rooms {
-            self.rebuild_fanout(&r);
+            self.rebuild_fanout(&r, false);
         }
     }
 
@@ -207,8 +223,9 @@ impl Live {
     }
 
     /// Every session of every user who shares a room with `user` (not the
-    /// user's own sessions).
-    fn peers_of(&self, user: &UserId) -> Vec<Session> {
+    /// user's own sessions). With `small_rooms_only`, rooms of more than
+    /// [`PRESENCE_ROOM_LIMIT`] members are skipped.
+    fn peers_of(&self, user: &UserId, small_rooms_only: bool) -> Vec<Session> {
         let Some(u) = self.users.get(user) else {
             return Vec::new();
         };
@@ -216,6 +233,9 @@ impl Live {
         let mut out = Vec::new();
         for r in &u.rooms {
             if let Some(room) = self.rooms.get(r) {
+                if small_rooms_only && room.members.len() > PRESENCE_ROOM_LIMIT {
+                    continue;
+                }
                 for m in &room.members {
                     if m != user
                         && seen.insert(m)
@@ -313,7 +333,7 @@ impl Hub {
         }
         let keys: Vec<String> = live.rooms.keys().cloned().collect();
         for k in keys {
-            live.rebuild_fanout(&k);
+            live.rebuild_fanout(&k, true);
         }
         Self {
             live: Mutex::new(live),
@@ -404,7 +424,7 @@ impl Hub {
             })
             .members
             .insert(id.clone());
-        live.rebuild_fanout(&key);
+        live.rebuild_fanout(&key, true);
         Ok(UserCtx { id, name })
     }
 
@@ -429,7 +449,7 @@ impl Hub {
             let notice = notice_bytes(NoticeKind::Online {
                 user: user.name.clone(),
             });
-            for s in live.peers_of(&user.id) {
+            for s in live.peers_of(&user.id, true) {
                 s.outbox.push(notice.clone());
             }
         }
@@ -479,8 +499,10 @@ impl Hub {
             } else {
                 NoticeKind::Offline { user: name }
             };
+            // "left the chat" goes to everyone; "went offline" only
+            // through small rooms.
             let notice = notice_bytes(kind);
-            for s in live.peers_of(&user.id) {
+            for s in live.peers_of(&user.id, !exited) {
                 s.outbox.push(notice.clone());
             }
         }
@@ -666,7 +688,7 @@ impl Hub {
         if let Some(u) = live.users.get_mut(&user.id) {
             u.rooms.insert(key.clone());
         }
-        live.rebuild_fanout(&key);
+        live.rebuild_fanout(&key, true);
         if !already {
             let notice = notice_bytes(NoticeKind::Joined {
                 room: name.clone(),
@@ -716,7 +738,7 @@ impl Hub {
         if let Some(u) = live.users.get_mut(&user.id) {
             u.rooms.remove(&key);
         }
-        live.rebuild_fanout(&key);
+        live.rebuild_fanout(&key, true);
         Ok(name)
     }
 

@@ -684,3 +684,41 @@ async fn a_resent_client_id_is_acknowledged_once_and_delivered_once() {
     };
     assert_eq!(messages.len(), 1);
 }
+
+#[tokio::test]
+async fn big_rooms_get_no_presence_storm_but_still_hear_who_left() {
+    let srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    // general grows past the presence limit.
+    for i in 0..cove_server::hub::PRESENCE_ROOM_LIMIT {
+        drop(register(&srv.addr, &format!("user{i}")).await);
+    }
+    // Drain what the registrations caused while general was still small.
+    let id = alice.send(Request::Ping).await.unwrap();
+    expect(
+        &mut ae,
+        "pong",
+        |m| matches!(m, ServerMessage::Pong { id: i } if *i == id),
+    )
+    .await;
+    let (bob, _be, _) = login(&srv.addr, "user0").await;
+    // No "is online" notice reached alice: her next message is the pong.
+    let id = alice.send(Request::Ping).await.unwrap();
+    let next = expect(&mut ae, "anything", |_| true).await;
+    assert!(
+        matches!(next, ServerMessage::Pong { id: i } if i == id),
+        "{next:?}"
+    );
+    // "left the chat" is still told to everyone.
+    bob.logout().await.unwrap();
+    let n = expect(
+        &mut ae,
+        "exit notice",
+        |m| matches!(m, ServerMessage::Notice(n) if matches!(n.kind, NoticeKind::Exited { .. })),
+    )
+    .await;
+    let ServerMessage::Notice(n) = n else {
+        unreachable!()
+    };
+    assert_eq!(n.text, "user0 left the chat");
+}
