@@ -81,6 +81,7 @@ fn main() -> Result<()> {
         window: args.window,
         drain: Duration::from_secs(args.drain),
         storm: args.storm,
+        server_pid: None,
     };
     let mut spawned = None;
     let (addr, pid) = if args.spawn_server {
@@ -93,6 +94,10 @@ fn main() -> Result<()> {
             Some(a) => (a, args.server_pid),
             None => bail!("pass --spawn-server or --addr HOST:PORT"),
         }
+    };
+    let plan = run::Plan {
+        server_pid: pid,
+        ..plan
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -29,6 +29,7 @@ pub struct Report {
     storm_logins: usize,
     storm_s: f64,
     sessions_held: usize,
+    server_rss_idle_mib: Option<f64>,
 }
 
 impl Report {
@@ -66,6 +67,7 @@ impl Report {
             storm_logins: plan.storm,
             storm_s: o.storm_s,
             sessions_held: o.sessions_held,
+            server_rss_idle_mib: o.server_rss_idle_mib,
         }
     }
 
@@ -92,6 +94,7 @@ impl Report {
             "storm_logins": self.storm_logins,
             "storm_s": self.storm_s,
             "idle_connections": self.sessions_held,
+            "server_rss_idle_mib": self.server_rss_idle_mib,
         })
         .to_string()
     }
@@ -111,7 +114,7 @@ impl Report {
              delivered           {:>10.0} /s over {:.2} s\n\
              latency p50/p99/max {:>7.2} / {:.2} / {:.2} ms\n\
              login storm         {:>10} logins in {:.2} s\n\
-             idle connections    {:>10}\n\
+             idle connections    {:>10} (server RSS meanwhile {})\n\
              server peak RSS     {:>10}\n\
              bench CPU time      {:>10.2} s\n",
             self.clients,
@@ -134,6 +137,8 @@ impl Report {
             self.storm_logins,
             self.storm_s,
             self.sessions_held,
+            self.server_rss_idle_mib
+                .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.1} MiB")),
             rss,
             self.bench_cpu_s,
         )
@@ -174,6 +179,7 @@ mod tests {
             window: 4,
             drain: std::time::Duration::from_secs(1),
             storm: 0,
+            server_pid: None,
         };
         let o = Outcome {
             messages_sent: 8,

@@ -38,6 +38,8 @@ pub struct Plan {
     /// Extra accounts that log in all at once while the messages flow (a
     /// login storm); 0 for none.
     pub storm: usize,
+    /// The server's process id, to read its memory while clients idle.
+    pub server_pid: Option<u32>,
 }
 
 /// What was measured.
@@ -65,6 +67,8 @@ pub struct Outcome {
     pub storm_s: f64,
     /// Connections held open in idle mode.
     pub sessions_held: usize,
+    /// The server's resident memory while they were held (MiB).
+    pub server_rss_idle_mib: Option<f64>,
 }
 
 const PASSWORD: &str = "bench password 123";
@@ -157,6 +161,9 @@ pub async fn run(addr: &str, plan: &Plan, tag: &str) -> Result<Outcome> {
         // Idle mode: everyone connected and logged in, nothing else.
         out.sessions_held = sessions.len();
         tokio::time::sleep(plan.drain).await;
+        out.server_rss_idle_mib = plan
+            .server_pid
+            .and_then(|p| crate::server::rss_mib(p, "VmRSS:"));
         return Ok(out);
     }
 

@@ -84,8 +84,13 @@ impl Spawned {
 
 /// Peak resident memory (VmHWM) of a process, in MiB.
 pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    rss_mib(pid, "VmHWM:")
+}
+
+/// A memory line of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in MiB.
+pub fn rss_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }

@@ -26,6 +26,7 @@ async fn every_delivery_arrives_once() {
             window: 2,
             drain: Duration::from_secs(10),
             storm: 3,
+            server_pid: None,
         };
         let tag = format!("t{rooms}");
         let out = run(&addr, &plan, &tag).await.unwrap();
@@ -50,9 +51,12 @@ async fn every_delivery_arrives_once() {
         window: 1,
         drain: Duration::from_millis(100),
         storm: 0,
+        server_pid: Some(std::process::id()),
     };
     let out = run(&addr, &idle, "idle").await.unwrap();
     assert_eq!(out.sessions_held, 5);
+    // The server runs in this process here, so its memory is ours.
+    assert!(out.server_rss_idle_mib.is_some_and(|m| m > 0.0));
     assert_eq!(out.deliveries_expected, 0);
     handle.shutdown().await;
 }

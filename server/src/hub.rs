@@ -273,6 +273,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+type DbJob = Box<dyn FnOnce(&mut UserDb) + Send>;
+
+/// The thread that owns the account database. One thread does every change
+/// and save in order, so saves never race, and the multi-megabyte buffers of
+/// a large `users.json` are reused by one allocator instead of being left
+/// behind on every blocking thread that ever saved it.
+struct DbThread {
+    jobs: std::sync::mpsc::Sender<DbJob>,
+}
+
+impl DbThread {
+    fn start(mut db: UserDb) -> Self {
+        let (jobs, rx) = std::sync::mpsc::channel::<DbJob>();
+        let spawned = std::thread::Builder::new()
+            .name("cove-accounts".into())
+            .spawn(move || {
+                for job in rx {
+                    job(&mut db);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the accounts thread");
+        }
+        Self { jobs }
+    }
+
+    fn submit(&self, job: DbJob) {
+        // If the thread is gone, the job's result channel is dropped and
+        // the caller sees an internal error.
+        let _ = self.jobs.send(job);
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut UserDb) -> Result<R, HubError> + Send + 'static,
+    ) -> Result<R, HubError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(Box::new(move |db| {
+            let _ = tx.send(f(db));
+        }));
+        rx.await.map_err(|_| HubError::Internal)?
+    }
+}
+
 /// A logged-in user as the connection sees it.
 #[derive(Debug, Clone)]
 pub struct UserCtx {
@@ -285,7 +329,7 @@ pub struct UserCtx {
 /// The shared state of a running server.
 pub struct Hub {
     live: Mutex<Live>,
-    db: Arc<Mutex<UserDb>>,
+    db: DbThread,
     history: HistoryService,
     ids: IdClock,
 }
@@ -337,21 +381,18 @@ impl Hub {
         }
         Self {
             live: Mutex::new(live),
-            db: Arc::new(Mutex::new(db)),
+            db: DbThread::start(db),
             history,
             ids: IdClock::default(),
         }
     }
 
-    /// Runs `f` on the account database on a blocking thread (it may save).
+    /// Runs `f` on the account database's thread (it may save).
     async fn with_db<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut UserDb) -> Result<R, HubError> + Send + 'static,
     ) -> Result<R, HubError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&db)))
-            .await
-            .map_err(|_| HubError::Internal)?
+        self.db.run(f).await
     }
 
     /// The stored credentials for a name, for login.
@@ -644,15 +685,16 @@ impl Hub {
 
     /// Saves a new direct-conversation pair on a blocking thread; the
     /// message's ack waits for it.
-    fn persist_contact(&self, a: UserId, b: UserId) -> tokio::task::JoinHandle<()> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut db = lock(&db);
+    fn persist_contact(&self, a: UserId, b: UserId) -> tokio::sync::oneshot::Receiver<()> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        self.db.submit(Box::new(move |db| {
             db.add_contact(&a, &b);
             if let Err(e) = db.save() {
                 tracing::warn!(error = %e, "could not save a new contact");
             }
-        })
+            let _ = done.send(());
+        }));
+        rx
     }
 
     /// Joins (creating if needed) a room.
