@@ -43,14 +43,18 @@ impl Spawned {
             .spawn()
             .with_context(|| format!("running {}", bin.display()))?;
         let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
         let mut addr = None;
-        for line in BufReader::new(stdout).lines() {
+        for line in lines.by_ref() {
             let line = line?;
             if let Some(a) = line.strip_prefix("Cove server listening on ") {
                 addr = Some(a.trim().to_owned());
                 break;
             }
         }
+        // Keep reading what the server prints, so it never writes into a
+        // closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         let Some(addr) = addr else {
             let _ = child.kill();
             bail!("cove-server exited before listening");

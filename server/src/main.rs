@@ -1,5 +1,6 @@
 //! `cove-server`: the thin binary around the [`cove_server`] library.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -62,12 +63,18 @@ fn main() -> Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(config).await?;
-        println!("Cove server listening on {}", server.local_addr());
-        println!("Data directory: {}", data_dir.display());
-        println!(
+        // A closed stdout (a parent that stopped reading) must not stop the
+        // server, so write errors are ignored rather than panicking.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "Cove server listening on {}", server.local_addr());
+        let _ = writeln!(out, "Data directory: {}", data_dir.display());
+        let _ = writeln!(
+            out,
             "Server fingerprint (clients will be asked to trust it): {}",
             server.public_key().fingerprint()
         );
+        let _ = out.flush();
+        drop(out);
         server.run(shutdown_signal()).await;
         Ok::<(), anyhow::Error>(())
     })?;
