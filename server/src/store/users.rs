@@ -114,16 +114,42 @@ impl UserDb {
     /// Opens `users.json` in `data_dir` (an empty database if missing).
     pub fn open(data_dir: &Path, storage_key: &Secret) -> Result<UserDb, StoreError> {
         let path = data_dir.join(USERS_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => Self::from_bytes(&path, storage_key, &bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UserDb {
+                key: EtmKey::derive(storage_key.as_ref(), b"", KEY_LABEL),
+                path,
+                doc: Document {
+                    version: 1,
+                    ..Document::default()
+                },
+            }),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    /// Decodes the bytes of a `users.json` file (named `path` in errors).
+    pub fn from_bytes(
+        path: &Path,
+        storage_key: &Secret,
+        bytes: &[u8],
+    ) -> Result<UserDb, StoreError> {
         let key = EtmKey::derive(storage_key.as_ref(), b"", KEY_LABEL);
-        let doc = match std::fs::read(&path) {
-            Ok(bytes) => decode(&path, &key, &bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Document {
-                version: 1,
-                ..Document::default()
-            },
-            Err(e) => return Err(StoreError::Io { path, source: e }),
-        };
-        Ok(UserDb { path, key, doc })
+        let doc = decode(path, &key, bytes)?;
+        Ok(UserDb {
+            path: path.to_path_buf(),
+            key,
+            doc,
+        })
+    }
+
+    /// Seals a document's JSON as `users.json` bytes under `storage_key`
+    /// (for tools and fuzzing; [`UserDb::save`] is the normal way).
+    pub fn seal_json(storage_key: &Secret, json: &[u8]) -> Vec<u8> {
+        let key = EtmKey::derive(storage_key.as_ref(), b"", KEY_LABEL);
+        let mut out = MAGIC.to_vec();
+        key.seal_append(MAGIC, json, &mut out);
+        out
     }
 
     /// Writes the whole database atomically.
