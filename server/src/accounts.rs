@@ -1,8 +1,15 @@
 //! Registration and login: Argon2id off the async runtime with a bound on
 //! concurrent hashes, one generic failure message, and growing delays for
-//! repeated failures per username and per client address.
+//! repeated failures per client address, per username and address pair, and
+//! per username.
+//!
+//! The per-username lockout stops guessing spread over many addresses, but
+//! on its own it would let anyone lock an owner out of their account. So,
+//! like the "device cookie" of OWASP's authentication cheat sheet, an address
+//! the account has logged in from before is exempt from it (never from its
+//! own pair and address limits).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,8 +24,12 @@ use crate::hub::{Hub, HubError, UserCtx};
 /// The one message every failed login gets, whether or not the user exists.
 pub const LOGIN_FAILED: &str = "wrong username or password";
 
-/// Failures allowed before delays start.
+/// Failures allowed per address, and per username and address, before
+/// delays start.
 const FREE_FAILURES: u32 = 3;
+/// Failures allowed per username (from addresses it never logged in from)
+/// before delays start; higher, as these may come from many honest places.
+const FREE_NAME_FAILURES: u32 = 10;
 /// Longest lockout for one key.
 const MAX_LOCKOUT: Duration = Duration::from_secs(60);
 /// Failures older than this are forgotten.
@@ -63,14 +74,29 @@ struct Failures {
 }
 
 /// Counts failures per key and computes growing lockouts:
-/// none for the first [`FREE_FAILURES`], then 1 s, 2 s, 4 s … up to
+/// none for the first `free` failures, then 1 s, 2 s, 4 s … up to
 /// [`MAX_LOCKOUT`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
+    free: u32,
     entries: HashMap<String, Failures>,
 }
 
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new(FREE_FAILURES)
+    }
+}
+
 impl RateLimiter {
+    /// A limiter allowing `free` failures per key before delays start.
+    pub fn new(free: u32) -> Self {
+        Self {
+            free,
+            entries: HashMap::new(),
+        }
+    }
+
     /// Seconds until `key` may try again, if it is locked out.
     pub fn blocked_for(&self, key: &str, now: Instant) -> Option<Duration> {
         let f = self.entries.get(key)?;
@@ -96,8 +122,8 @@ impl RateLimiter {
         }
         f.count += 1;
         f.last = now;
-        if f.count > FREE_FAILURES {
-            let exp = (f.count - FREE_FAILURES - 1).min(16);
+        if f.count > self.free {
+            let exp = (f.count - self.free - 1).min(16);
             let delay = Duration::from_secs(1u64 << exp).min(MAX_LOCKOUT);
             f.blocked_until = now + delay;
         }
@@ -109,6 +135,68 @@ impl RateLimiter {
     }
 }
 
+/// Login throttling by address, by username and address, and by username
+/// (except from addresses the account has logged in from).
+#[derive(Debug)]
+pub struct Throttle {
+    by_addr: RateLimiter,
+    by_pair: RateLimiter,
+    by_name: RateLimiter,
+    trusted: HashSet<(String, IpAddr)>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self {
+            by_addr: RateLimiter::new(FREE_FAILURES),
+            by_pair: RateLimiter::new(FREE_FAILURES),
+            by_name: RateLimiter::new(FREE_NAME_FAILURES),
+            trusted: HashSet::new(),
+        }
+    }
+}
+
+impl Throttle {
+    fn pair(name_key: &str, addr: IpAddr) -> String {
+        format!("{name_key} {addr}")
+    }
+
+    /// How long a login for `name_key` from `addr` must wait, if at all.
+    pub fn blocked_for(&self, name_key: &str, addr: IpAddr, now: Instant) -> Option<Duration> {
+        let by_name = if self.trusted.contains(&(name_key.to_owned(), addr)) {
+            None
+        } else {
+            self.by_name.blocked_for(name_key, now)
+        };
+        [
+            self.by_addr.blocked_for(&addr.to_string(), now),
+            self.by_pair.blocked_for(&Self::pair(name_key, addr), now),
+            by_name,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+
+    /// Records a failed login.
+    pub fn fail(&mut self, name_key: &str, addr: IpAddr, now: Instant) {
+        self.by_addr.fail(&addr.to_string(), now);
+        self.by_pair.fail(&Self::pair(name_key, addr), now);
+        self.by_name.fail(name_key, now);
+    }
+
+    /// Records a successful login: the address becomes trusted for the
+    /// account, and the account's failures are forgotten.
+    pub fn succeed(&mut self, name_key: &str, addr: IpAddr) {
+        self.by_pair.succeed(&Self::pair(name_key, addr));
+        self.by_name.succeed(name_key);
+        if self.trusted.len() >= MAX_TRACKED {
+            self.trusted.clear();
+        }
+        self.trusted.insert((name_key.to_owned(), addr));
+    }
+}
+
 /// The account service.
 #[derive(Debug)]
 pub struct Accounts {
@@ -116,8 +204,7 @@ pub struct Accounts {
     hashes: Arc<Semaphore>,
     max_queued: usize,
     queued: AtomicUsize,
-    by_name: Mutex<RateLimiter>,
-    by_addr: Mutex<RateLimiter>,
+    throttle: Mutex<Throttle>,
 }
 
 impl Accounts {
@@ -129,8 +216,7 @@ impl Accounts {
             hashes: Arc::new(Semaphore::new(concurrent.max(1))),
             max_queued,
             queued: AtomicUsize::new(0),
-            by_name: Mutex::default(),
-            by_addr: Mutex::default(),
+            throttle: Mutex::default(),
         }
     }
 
@@ -184,16 +270,7 @@ impl Accounts {
         addr: IpAddr,
     ) -> Result<(UserCtx, HistorySecret), AuthError> {
         let name_key = name.key();
-        let addr_key = addr.to_string();
-        let now = Instant::now();
-        let blocked = [
-            lock(&self.by_name).blocked_for(&name_key, now),
-            lock(&self.by_addr).blocked_for(&addr_key, now),
-        ]
-        .into_iter()
-        .flatten()
-        .max();
-        if let Some(wait) = blocked {
+        if let Some(wait) = lock(&self.throttle).blocked_for(&name_key, addr, Instant::now()) {
             return Err(AuthError::RateLimited(wait.as_secs().max(1)));
         }
 
@@ -213,12 +290,11 @@ impl Accounts {
         let now = Instant::now();
         match outcome {
             Some(ok) => {
-                lock(&self.by_name).succeed(&name_key);
+                lock(&self.throttle).succeed(&name_key, addr);
                 Ok(ok)
             }
             None => {
-                lock(&self.by_name).fail(&name_key, now);
-                lock(&self.by_addr).fail(&addr_key, now);
+                lock(&self.throttle).fail(&name_key, addr, now);
                 Err(AuthError::Failed)
             }
         }
@@ -249,7 +325,7 @@ fn verify(creds: &Credentials, password: &Password) -> Option<HistorySecret> {
     credentials::verify(creds, password).ok()
 }
 
-fn lock(m: &Mutex<RateLimiter>) -> std::sync::MutexGuard<'_, RateLimiter> {
+fn lock(m: &Mutex<Throttle>) -> std::sync::MutexGuard<'_, Throttle> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -290,5 +366,43 @@ mod tests {
         let later = t0 + FORGET_AFTER;
         r.fail("x", later);
         assert_eq!(r.blocked_for("x", later), None);
+    }
+
+    #[test]
+    fn a_flood_on_one_name_does_not_lock_out_its_owner() {
+        let mut t = Throttle::default();
+        let attacker: IpAddr = "127.0.0.1".parse().unwrap();
+        let owner: IpAddr = "127.0.0.2".parse().unwrap();
+        let stranger: IpAddr = "127.0.0.3".parse().unwrap();
+        let t0 = Instant::now();
+        t.succeed("alice", owner);
+        let mut now = t0;
+        for _ in 0..10_000 {
+            // The attacker retries the moment each lockout ends.
+            if let Some(wait) = t.blocked_for("alice", attacker, now) {
+                now += wait;
+            }
+            t.fail("alice", attacker, now);
+        }
+        assert_eq!(t.blocked_for("alice", attacker, now), Some(MAX_LOCKOUT));
+        assert_eq!(t.blocked_for("alice", owner, now), None);
+        // Without the exemption the name-wide lockout holds.
+        assert_eq!(t.blocked_for("alice", stranger, now), Some(MAX_LOCKOUT));
+        // Other accounts from the owner's address are unaffected.
+        assert_eq!(t.blocked_for("bob", owner, now), None);
+    }
+
+    #[test]
+    fn guesses_spread_over_addresses_hit_the_name_limit() {
+        let mut t = Throttle::default();
+        let now = Instant::now();
+        for i in 0..FREE_NAME_FAILURES + 1 {
+            let addr = IpAddr::from([10, 0, 0, i as u8]);
+            assert_eq!(t.blocked_for("alice", addr, now), None);
+            t.fail("alice", addr, now);
+        }
+        let fresh = IpAddr::from([10, 0, 1, 1]);
+        assert_eq!(t.blocked_for("alice", fresh, now), Some(Duration::from_secs(1)));
+        assert_eq!(t.blocked_for("bob", fresh, now), None);
     }
 }
