@@ -71,6 +71,31 @@ impl Report {
         }
     }
 
+    /// Deliveries that should have happened.
+    pub fn deliveries_expected(&self) -> u64 {
+        self.deliveries_expected
+    }
+
+    /// Deliveries that happened.
+    pub fn deliveries_received(&self) -> u64 {
+        self.deliveries_received
+    }
+
+    /// Median end-to-end latency.
+    pub fn p50_ms(&self) -> f64 {
+        self.p50_ms
+    }
+
+    /// 99th percentile end-to-end latency.
+    pub fn p99_ms(&self) -> f64 {
+        self.p99_ms
+    }
+
+    /// Worst end-to-end latency.
+    pub fn max_ms(&self) -> f64 {
+        self.max_ms
+    }
+
     /// The JSON object (the keys documented in docs/benchmarks.md).
     pub fn json(&self) -> String {
         serde_json::json!({

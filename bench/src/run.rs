@@ -77,7 +77,8 @@ fn name(tag: &str, i: usize) -> Username {
     Username::new(format!("b{tag}-{i}")).unwrap_or_else(|_| unreachable!("short ascii names"))
 }
 
-fn room_of(i: usize, rooms: usize) -> RoomName {
+/// The room client `i` joins.
+pub fn room_of(i: usize, rooms: usize) -> RoomName {
     RoomName::new(format!("bench-r{}", i % rooms))
         .unwrap_or_else(|_| unreachable!("short ascii names"))
 }
@@ -117,6 +118,18 @@ async fn auth(addr: String, auth: Auth) -> Result<(Session, Events)> {
 
 /// Runs every phase against `addr`; `tag` keeps account names unique.
 pub async fn run(addr: &str, plan: &Plan, tag: &str) -> Result<Outcome> {
+    run_with(addr, plan, tag, async {}).await
+}
+
+/// Like [`run`], awaiting `before_messages` once every client has joined
+/// and before the first message (fault tests start their attack there, so
+/// that it does not get in the way of provisioning).
+pub async fn run_with(
+    addr: &str,
+    plan: &Plan,
+    tag: &str,
+    before_messages: impl std::future::Future<Output = ()>,
+) -> Result<Outcome> {
     let mut out = Outcome::default();
     let password = Password::new(PASSWORD)?;
 
@@ -198,6 +211,7 @@ pub async fn run(addr: &str, plan: &Plan, tag: &str) -> Result<Outcome> {
         joined[i] = Some((s, e));
     }
     out.join_s = t.elapsed().as_secs_f64();
+    before_messages.await;
 
     let storm = (plan.storm > 0).then(|| {
         let (addr, password, tag) = (addr.to_owned(), password.clone(), tag.to_owned());

@@ -2,42 +2,52 @@
 //! process's peak memory.
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-/// A server started for this run, with its own temporary data directory.
+/// A server started for this run, with its own temporary data directory
+/// unless given one.
 pub struct Spawned {
     child: Child,
     /// Where it listens.
     pub addr: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The `cove-server` executable next to this one.
+pub fn server_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let bin = exe
+        .parent()
+        .map(|d| d.join("cove-server"))
+        .context("locating cove-server")?;
+    if !bin.exists() {
+        bail!(
+            "{} not found: build it first with `cargo build --release -p cove-server`",
+            bin.display()
+        );
+    }
+    Ok(bin)
 }
 
 impl Spawned {
-    /// Starts `cove-server` from the directory of this executable.
+    /// Starts `cove-server` from the directory of this executable, with a
+    /// fresh temporary data directory.
     pub fn start() -> Result<Self> {
-        let exe = std::env::current_exe()?;
-        let bin = exe
-            .parent()
-            .map(|d| d.join("cove-server"))
-            .context("locating cove-server")?;
-        if !bin.exists() {
-            bail!(
-                "{} not found: build it first with `cargo build --release -p cove-server`",
-                bin.display()
-            );
-        }
         let dir = tempfile::tempdir()?;
+        let mut s = Self::start_in(&dir.path().join("data"), "127.0.0.1:0")?;
+        s._dir = Some(dir);
+        Ok(s)
+    }
+
+    /// Starts `cove-server` on `listen` with its data in `data_dir`.
+    pub fn start_in(data_dir: &Path, listen: &str) -> Result<Self> {
+        let bin = server_binary()?;
         let mut child = Command::new(&bin)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--log-level",
-                "warn",
-                "--data-dir",
-            ])
-            .arg(dir.path().join("data"))
+            .args(["--listen", listen, "--log-level", "warn", "--data-dir"])
+            .arg(data_dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -62,8 +72,14 @@ impl Spawned {
         Ok(Self {
             child,
             addr,
-            _dir: dir,
+            _dir: None,
         })
+    }
+
+    /// Kills the server with SIGKILL, as a crash or power cut would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The server's process id.

@@ -1,0 +1,156 @@
+//! A bare client for fault tests: a TCP connection from a chosen source
+//! address, the handshake and records from the protocol core, and nothing
+//! that would hide what the server does (no reader task, no buffering of
+//! events). Hostile clients are built from it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::BytesMut;
+use cove_common::frame::{decode_frame, encode_frame};
+use cove_common::handshake::ClientHandshake;
+use cove_common::handshake::SecureChannel;
+use cove_common::{ClientMessage, Request, ServerMessage};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Opens a TCP connection to `addr` from `source` (any port), or from the
+/// address the kernel picks. Loopback has the whole 127.0.0.0/8, so tests
+/// can pose as many hosts.
+pub async fn tcp(addr: &str, source: Option<IpAddr>) -> Result<TcpStream> {
+    let target: SocketAddr = tokio::net::lookup_host(addr)
+        .await?
+        .next()
+        .ok_or_else(|| anyhow!("no address for {addr}"))?;
+    let socket = if target.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = socket.connect(target).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// A connection past the handshake.
+pub struct Raw {
+    /// The socket, for writing whatever a test wants.
+    pub stream: TcpStream,
+    /// The channel's keys and sequence numbers.
+    pub channel: SecureChannel,
+    buf: BytesMut,
+    next_id: u64,
+}
+
+impl Raw {
+    /// Connects from `source` and runs the handshake.
+    pub async fn connect(addr: &str, source: Option<IpAddr>) -> Result<Self> {
+        let mut stream = tcp(addr, source).await?;
+        let (hs, hello) = ClientHandshake::start();
+        let mut out = BytesMut::new();
+        encode_frame(&hello, &mut out)?;
+        stream.write_all(&out).await?;
+        let mut buf = BytesMut::new();
+        let reply = read_frame(&mut stream, &mut buf)
+            .await?
+            .context("closed during the handshake")?;
+        let outcome = hs.finish(&reply)?;
+        Ok(Self {
+            stream,
+            channel: outcome.channel,
+            buf,
+            next_id: 1,
+        })
+    }
+
+    /// Seals a request as one frame (length prefix included) without sending
+    /// it, advancing the send sequence number.
+    pub fn seal(&mut self, request: Request) -> Result<(u64, BytesMut)> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = ClientMessage { id, request };
+        let mut out = BytesMut::new();
+        self.channel.sealer.seal_frame(&msg.encode(), &mut out)?;
+        Ok((id, out))
+    }
+
+    /// Sends a request; returns its id.
+    pub async fn send(&mut self, request: Request) -> Result<u64> {
+        let (id, frame) = self.seal(request)?;
+        self.stream.write_all(&frame).await?;
+        Ok(id)
+    }
+
+    /// The next message from the server; `None` once it closed the
+    /// connection.
+    pub async fn recv(&mut self) -> Result<Option<ServerMessage>> {
+        let Some(mut frame) = read_frame(&mut self.stream, &mut self.buf).await? else {
+            return Ok(None);
+        };
+        let plaintext = self.channel.opener.open(&mut frame)?;
+        Ok(Some(ServerMessage::parse(plaintext)?))
+    }
+
+    /// The reply to request `id` (skipping anything else), or `None` if the
+    /// server closed the connection first.
+    pub async fn reply_to(&mut self, id: u64) -> Result<Option<ServerMessage>> {
+        loop {
+            match self.recv().await? {
+                None => return Ok(None),
+                Some(m) if reply_id(&m) == Some(id) => return Ok(Some(m)),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// The request id a server message answers, if any.
+pub fn reply_id(m: &ServerMessage) -> Option<u64> {
+    match m {
+        ServerMessage::Welcome { id, .. }
+        | ServerMessage::Ack { id, .. }
+        | ServerMessage::Joined { id, .. }
+        | ServerMessage::Left { id, .. }
+        | ServerMessage::Rooms { id, .. }
+        | ServerMessage::Members { id, .. }
+        | ServerMessage::History { id, .. }
+        | ServerMessage::Pong { id } => Some(*id),
+        ServerMessage::Error { id, .. } => *id,
+        ServerMessage::Message(_) | ServerMessage::Notice(_) | ServerMessage::Bye { .. } => None,
+    }
+}
+
+/// Reads one frame body; `None` on a clean close.
+pub async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Option<BytesMut>> {
+    loop {
+        if let Some(frame) = decode_frame(buf)? {
+            return Ok(Some(frame));
+        }
+        buf.reserve(8 * 1024);
+        if stream.read_buf(buf).await? == 0 {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            bail!("closed mid-frame");
+        }
+    }
+}
+
+/// Waits until the peer closes `stream` (end of file or reset), discarding
+/// what it sends; false if it is still open after `limit`.
+pub async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    let wait = async {
+        let mut sink = [0u8; 16 * 1024];
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, wait).await.is_ok()
+}
