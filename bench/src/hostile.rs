@@ -124,6 +124,15 @@ pub async fn prepare(addr: &str, attack: Attack) -> Result<Prepared> {
             })
             .await?;
         s.logout().await?;
+        // And the owner has logged in since, from the same address.
+        let (s, _e, _) = client::connect(addr)
+            .await?
+            .authenticate(Auth::Login {
+                username: victim.clone(),
+                password: password.clone(),
+            })
+            .await?;
+        s.logout().await?;
     }
     Ok(Prepared {
         addr: addr.to_owned(),

@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::BytesMut;
+use cove_common::client::Auth;
 use cove_common::frame::{decode_frame, encode_frame};
 use cove_common::handshake::ClientHandshake;
 use cove_common::handshake::SecureChannel;
+use cove_common::record::{Opener, Sealer};
 use cove_common::{ClientMessage, Request, ServerMessage};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Opens a TCP connection to `addr` from `source` (any port), or from the
@@ -67,6 +70,37 @@ impl Raw {
         })
     }
 
+    /// Connects, registers or logs in, and returns the connection once the
+    /// server has welcomed it.
+    pub async fn authenticate(addr: &str, auth: Auth) -> Result<Self> {
+        let mut raw = Self::connect(addr, None).await?;
+        let id = raw.send(auth.into_request()).await?;
+        match raw.reply_to(id).await? {
+            Some(ServerMessage::Welcome { .. }) => Ok(raw),
+            Some(ServerMessage::Error { message, .. }) => bail!("refused: {message}"),
+            Some(other) => bail!("unexpected reply: {other:?}"),
+            None => bail!("closed before the welcome"),
+        }
+    }
+
+    /// Splits into a reading and a writing half, for separate tasks.
+    pub fn split(self) -> (RawReader, RawWriter) {
+        let (read, write) = self.stream.into_split();
+        (
+            RawReader {
+                read,
+                opener: self.channel.opener,
+                buf: self.buf,
+            },
+            RawWriter {
+                write,
+                sealer: self.channel.sealer,
+                next_id: self.next_id,
+                out: BytesMut::new(),
+            },
+        )
+    }
+
     /// Seals a request as one frame (length prefix included) without sending
     /// it, advancing the send sequence number.
     pub fn seal(&mut self, request: Request) -> Result<(u64, BytesMut)> {
@@ -108,6 +142,46 @@ impl Raw {
     }
 }
 
+/// The receiving half of a [`Raw`] connection.
+pub struct RawReader {
+    read: OwnedReadHalf,
+    opener: Opener,
+    buf: BytesMut,
+}
+
+impl RawReader {
+    /// Opens the next record and hands its plaintext to `f`; `None` once
+    /// the server closed the connection. Nothing is parsed or copied, so a
+    /// load generator can read only what it needs.
+    pub async fn with_next<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let Some(mut frame) = read_frame(&mut self.read, &mut self.buf).await? else {
+            return Ok(None);
+        };
+        Ok(Some(f(self.opener.open(&mut frame)?)))
+    }
+}
+
+/// The sending half of a [`Raw`] connection.
+pub struct RawWriter {
+    write: OwnedWriteHalf,
+    sealer: Sealer,
+    next_id: u64,
+    out: BytesMut,
+}
+
+impl RawWriter {
+    /// Sends a request; returns its id.
+    pub async fn send(&mut self, request: Request) -> Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = ClientMessage { id, request };
+        self.out.clear();
+        self.sealer.seal_frame(&msg.encode(), &mut self.out)?;
+        self.write.write_all(&self.out).await?;
+        Ok(id)
+    }
+}
+
 /// The request id a server message answers, if any.
 pub fn reply_id(m: &ServerMessage) -> Option<u64> {
     match m {
@@ -125,12 +199,15 @@ pub fn reply_id(m: &ServerMessage) -> Option<u64> {
 }
 
 /// Reads one frame body; `None` on a clean close.
-pub async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Option<BytesMut>> {
+pub async fn read_frame<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> Result<Option<BytesMut>> {
     loop {
         if let Some(frame) = decode_frame(buf)? {
             return Ok(Some(frame));
         }
-        buf.reserve(8 * 1024);
+        buf.reserve(32 * 1024);
         if stream.read_buf(buf).await? == 0 {
             if buf.is_empty() {
                 return Ok(None);

@@ -111,7 +111,8 @@ pub enum Auth {
 }
 
 impl Auth {
-    fn into_request(self) -> Request {
+    /// The request that carries it.
+    pub fn into_request(self) -> Request {
         match self {
             Auth::Login { username, password } => Request::Login { username, password },
             Auth::Register { username, password } => Request::Register { username, password },
