@@ -52,6 +52,9 @@ pub struct Scale {
     pub wrong_passwords: u64,
     /// Attacking tasks running at once (churn, bad records, floods).
     pub parallel: usize,
+    /// How long stalled readers wait, after the chat, to see whether the
+    /// server has cut them off.
+    pub settle: Duration,
 }
 
 impl Default for Scale {
@@ -61,6 +64,7 @@ impl Default for Scale {
             stalled: 10,
             wrong_passwords: 10_000,
             parallel: 16,
+            settle: Duration::from_secs(10),
         }
     }
 }
@@ -70,11 +74,17 @@ impl Default for Scale {
 pub struct AttackReport {
     /// `name: value` facts.
     pub facts: Vec<(String, String)>,
+    /// What the server did wrong (empty when it held).
+    pub failures: Vec<String>,
 }
 
 impl AttackReport {
     fn add(&mut self, k: &str, v: impl ToString) {
         self.facts.push((k.to_owned(), v.to_string()));
+    }
+
+    fn fail(&mut self, what: impl Into<String>) {
+        self.failures.push(what.into());
     }
 }
 
@@ -239,6 +249,13 @@ async fn half_open(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     report.add("half-open connections held", get(&up));
+    if get(&up) < scale.half_open as u64 {
+        report.fail(format!(
+            "only {} of {} connections opened",
+            get(&up),
+            scale.half_open
+        ));
+    }
     let _ = ready.send(true);
     stopped(stop).await;
     set.abort_all();
@@ -333,9 +350,14 @@ async fn stalled(
     stopped(stop).await;
     // The server must have cut them off: what is left to read ends in a
     // close, not in a connection that stays open.
-    let mut closed = 0;
+    let mut checks = JoinSet::new();
     for mut c in conns {
-        if raw::closed_within(&mut c.stream, Duration::from_secs(10)).await {
+        let settle = scale.settle;
+        checks.spawn(async move { raw::closed_within(&mut c.stream, settle).await });
+    }
+    let mut closed = 0;
+    while let Some(r) = checks.join_next().await {
+        if r.unwrap_or(false) {
             closed += 1;
         }
     }
@@ -389,6 +411,12 @@ async fn bad_records(
     stopped(stop).await;
     set.abort_all();
     for (kind, c) in KINDS.iter().zip(counters.iter()) {
+        if get(&c.a) == 0 {
+            report.fail(format!("no {kind:?} input was sent"));
+        }
+        if get(&c.c) > 0 || get(&c.d) > 0 {
+            report.fail(format!("{kind:?}: a connection was left open or answered"));
+        }
         report.add(
             &format!("{kind:?}"),
             format!(
@@ -541,9 +569,13 @@ async fn wrong_passwords(
     while get(&next) < scale.wrong_passwords / 2 && !is_stopped(&stop) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let mid = owner(None).await;
+    if !mid.starts_with("logged in") {
+        report.fail("the owner could not log in during the attack");
+    }
     report.add(
         "owner, from the address they logged in from before, mid-attack",
-        owner(None).await,
+        mid,
     );
     report.add(
         "owner, from a new address, mid-attack",
@@ -559,9 +591,16 @@ async fn wrong_passwords(
     report.add("answered busy", get(&c.c));
     report.add("other answers", get(&c.d));
     report.add("connection errors", get(&c.e));
+    let after = owner(None).await;
+    if !after.starts_with("logged in") {
+        report.fail("the owner could not log in after the attack");
+    }
+    if get(&c.b) == 0 {
+        report.fail("rate limiting never engaged");
+    }
     report.add(
         "owner, from the address they logged in from before, after the attack",
-        owner(None).await,
+        after,
     );
     stopped(stop).await;
 }

@@ -60,3 +60,69 @@ async fn every_delivery_arrives_once() {
     assert_eq!(out.deliveries_expected, 0);
     handle.shutdown().await;
 }
+
+/// Each attack of `cove-faults hostile`, small, against the server library
+/// while clients chat: the chatters lose nothing and the server holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attacks_do_no_harm_to_the_chat() {
+    use cove_bench::hostile::{self, Attack, Scale};
+    use cove_bench::run::run_with;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0", dir.path().join("data"));
+    config.kdf = KdfParams::insecure_for_tests();
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let _handle = server.spawn();
+    let plan = Plan {
+        clients: 6,
+        rooms: 1,
+        messages: 20,
+        size: 100,
+        rate: Some(100.0),
+        concurrency: 3,
+        window: 4,
+        drain: Duration::from_secs(10),
+        storm: 0,
+        server_pid: None,
+    };
+    let scale = Scale {
+        half_open: 50,
+        stalled: 2,
+        wrong_passwords: 200,
+        parallel: 4,
+        settle: Duration::from_millis(200),
+    };
+    for (n, attack) in [
+        Attack::HalfOpen,
+        Attack::Churn,
+        Attack::BadRecords,
+        Attack::WrongPassword,
+        Attack::RegisterFlood,
+        Attack::StalledReader,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let prepared = hostile::prepare(&addr, attack).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let scale = scale.clone();
+        let out = run_with(&addr, &plan, &format!("a{n}"), async move {
+            let _ = tx.send(prepared.start(scale).await);
+        })
+        .await
+        .unwrap();
+        let report = rx.await.unwrap().finish().await;
+        assert!(
+            report.failures.is_empty(),
+            "{attack:?}: {:?}",
+            report.failures
+        );
+        assert!(!report.facts.is_empty());
+        assert_eq!(
+            out.deliveries_received, out.deliveries_expected,
+            "{attack:?}"
+        );
+        assert_eq!(out.duplicates, 0);
+    }
+}

@@ -197,10 +197,13 @@ fn main() -> Result<()> {
                     rss.unwrap_or(0.0),
                     fds.map_or("?".into(), |f| f.to_string()),
                 );
-                failed |= r.lost > 0 || r.duplicates > 0;
+                for f in &attack_report.failures {
+                    println!("   FAILED: {f}");
+                }
+                failed |= r.lost > 0 || r.duplicates > 0 || !attack_report.failures.is_empty();
             }
             if failed {
-                bail!("deliveries were lost under attack");
+                bail!("an attack did harm (see FAILED above) or deliveries were lost");
             }
         }
         Test::Soak {
