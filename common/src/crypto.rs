@@ -6,7 +6,9 @@
 //! CFB alone is malleable, so the tag is always checked, in constant time,
 //! before a single byte is decrypted.
 
-use aes::Aes256;
+// CFB runs the block cipher forwards in both directions, so only the
+// encryption key schedule is kept.
+use aes::Aes256Enc as Aes256;
 use aes::cipher::{InnerIvInit, KeyInit};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -22,8 +24,9 @@ pub const TAG_LEN: usize = 32;
 pub const OVERHEAD: usize = IV_LEN + TAG_LEN;
 
 type HmacSha256 = Hmac<Sha256>;
-type CfbEnc = cfb_mode::Encryptor<Aes256>;
-type CfbDec = cfb_mode::Decryptor<Aes256>;
+// Borrowing the key schedule, not copying (and wiping) it for every box.
+type CfbEnc<'a> = cfb_mode::Encryptor<&'a Aes256>;
+type CfbDec<'a> = cfb_mode::Decryptor<&'a Aes256>;
 
 /// Why a box could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -96,7 +99,7 @@ impl EtmKey {
         out.put_slice(iv);
         out.put_slice(plaintext);
         let body = &mut out.as_mut()[start..];
-        CfbEnc::inner_iv_init(self.cipher.clone(), iv.into()).encrypt(&mut body[IV_LEN..]);
+        CfbEnc::inner_iv_init(&self.cipher, iv.into()).encrypt(&mut body[IV_LEN..]);
         let tag = self.tag(header, body);
         out.put_slice(&tag);
     }
@@ -127,7 +130,7 @@ impl EtmKey {
         mac.verify_slice(tag).map_err(|_| OpenError::BadTag)?;
         let (iv, ct) = body.split_at_mut(IV_LEN);
         let iv: [u8; IV_LEN] = (*iv).try_into().map_err(|_| OpenError::TooShort(len))?;
-        CfbDec::inner_iv_init(self.cipher.clone(), (&iv).into()).decrypt(ct);
+        CfbDec::inner_iv_init(&self.cipher, (&iv).into()).decrypt(ct);
         Ok(ct)
     }
 
