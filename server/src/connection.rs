@@ -307,7 +307,10 @@ impl Session {
                             Ok(Err(e)) => ServerMessage::error(
                                 Some(id),
                                 ErrorCode::Storage,
-                                format!("the message could not be stored: {e}"),
+                                format!(
+                                    "the message could not be stored: {}; try again later",
+                                    e.public_reason()
+                                ),
                             ),
                             Err(_) => ServerMessage::error(
                                 Some(id),

@@ -6,7 +6,9 @@
 //! copy-on-write [`Fanout`] snapshot, rebuilt when membership or presence
 //! changes, so sending a message takes the lock just long enough to clone
 //! one `Arc`. Changes to accounts and membership are written to `users.json`
-//! on a blocking thread before they are acknowledged.
+//! on a blocking thread before they are acknowledged; a change whose save
+//! fails is undone in memory as well, so memory never holds what the disk
+//! refused (a failed registration leaves the name free).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,8 +51,9 @@ pub enum HubError {
     /// `general` cannot be left.
     #[error("everyone stays in #general")]
     CannotLeave,
-    /// Storage failed; nothing was acknowledged.
-    #[error("the server could not store that: {0}")]
+    /// Storage failed; nothing was acknowledged. (The text a client sees
+    /// names the kind of trouble, not the file; the log names the file.)
+    #[error("{}; nothing was changed", .0.public_reason())]
     Storage(#[from] StoreError),
     /// A background task died.
     #[error("internal error")]
@@ -435,8 +438,15 @@ impl Hub {
                         return Err(HubError::NameTaken(name));
                     }
                     let id = db.insert_user(name.clone(), credentials, now_ms());
-                    db.add_member(&general, &id, now_ms());
-                    db.save()?;
+                    let added = db.add_member(&general, &id, now_ms());
+                    if let Err(e) = db.save() {
+                        // Not stored, so not registered: the name stays
+                        // free and a later save cannot write it either.
+                        tracing::warn!(error = %e, "cannot save a new account; registration refused");
+                        db.undo_add_member(&general, &id, added);
+                        db.remove_user(&id);
+                        return Err(e.into());
+                    }
                     Ok((id, name))
                 }
             })
@@ -644,28 +654,42 @@ impl Hub {
             to,
             text,
         };
-        let live_frame = Bytes::from(ServerMessage::Message(msg.clone()).encode());
-        for s in &fanout.online {
-            if s.conn != conn {
-                s.outbox.push(live_frame.clone());
-            }
-        }
         let entry: Arc<[u8]> = serde_json::to_vec(&msg)
             .map_err(|_| HubError::Internal)?
             .into();
-        let done = self.history.append(AppendJob {
-            users: fanout.members.clone(),
-            entry,
-        });
-        let Some(saving) = contact_saved else {
-            return Ok((msg, done));
+        let users = fanout.members.clone();
+        let live_frame = Bytes::from(ServerMessage::Message(msg.clone()).encode());
+        let deliver = move || {
+            for s in &fanout.online {
+                if s.conn != conn {
+                    s.outbox.push(live_frame.clone());
+                }
+            }
         };
-        // A first direct message: acknowledge once the contact is saved too.
+        // Normally a message goes out live at once and is stored meanwhile.
+        // After a storage failure (disk full, read-only) it is shown to
+        // others only once it is stored, so nobody sees a message whose
+        // sender was told it failed; this lasts until a write succeeds.
+        let healthy = self.history.healthy();
+        if healthy {
+            deliver();
+        }
+        let done = self.history.append(AppendJob { users, entry });
+        if healthy && contact_saved.is_none() {
+            return Ok((msg, done));
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             let stored = done.await;
-            let _ = saving.await;
+            // A first direct message: acknowledge once the contact is saved
+            // too.
+            if let Some(saving) = contact_saved {
+                let _ = saving.await;
+            }
             if let Ok(result) = stored {
+                if !healthy && result.is_ok() {
+                    deliver();
+                }
                 let _ = tx.send(result);
             }
         });
@@ -707,8 +731,11 @@ impl Hub {
         if !already {
             let (r, id) = (room.clone(), user.id.clone());
             self.with_db(move |db| {
-                db.add_member(&r, &id, now_ms());
-                db.save()?;
+                let added = db.add_member(&r, &id, now_ms());
+                if let Err(e) = db.save() {
+                    db.undo_add_member(&r, &id, added);
+                    return Err(e.into());
+                }
                 Ok(())
             })
             .await?;
@@ -758,8 +785,11 @@ impl Hub {
         };
         let (r, id) = (name.clone(), user.id.clone());
         self.with_db(move |db| {
-            db.remove_member(&r, &id);
-            db.save()?;
+            let at = db.remove_member(&r, &id);
+            if let Err(e) = db.save() {
+                db.undo_remove_member(&r, &id, at);
+                return Err(e.into());
+            }
             Ok(())
         })
         .await?;

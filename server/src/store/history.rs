@@ -27,12 +27,26 @@
 //! frame. Opening for append cuts that partial frame; everything before it
 //! stays. A frame that is complete but inconsistent is corruption, not a torn
 //! write: the file is moved aside (never overwritten) and a new one begun.
+//!
+//! # Disk trouble
+//! A `write(2)` that fails (disk full, read-only file system, I/O error) may
+//! have written part of the batch: the file is cut back to its last whole
+//! frame before the error is reported, and if even that fails the cut is
+//! retried before anything else is appended, so later records never follow
+//! a torn one. The bytes written since the last good fsync are kept in
+//! memory: when an fsync fails (after which the kernel may have dropped
+//! those pages) they are written again from that copy and fsynced again; until
+//! that succeeds the file takes no new records. Files idle for
+//! [`IDLE_CLOSE`] are closed, so the server holds no file open for writing
+//! while nothing is being said (the kernel refuses to remount a file system
+//! read-only while any file on it is open for writing).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,6 +78,16 @@ const RECORD_LABEL: &str = "cove v1 history records";
 const RECORD_HEADER: &[u8] = b"cove v1 record";
 /// History files kept open by the writer.
 const OPEN_FILES: usize = 512;
+/// After a failed fsync or repair, the next try comes this much later than a
+/// normal group commit would.
+const SYNC_RETRY: Duration = Duration::from_millis(900);
+/// While history writes keep failing, the log says so at most this often.
+const FAILURE_REPORT: Duration = Duration::from_secs(10);
+/// A history file not written for this long is closed.
+pub const IDLE_CLOSE: Duration = Duration::from_secs(5);
+/// Lengths of cleanly closed files remembered, so reopening one that has not
+/// changed needs no scan.
+const KNOWN_LENGTHS: usize = 65_536;
 
 fn record_header(segment: u64, offset: u64) -> [u8; 30] {
     let mut h = [0u8; 30];
@@ -117,7 +141,11 @@ fn scan(file: &File, path: &Path) -> Result<Scan, StoreError> {
         }
         let end = pos + HEAD + len + TAIL;
         if end > file_len {
-            return Ok(Scan::Torn(pos));
+            return Ok(if ends_with_whole_frame(file, path, pos, file_len)? {
+                Scan::Corrupt(pos)
+            } else {
+                Scan::Torn(pos)
+            });
         }
         file.read_exact_at(&mut tail, end - TAIL)
             .map_err(StoreError::io(path))?;
@@ -129,14 +157,54 @@ fn scan(file: &File, path: &Path) -> Result<Scan, StoreError> {
     Ok(Scan::Clean(pos))
 }
 
+/// Whether the file ends with a whole frame starting at or after `pos`
+/// (judged by its trailing length and kind byte). A crash cuts a write
+/// short, so a torn tail never ends that way, except by a 2^-32 chance; a
+/// frame whose leading length was altered does. Telling the two apart keeps
+/// a flipped length byte from passing as a torn tail and being cut off.
+fn ends_with_whole_frame(
+    file: &File,
+    path: &Path,
+    pos: u64,
+    file_len: u64,
+) -> Result<bool, StoreError> {
+    if file_len - pos < HEAD + TAIL {
+        return Ok(false);
+    }
+    let mut tail = [0u8; TAIL as usize];
+    file.read_exact_at(&mut tail, file_len - TAIL)
+        .map_err(StoreError::io(path))?;
+    let len = u64::from(u32::from_be_bytes(tail));
+    if len > MAX_BODY || file_len - pos < HEAD + len + TAIL {
+        return Ok(false);
+    }
+    let start = file_len - HEAD - len - TAIL;
+    let mut kind = [0u8; 1];
+    file.read_exact_at(&mut kind, start)
+        .map_err(StoreError::io(path))?;
+    Ok(matches!(kind[0], KIND_SEGMENT | KIND_RECORD))
+}
+
 /// A history file open for appending. Only the [`HistoryService`] thread
 /// writes, so there is one writer per file.
 pub struct HistoryFile {
     path: PathBuf,
     file: File,
+    /// End of the last whole frame written.
     len: u64,
+    /// End of what the last successful fsync made durable.
+    synced: u64,
+    /// The bytes from `synced` to `len`, kept until they are fsynced so that
+    /// a failed fsync can be answered by writing them again.
+    unsynced: Vec<u8>,
+    /// A failed write could not be cut back, or an fsync failed: the file
+    /// must be repaired (see [`HistoryFile::repair`]) before the next append.
+    needs_repair: bool,
+    last_write: Instant,
     public: [u8; 32],
     segment: Option<(u64, EtmKey)>,
+    #[cfg(test)]
+    fail_syncs: u32,
 }
 
 impl std::fmt::Debug for HistoryFile {
@@ -144,6 +212,8 @@ impl std::fmt::Debug for HistoryFile {
         f.debug_struct("HistoryFile")
             .field("path", &self.path)
             .field("len", &self.len)
+            .field("synced", &self.synced)
+            .field("needs_repair", &self.needs_repair)
             .finish()
     }
 }
@@ -152,8 +222,24 @@ impl HistoryFile {
     /// Opens (or creates) a history for appending under `public`, cutting a
     /// torn tail left by a crash.
     pub fn open_append(path: &Path, public: [u8; 32]) -> Result<HistoryFile, StoreError> {
+        Self::open_known(path, public, None)
+    }
+
+    /// Like [`HistoryFile::open_append`]; if the file is still exactly
+    /// `known` bytes long (its length when this writer last closed it
+    /// cleanly), the scan is skipped.
+    fn open_known(
+        path: &Path,
+        public: [u8; 32],
+        known: Option<u64>,
+    ) -> Result<HistoryFile, StoreError> {
         let mut file = open_private_append(path)?;
-        let len = match scan(&file, path)? {
+        let current = file.metadata().map_err(StoreError::io(path))?.len();
+        let state = match known {
+            Some(k) if k == current => Scan::Clean(k),
+            _ => scan(&file, path)?,
+        };
+        let len = match state {
             Scan::Clean(len) => len,
             Scan::Torn(len) => {
                 tracing::warn!(path = %path.display(), at = len, "cutting a torn record left by a crash");
@@ -175,14 +261,24 @@ impl HistoryFile {
             path: path.to_path_buf(),
             file,
             len,
+            synced: len,
+            unsynced: Vec::new(),
+            needs_repair: false,
+            last_write: Instant::now(),
             public,
             segment: None,
+            #[cfg(test)]
+            fail_syncs: 0,
         })
     }
 
     /// Appends entries, all in one `write(2)`. A new segment is started on
-    /// the first append after opening.
+    /// the first append after opening. If the write fails, the file is cut
+    /// back to where it was, so nothing partial stays behind.
     pub fn append(&mut self, entries: &[&[u8]]) -> Result<(), StoreError> {
+        if self.needs_repair {
+            self.repair()?;
+        }
         let mut buf = Vec::with_capacity(entries.iter().map(|e| e.len() + 80).sum::<usize>() + 140);
         let mut pos = self.len;
         let new_segment = self.segment.is_none();
@@ -212,9 +308,16 @@ impl HistoryFile {
             push_frame(&mut buf, KIND_RECORD, &body);
             pos = self.len + buf.len() as u64;
         }
+        self.last_write = Instant::now();
         if let Err(e) = self.file.write_all(&buf) {
-            // Roll back a partial write so the file stays well-formed.
-            let _ = self.file.set_len(self.len);
+            // Part of the batch may be in the file: cut it off so the file
+            // ends with a whole frame. If even that fails (a read-only file
+            // system), no append happens until it succeeds.
+            if let Err(cut) = self.file.set_len(self.len) {
+                tracing::error!(path = %self.path.display(), error = %cut,
+                    "cannot cut a failed write back; the file takes no records until it can");
+                self.needs_repair = true;
+            }
             if new_segment {
                 self.segment = None;
             }
@@ -223,13 +326,96 @@ impl HistoryFile {
                 source: e,
             });
         }
+        self.unsynced.extend_from_slice(&buf);
         self.len = pos;
         Ok(())
     }
 
-    /// fsyncs the file.
+    /// fsyncs the file. If the fsync fails, the records written since the
+    /// last good one are written again from memory and fsynced once more;
+    /// an error means that failed too, and the file takes no new records
+    /// until a later [`HistoryFile::sync`] or append repairs it.
     pub fn sync(&mut self) -> Result<(), StoreError> {
-        self.file.sync_data().map_err(StoreError::io(&self.path))
+        if !self.needs_repair {
+            match self.sync_data() {
+                Ok(()) => {
+                    self.synced = self.len;
+                    self.unsynced = Vec::new();
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::error!(path = %self.path.display(), error = %e,
+                        bytes = self.unsynced.len(),
+                        "history fsync failed; writing the unsynced records again");
+                    self.needs_repair = true;
+                }
+            }
+        }
+        self.repair()
+    }
+
+    /// Cuts the file back to `len` (a length it had earlier), forgetting
+    /// what was appended since. If the cut fails, the file is repaired
+    /// before it takes records.
+    pub fn rollback(&mut self, len: u64) {
+        if len >= self.len {
+            return;
+        }
+        let keep = len.saturating_sub(self.synced);
+        self.unsynced
+            .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
+        self.synced = self.synced.min(len);
+        self.len = len;
+        if self.segment.as_ref().is_some_and(|(at, _)| *at >= len) {
+            self.segment = None;
+        }
+        if let Err(e) = self.file.set_len(len) {
+            tracing::error!(path = %self.path.display(), error = %e,
+                "cannot cut a history back; the file takes no records until it can");
+            self.needs_repair = true;
+        }
+    }
+
+    /// Whether the file must be repaired before it takes records.
+    pub fn needs_repair(&self) -> bool {
+        self.needs_repair
+    }
+
+    /// Whether everything written is fsynced and nothing needs repair.
+    fn is_clean(&self) -> bool {
+        !self.needs_repair && self.synced == self.len
+    }
+
+    /// Makes the file exactly what this writer wrote: cut back to the last
+    /// fsynced length, write the bytes since then again from memory, fsync.
+    fn repair(&mut self) -> Result<(), StoreError> {
+        let result = self
+            .file
+            .set_len(self.synced)
+            .and_then(|()| self.file.write_all(&self.unsynced))
+            .and_then(|()| self.sync_data());
+        match result {
+            Ok(()) => {
+                tracing::info!(path = %self.path.display(), "history file repaired");
+                self.needs_repair = false;
+                self.synced = self.len;
+                self.unsynced = Vec::new();
+                Ok(())
+            }
+            Err(e) => Err(StoreError::Io {
+                path: self.path.clone(),
+                source: e,
+            }),
+        }
+    }
+
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.fail_syncs > 0 {
+            self.fail_syncs -= 1;
+            return Err(std::io::Error::other("injected fsync failure"));
+        }
+        self.file.sync_data()
     }
 }
 
@@ -436,6 +622,7 @@ pub struct HistoryService {
     dir: PathBuf,
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    healthy: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for HistoryService {
@@ -471,15 +658,25 @@ impl HistoryService {
         super::ensure_private_dir(&dir)?;
         let (tx, rx) = mpsc::channel();
         let thread_dir = dir.clone();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let writer_healthy = healthy.clone();
         let thread = std::thread::Builder::new()
             .name("cove-history".into())
-            .spawn(move || writer_loop(&thread_dir, &rx))
+            .spawn(move || Writer::new(thread_dir, writer_healthy).run(&rx))
             .map_err(StoreError::io(&dir))?;
         Ok(HistoryService {
             dir,
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            healthy,
         })
+    }
+
+    /// False from the first failed write, open or fsync until a later write
+    /// succeeds with every file repaired: while it is false, callers should
+    /// wait for the write before showing a message to anyone.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
     }
 
     /// The history file of `user`.
@@ -537,110 +734,327 @@ fn path_in(dir: &Path, user: &UserId) -> PathBuf {
     dir.join(format!("{}.hist", user.as_str()))
 }
 
-/// One user's entries waiting to be written: their public key and entries.
-type Pending = ([u8; 32], Vec<Arc<[u8]>>);
+/// The state of the writer thread.
+struct Writer {
+    dir: PathBuf,
+    files: HashMap<UserId, HistoryFile>,
+    /// Files written since their last good fsync (or needing repair).
+    dirty: HashSet<UserId>,
+    /// When the oldest unsynced write happened.
+    oldest_write: Option<Instant>,
+    /// Lengths of files closed cleanly, to reopen them without a scan.
+    known: HashMap<UserId, u64>,
+    /// When idle files were last looked for.
+    idle_checked: Instant,
+    healthy: Arc<AtomicBool>,
+    /// Since when writes fail, if they do.
+    failing: Option<Failing>,
+}
 
-fn writer_loop(dir: &Path, rx: &mpsc::Receiver<Command>) {
-    let mut files: HashMap<UserId, HistoryFile> = HashMap::new();
-    let mut dirty: HashSet<UserId> = HashSet::new();
-    let mut oldest_write: Option<Instant> = None;
-    loop {
-        let first = match oldest_write {
-            Some(t) => match rx.recv_timeout(SYNC_INTERVAL.saturating_sub(t.elapsed())) {
-                Ok(c) => Some(c),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-            None => match rx.recv() {
-                Ok(c) => Some(c),
-                Err(_) => break,
-            },
-        };
-        let mut batch: Vec<Command> = first.into_iter().collect();
-        while batch.len() < 8192 {
-            match rx.try_recv() {
-                Ok(c) => batch.push(c),
-                Err(_) => break,
+/// A run of failed writes, for the log.
+struct Failing {
+    first: Instant,
+    reported: Instant,
+    writes: u64,
+    messages: u64,
+}
+
+impl Writer {
+    fn new(dir: PathBuf, healthy: Arc<AtomicBool>) -> Self {
+        Self {
+            dir,
+            files: HashMap::new(),
+            dirty: HashSet::new(),
+            oldest_write: None,
+            known: HashMap::new(),
+            idle_checked: Instant::now(),
+            healthy,
+            failing: None,
+        }
+    }
+
+    fn run(mut self, rx: &mpsc::Receiver<Command>) {
+        loop {
+            let wait = match self.oldest_write {
+                Some(t) => Some(SYNC_INTERVAL.saturating_sub(t.elapsed())),
+                None if !self.files.is_empty() => Some(IDLE_CLOSE / 2),
+                None => None,
+            };
+            let first = match wait {
+                Some(wait) => match rx.recv_timeout(wait) {
+                    Ok(c) => Some(c),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => break,
+                },
+            };
+            let mut batch: Vec<Command> = first.into_iter().collect();
+            while batch.len() < 8192 {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            let stop = self.write_batch(batch);
+            if stop.is_some()
+                || self
+                    .oldest_write
+                    .is_some_and(|t| t.elapsed() >= SYNC_INTERVAL)
+            {
+                self.sync_dirty();
+            }
+            if let Some(ack) = stop {
+                let _ = ack.send(());
+                return;
+            }
+            if self.idle_checked.elapsed() >= IDLE_CLOSE / 2 {
+                self.idle_checked = Instant::now();
+                self.close_where(|f| f.last_write.elapsed() >= IDLE_CLOSE);
             }
         }
-        let mut per_user: HashMap<UserId, Pending> = HashMap::new();
-        let mut order: Vec<UserId> = Vec::new();
-        let mut waiting = Vec::new();
+        self.sync_dirty();
+    }
+
+    /// Writes a batch of jobs and completes them; returns a stop request.
+    ///
+    /// A job is stored in all of its recipients' histories or in none: when
+    /// a recipient's write fails, the jobs going to that recipient fail, and
+    /// the other recipients' files are cut back and written again without
+    /// them (which may fail in turn, until nothing new fails). So a sender
+    /// told that a message failed never finds it in anybody's history, and
+    /// sending it again does not store it twice.
+    fn write_batch(&mut self, batch: Vec<Command>) -> Option<mpsc::Sender<()>> {
+        let mut jobs: Vec<AppendJob> = Vec::new();
+        let mut dones = Vec::new();
         let mut stop = None;
         for cmd in batch {
             match cmd {
                 Command::Append(job, done) => {
-                    for (user, public) in job.users.iter() {
-                        let slot = per_user.entry(user.clone()).or_insert_with(|| {
-                            order.push(user.clone());
-                            (*public, Vec::new())
-                        });
-                        slot.1.push(job.entry.clone());
-                    }
-                    waiting.push((job.users, done));
+                    jobs.push(job);
+                    dones.push(done);
                 }
                 Command::Stop(ack) => stop = Some(ack),
             }
         }
         let mut failed: HashMap<UserId, StoreError> = HashMap::new();
-        for user in order {
-            let Some((public, entries)) = per_user.remove(&user) else {
-                continue;
-            };
-            if !files.contains_key(&user) {
-                if files.len() >= OPEN_FILES {
-                    sync_all(&mut files, &mut dirty);
-                    files.clear();
+        let mut job_failed = vec![false; jobs.len()];
+        // Per user: their length before this batch, their key, and the
+        // jobs written.
+        let mut written: HashMap<UserId, (u64, [u8; 32], Vec<usize>)> = HashMap::new();
+        loop {
+            // What each user should hold: the standing jobs going to them.
+            let mut want: HashMap<&UserId, ([u8; 32], Vec<usize>)> = HashMap::new();
+            let mut order: Vec<&UserId> = Vec::new();
+            for (i, job) in jobs.iter().enumerate() {
+                if job_failed[i] {
+                    continue;
                 }
-                match HistoryFile::open_append(&path_in(dir, &user), public) {
-                    Ok(f) => {
-                        files.insert(user.clone(), f);
+                for (user, public) in job.users.iter() {
+                    want.entry(user)
+                        .or_insert_with(|| {
+                            order.push(user);
+                            (*public, Vec::new())
+                        })
+                        .1
+                        .push(i);
+                }
+            }
+            // Users holding jobs that have failed since: cut them back.
+            let stale: Vec<UserId> = written
+                .iter()
+                .filter(|(u, (_, _, done))| want.get(u).is_none_or(|(_, w)| w != done))
+                .map(|(u, _)| u.clone())
+                .collect();
+            for user in stale {
+                if let Some((mark, public, _)) = written.remove(&user) {
+                    self.rollback(&user, public, mark);
+                }
+            }
+            let mut new_failure = false;
+            for user in order {
+                if written.contains_key(user) {
+                    continue;
+                }
+                let Some((public, idx)) = want.remove(user) else {
+                    continue;
+                };
+                let refs: Vec<&[u8]> = idx.iter().map(|&i| &jobs[i].entry[..]).collect();
+                match self.append(user, public, &refs) {
+                    Ok(mark) => {
+                        written.insert(user.clone(), (mark, public, idx));
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "cannot open history");
-                        failed.insert(user, e);
-                        continue;
+                        failed.insert(user.clone(), e);
+                        new_failure = true;
                     }
                 }
             }
-            let refs: Vec<&[u8]> = entries.iter().map(|e| &e[..]).collect();
-            if let Some(f) = files.get_mut(&user) {
-                match f.append(&refs) {
-                    Ok(()) => {
-                        dirty.insert(user);
-                        oldest_write.get_or_insert_with(Instant::now);
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "history write failed");
-                        files.remove(&user);
-                        failed.insert(user, e);
-                    }
+            if !new_failure {
+                break;
+            }
+            for (i, job) in jobs.iter().enumerate() {
+                if !job_failed[i] && job.users.iter().any(|(u, _)| failed.contains_key(u)) {
+                    job_failed[i] = true;
                 }
             }
         }
+        let wrote = !written.is_empty();
+        let waiting = jobs.into_iter().map(|j| j.users).zip(dones);
+        let mut refused = 0;
         for (users, done) in waiting {
             let err = users.iter().find_map(|(u, _)| failed.get(u)).map(copy_err);
+            refused += u64::from(err.is_some());
             let _ = done.send(err.map_or(Ok(()), Err));
         }
-        if stop.is_some() || oldest_write.is_some_and(|t| t.elapsed() >= SYNC_INTERVAL) {
-            sync_all(&mut files, &mut dirty);
-            oldest_write = None;
+        if let Some(e) = failed.values().next() {
+            self.healthy.store(false, Ordering::Relaxed);
+            self.report_failure(e, failed.len() as u64, refused);
+        } else if wrote && !self.files.values().any(HistoryFile::needs_repair) {
+            self.healthy.store(true, Ordering::Relaxed);
+            if let Some(since) = self.failing.take() {
+                tracing::warn!(
+                    failed_writes = since.writes,
+                    refused_messages = since.messages,
+                    after_s = since.first.elapsed().as_secs(),
+                    "history writes work again"
+                );
+            }
         }
-        if let Some(ack) = stop {
-            let _ = ack.send(());
-            return;
+        stop
+    }
+
+    /// Logs failed writes: the first at once, then a summary at most every
+    /// [`FAILURE_REPORT`], not one line per message and recipient.
+    fn report_failure(&mut self, e: &StoreError, writes: u64, messages: u64) {
+        let now = Instant::now();
+        match &mut self.failing {
+            None => {
+                tracing::error!(error = %e, failed_writes = writes, refused_messages = messages,
+                    "history write failed; messages get a storage error until writes work again");
+                self.failing = Some(Failing {
+                    first: now,
+                    reported: now,
+                    writes,
+                    messages,
+                });
+            }
+            Some(f) => {
+                f.writes += writes;
+                f.messages += messages;
+                if now.duration_since(f.reported) >= FAILURE_REPORT {
+                    f.reported = now;
+                    tracing::error!(error = %e, failed_writes = f.writes,
+                        refused_messages = f.messages, since_s = f.first.elapsed().as_secs(),
+                        "history writes still failing");
+                }
+            }
         }
     }
-    sync_all(&mut files, &mut dirty);
-}
 
-fn sync_all(files: &mut HashMap<UserId, HistoryFile>, dirty: &mut HashSet<UserId>) {
-    for user in dirty.drain() {
-        if let Some(f) = files.get_mut(&user)
-            && let Err(e) = f.sync()
-        {
-            tracing::error!(error = %e, "history fsync failed");
+    /// The user's open file, opening it if needed.
+    fn file(&mut self, user: &UserId, public: [u8; 32]) -> Result<&mut HistoryFile, StoreError> {
+        if !self.files.contains_key(user) {
+            if self.files.len() >= OPEN_FILES {
+                self.sync_dirty();
+                self.close_where(|_| true);
+            }
+            let known = self.known.remove(user);
+            let f = HistoryFile::open_known(&path_in(&self.dir, user), public, known)?;
+            self.files.insert(user.clone(), f);
         }
+        self.files
+            .get_mut(user)
+            .ok_or_else(|| StoreError::corrupt(&self.dir, "history file vanished"))
+    }
+
+    /// Cuts a user's file back to `len`, dropping what this batch appended.
+    fn rollback(&mut self, user: &UserId, public: [u8; 32], len: u64) {
+        // The file may have been closed since (too many open files).
+        match self.file(user, public) {
+            Ok(f) => {
+                f.rollback(len);
+                self.dirty.insert(user.clone());
+                self.oldest_write.get_or_insert_with(Instant::now);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot cut back a history written for a failed message");
+            }
+        }
+    }
+
+    /// Appends one user's entries, opening their file if needed. Returns the
+    /// file's length before, for [`Writer::rollback`].
+    fn append(
+        &mut self,
+        user: &UserId,
+        public: [u8; 32],
+        entries: &[&[u8]],
+    ) -> Result<u64, StoreError> {
+        let f = self.file(user, public)?;
+        let before = f.len;
+        let result = f.append(entries).map(|()| before);
+        if result.is_ok() || f.len != f.synced || f.needs_repair {
+            // Written, or holding unsynced records or a failed cut: fsync
+            // (or repair) it at the next sync.
+            self.dirty.insert(user.clone());
+            self.oldest_write.get_or_insert_with(Instant::now);
+        } else {
+            // Nothing to keep: reopen (and re-check) it next time.
+            self.files.remove(user);
+        }
+        result
+    }
+
+    /// fsyncs every written file; a file whose fsync (and repair) failed
+    /// stays dirty and is tried again at the next sync.
+    fn sync_dirty(&mut self) {
+        let files = &mut self.files;
+        let mut failed = None;
+        let mut failures = 0;
+        self.dirty.retain(|user| match files.get_mut(user) {
+            Some(f) => match f.sync() {
+                Ok(()) => false,
+                Err(e) => {
+                    failures += 1;
+                    failed.get_or_insert(e);
+                    true
+                }
+            },
+            None => false,
+        });
+        let ok = failed.is_none();
+        if let Some(e) = failed {
+            self.healthy.store(false, Ordering::Relaxed);
+            self.report_failure(&e, failures, 0);
+        }
+        self.oldest_write = if self.dirty.is_empty() {
+            None
+        } else if ok {
+            Some(Instant::now())
+        } else {
+            // Try again in about a second, not at every group commit.
+            Some(Instant::now() + SYNC_RETRY)
+        };
+    }
+
+    /// Closes the clean files matching `pred`, remembering their lengths.
+    /// Files with unsynced records or needing repair stay open.
+    fn close_where(&mut self, pred: impl Fn(&HistoryFile) -> bool) {
+        let dirty = &self.dirty;
+        let known = &mut self.known;
+        if known.len() >= KNOWN_LENGTHS {
+            known.clear();
+        }
+        self.files.retain(|user, f| {
+            if dirty.contains(user) || !f.is_clean() || !pred(f) {
+                return true;
+            }
+            known.insert(user.clone(), f.len);
+            false
+        });
     }
 }
 
@@ -789,6 +1203,194 @@ mod tests {
             .collect();
         assert_eq!(kept.len(), 1);
         assert_eq!(std::fs::read(&kept[0]).unwrap(), raw);
+    }
+
+    fn read_all(path: &Path, secret: &HistorySecret) -> Vec<String> {
+        let r = HistoryReader::open(path, secret).unwrap();
+        let (page, _) = r.page(None, 1000, |_| true).unwrap();
+        page.iter().map(|m| m.text.as_str().to_owned()).collect()
+    }
+
+    /// Overwrites `from..` of the file with zeros: what the disk may hold
+    /// after a failed fsync let the kernel drop the written pages.
+    fn lose_unsynced(path: &Path, from: u64) {
+        let len = std::fs::metadata(path).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.write_all_at(&vec![0u8; (len - from) as usize], from)
+            .unwrap();
+    }
+
+    #[test]
+    fn failed_fsync_writes_the_unsynced_records_again() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        f.sync().unwrap();
+        let synced = std::fs::metadata(&path).unwrap().len();
+        f.append(&[&msg(2, "room", "two"), &msg(3, "room", "three")])
+            .unwrap();
+        lose_unsynced(&path, synced);
+        f.fail_syncs = 1;
+        // The fsync fails; the records are written again and fsynced.
+        f.sync().unwrap();
+        assert!(!f.needs_repair());
+        assert_eq!(read_all(&path, &secret), ["three", "two", "one"]);
+    }
+
+    #[test]
+    fn file_whose_repair_fails_takes_no_records_until_repaired() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        f.sync().unwrap();
+        let synced = std::fs::metadata(&path).unwrap().len();
+        f.append(&[&msg(2, "room", "two")]).unwrap();
+        lose_unsynced(&path, synced);
+        // The fsync and the fsync after rewriting both fail: reported.
+        f.fail_syncs = 2;
+        assert!(matches!(f.sync(), Err(StoreError::Io { .. })));
+        assert!(f.needs_repair());
+        // Still failing: an append is refused and writes nothing.
+        f.fail_syncs = 1;
+        assert!(f.append(&[&msg(3, "room", "three")]).is_err());
+        assert!(f.needs_repair());
+        // The disk works again: the next append repairs first.
+        f.append(&[&msg(4, "room", "four")]).unwrap();
+        assert!(!f.needs_repair());
+        f.sync().unwrap();
+        assert_eq!(read_all(&path, &secret), ["four", "two", "one"]);
+        // And the file reopens cleanly, with no torn or stray frames.
+        drop(f);
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(5, "room", "five")]).unwrap();
+        assert_eq!(read_all(&path, &secret), ["five", "four", "two", "one"]);
+    }
+
+    #[test]
+    fn failed_write_is_reported_and_advances_nothing() {
+        let (d, _path, secret) = setup();
+        // Every write(2) to /dev/full fails with ENOSPC.
+        let path = d.path().join("full.hist");
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        let err = f.append(&[&msg(1, "room", "one")]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+            "{err}"
+        );
+        assert_eq!(f.len, 0);
+        assert!(f.unsynced.is_empty());
+        // A device cannot be cut back, so the file is marked for repair and
+        // refuses records instead of writing after a possibly torn one.
+        assert!(f.needs_repair());
+        assert!(f.append(&[&msg(2, "room", "two")]).is_err());
+    }
+
+    #[test]
+    fn reopening_with_a_known_length_skips_the_scan_only_if_unchanged() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        let len = f.len;
+        drop(f);
+        // Grown behind the writer's back (a torn frame): the known length
+        // no longer matches, so the file is scanned and cut.
+        let g = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        (&g).write_all(&[2, 0, 0, 1, 0, 7]).unwrap();
+        drop(g);
+        let f = HistoryFile::open_known(&path, secret.public(), Some(len)).unwrap();
+        assert_eq!(f.len, len);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+    }
+
+    #[test]
+    fn writer_retries_a_failed_fsync_and_reports_trouble_until_it_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let mut w = Writer::new(dir.path().to_path_buf(), healthy.clone());
+        let user = UserId::generate();
+        let secret = HistorySecret::from_bytes(random_bytes());
+        let path = path_in(dir.path(), &user);
+        w.append(&user, secret.public(), &[&msg(1, "room", "one")])
+            .unwrap();
+        w.sync_dirty();
+        let synced = std::fs::metadata(&path).unwrap().len();
+        w.append(&user, secret.public(), &[&msg(2, "room", "two")])
+            .unwrap();
+        lose_unsynced(&path, synced);
+        // The fsync fails, and so does the one after writing again.
+        w.files.get_mut(&user).unwrap().fail_syncs = 2;
+        w.sync_dirty();
+        assert!(
+            !healthy.load(Ordering::Relaxed),
+            "a failed fsync is reported"
+        );
+        assert!(w.dirty.contains(&user), "and tried again later");
+        // It is not closed while it holds records not yet on disk.
+        w.close_where(|_| true);
+        assert!(w.files.contains_key(&user));
+        // Next round the disk works: the records are rewritten and synced.
+        w.sync_dirty();
+        assert!(w.dirty.is_empty());
+        assert_eq!(read_all(&path, &secret), ["two", "one"]);
+        // A successful write clears the trouble.
+        let (done, _rx) = oneshot::channel();
+        let job = AppendJob {
+            users: vec![(user.clone(), secret.public())].into(),
+            entry: msg(3, "room", "three").into(),
+        };
+        assert!(w.write_batch(vec![Command::Append(job, done)]).is_none());
+        assert!(healthy.load(Ordering::Relaxed));
+        w.sync_dirty();
+        assert_eq!(read_all(&path, &secret), ["three", "two", "one"]);
+    }
+
+    #[tokio::test]
+    async fn a_message_failing_for_one_recipient_is_stored_for_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let mut w = Writer::new(dir.path().to_path_buf(), healthy.clone());
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let secret = HistorySecret::from_bytes(random_bytes());
+        let public = secret.public();
+        // a's history is a normal file with one record already.
+        w.append(&a, public, &[&msg(1, "room", "one")]).unwrap();
+        // Every write to b's history fails with ENOSPC.
+        std::os::unix::fs::symlink("/dev/full", path_in(dir.path(), &b)).unwrap();
+        let job = |users: Vec<UserId>, id: u64, text: &str| {
+            let (done, rx) = oneshot::channel();
+            let users: Vec<_> = users.into_iter().map(|u| (u, public)).collect();
+            let job = AppendJob {
+                users: users.into(),
+                entry: msg(id, "room", text).into(),
+            };
+            (Command::Append(job, done), rx)
+        };
+        // In one batch: a message to a only, one to a and b, one to a only.
+        let (c2, r2) = job(vec![a.clone()], 2, "two");
+        let (c3, r3) = job(vec![a.clone(), b.clone()], 3, "three");
+        let (c4, r4) = job(vec![a.clone()], 4, "four");
+        w.write_batch(vec![c2, c3, c4]);
+        assert!(r2.await.unwrap().is_ok());
+        assert!(matches!(
+            r3.await.unwrap(),
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::StorageFull
+        ));
+        assert!(r4.await.unwrap().is_ok());
+        assert!(!healthy.load(Ordering::Relaxed));
+        // "three" failed, so a does not have it either.
+        w.sync_dirty();
+        let path = path_in(dir.path(), &a);
+        assert_eq!(read_all(&path, &secret), ["four", "two", "one"]);
+        // And the file is whole: it reopens with no torn or stray frame and
+        // takes more records.
+        drop(w);
+        let mut f = HistoryFile::open_append(&path, public).unwrap();
+        f.append(&[&msg(5, "room", "five")]).unwrap();
+        assert_eq!(read_all(&path, &secret), ["five", "four", "two", "one"]);
     }
 
     #[tokio::test]

@@ -62,6 +62,25 @@ impl StoreError {
         }
     }
 
+    /// What went wrong, in words fit for a client: the kind of trouble,
+    /// never a path.
+    pub fn public_reason(&self) -> &'static str {
+        use std::io::ErrorKind;
+        match self {
+            StoreError::Io { source, .. } => match source.kind() {
+                ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => {
+                    "the server's disk is full"
+                }
+                ErrorKind::ReadOnlyFilesystem => "the server's disk is read-only",
+                _ => "the server cannot write to its disk",
+            },
+            StoreError::Tampered { .. } | StoreError::Corrupt { .. } => {
+                "the server's stored data is damaged"
+            }
+            StoreError::Passphrase { .. } => "the server's keys are locked",
+        }
+    }
+
     pub(crate) fn corrupt(path: &Path, reason: impl Into<String>) -> StoreError {
         StoreError::Corrupt {
             path: path.to_path_buf(),
@@ -114,10 +133,21 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(StoreError::io(&tmp))?;
-    f.write_all(bytes).map_err(StoreError::io(&tmp))?;
-    f.sync_all().map_err(StoreError::io(&tmp))?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(StoreError::io(&tmp));
     drop(f);
-    fs::rename(&tmp, path).map_err(StoreError::io(path))?;
+    if let Err(e) = written {
+        // A disk that filled up must not also keep our half-written
+        // temporary file: remove it so its space comes back at once.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(StoreError::io(path)(e));
+    }
     sync_dir(dir)
 }
 
@@ -189,6 +219,27 @@ mod tests {
         assert_eq!(mode, 0o600);
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_atomic_write_keeps_the_old_file_and_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.json");
+        atomic_write(&p, b"one").unwrap();
+        // The temporary file's writes land on /dev/full: every write(2)
+        // fails with ENOSPC, as on a full disk.
+        let tmp = dir.path().join(".f.json.tmp");
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+        let err = atomic_write(&p, b"two").unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+            "{err}"
+        );
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        assert!(fs::symlink_metadata(&tmp).is_err(), "temporary file left");
+        // Space is back: the next write works.
+        atomic_write(&p, b"three").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"three");
     }
 
     #[test]

@@ -203,6 +203,11 @@ impl UserDb {
         id
     }
 
+    /// Removes an account that was just inserted, when saving it failed.
+    pub fn remove_user(&mut self, id: &UserId) {
+        self.doc.users.retain(|u| u.id != *id);
+    }
+
     /// Records that `a` and `b` have a direct conversation.
     pub fn add_contact(&mut self, a: &UserId, b: &UserId) {
         for (x, y) in [(a, b), (b, a)] {
@@ -214,28 +219,73 @@ impl UserDb {
         }
     }
 
-    /// Adds a member to a room, creating the room if needed.
-    pub fn add_member(&mut self, room: &RoomName, user: &UserId, now: u64) {
+    /// Adds a member to a room, creating the room if needed. The result
+    /// lets [`UserDb::undo_add_member`] take it back if saving fails.
+    pub fn add_member(&mut self, room: &RoomName, user: &UserId, now: u64) -> Added {
         match self.doc.rooms.iter_mut().find(|r| r.name == *room) {
             Some(r) => {
-                if !r.members.contains(user) {
+                if r.members.contains(user) {
+                    Added::Nothing
+                } else {
                     r.members.push(user.clone());
+                    Added::Member
                 }
             }
-            None => self.doc.rooms.push(RoomRecord {
-                name: room.clone(),
-                created: now,
-                members: vec![user.clone()],
-            }),
+            None => {
+                self.doc.rooms.push(RoomRecord {
+                    name: room.clone(),
+                    created: now,
+                    members: vec![user.clone()],
+                });
+                Added::RoomAndMember
+            }
         }
     }
 
-    /// Removes a member from a room (rooms are kept when empty).
-    pub fn remove_member(&mut self, room: &RoomName, user: &UserId) {
-        if let Some(r) = self.doc.rooms.iter_mut().find(|r| r.name == *room) {
-            r.members.retain(|m| m != user);
+    /// Takes back an [`UserDb::add_member`] whose save failed.
+    pub fn undo_add_member(&mut self, room: &RoomName, user: &UserId, added: Added) {
+        match added {
+            Added::Nothing => {}
+            Added::Member => {
+                if let Some(r) = self.doc.rooms.iter_mut().find(|r| r.name == *room)
+                    && r.members.last() == Some(user)
+                {
+                    r.members.pop();
+                }
+            }
+            Added::RoomAndMember => self.doc.rooms.retain(|r| r.name != *room),
         }
     }
+
+    /// Removes a member from a room (rooms are kept when empty). Returns the
+    /// member's place in the list, for [`UserDb::undo_remove_member`].
+    pub fn remove_member(&mut self, room: &RoomName, user: &UserId) -> Option<usize> {
+        let r = self.doc.rooms.iter_mut().find(|r| r.name == *room)?;
+        let at = r.members.iter().position(|m| m == user)?;
+        r.members.remove(at);
+        Some(at)
+    }
+
+    /// Takes back a [`UserDb::remove_member`] whose save failed.
+    pub fn undo_remove_member(&mut self, room: &RoomName, user: &UserId, at: Option<usize>) {
+        if let Some(at) = at
+            && let Some(r) = self.doc.rooms.iter_mut().find(|r| r.name == *room)
+        {
+            r.members.insert(at.min(r.members.len()), user.clone());
+        }
+    }
+}
+
+/// What [`UserDb::add_member`] changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Added {
+    /// The user was already a member.
+    Nothing,
+    /// The user was added to an existing room.
+    Member,
+    /// The room was created with the user in it.
+    RoomAndMember,
 }
 
 fn decode(path: &Path, key: &EtmKey, bytes: &[u8]) -> Result<Document, StoreError> {
@@ -272,7 +322,7 @@ mod tests {
         let key = Zeroizing::new([9u8; 32]);
         let mut db = UserDb::open(dir.path(), &key).unwrap();
         let id = db.insert_user(Username::new("Walrus").unwrap(), creds(), 1);
-        db.add_member(&RoomName::new("oysters").unwrap(), &id, 2);
+        let _ = db.add_member(&RoomName::new("oysters").unwrap(), &id, 2);
         db.save().unwrap();
 
         let raw = std::fs::read(dir.path().join(USERS_FILE)).unwrap();
@@ -311,6 +361,37 @@ mod tests {
             UserDb::open(dir.path(), &other).unwrap_err(),
             StoreError::Tampered { .. }
         ));
+    }
+
+    #[test]
+    fn membership_changes_can_be_undone_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Zeroizing::new([9u8; 32]);
+        let mut db = UserDb::open(dir.path(), &key).unwrap();
+        let (a, b) = (
+            db.insert_user(Username::new("anna").unwrap(), creds(), 1),
+            db.insert_user(Username::new("bert").unwrap(), creds(), 1),
+        );
+        let room = RoomName::new("room").unwrap();
+        assert_eq!(db.add_member(&room, &a, 1), Added::RoomAndMember);
+        assert_eq!(db.add_member(&room, &b, 1), Added::Member);
+        assert_eq!(db.add_member(&room, &b, 1), Added::Nothing);
+        let before = serde_json::to_string(&db.doc).unwrap();
+        // Undo of an addition.
+        let other = RoomName::new("other").unwrap();
+        let added = db.add_member(&other, &a, 2);
+        db.undo_add_member(&other, &a, added);
+        db.undo_add_member(&room, &b, Added::Nothing);
+        assert_eq!(serde_json::to_string(&db.doc).unwrap(), before);
+        // Undo of a removal puts the member back in its place.
+        let at = db.remove_member(&room, &a);
+        assert_eq!(at, Some(0));
+        db.undo_remove_member(&room, &a, at);
+        assert_eq!(serde_json::to_string(&db.doc).unwrap(), before);
+        // Undo of a registration.
+        let c = db.insert_user(Username::new("cleo").unwrap(), creds(), 3);
+        db.remove_user(&c);
+        assert_eq!(serde_json::to_string(&db.doc).unwrap(), before);
     }
 
     #[test]
