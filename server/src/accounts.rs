@@ -243,11 +243,14 @@ impl Accounts {
     }
 
     /// Creates an account and returns it with its unlocked history key.
+    /// The address it was created from counts as one the owner logged in
+    /// from.
     pub async fn register(
         &self,
         hub: &Hub,
         name: Username,
         password: Password,
+        addr: IpAddr,
     ) -> Result<(UserCtx, HistorySecret), AuthError> {
         if hub.name_taken(&name) {
             return Err(HubError::NameTaken(name).into());
@@ -258,6 +261,7 @@ impl Accounts {
             .await?
             .map_err(|_| AuthError::Hub(HubError::Internal))?;
         let user = hub.register(name, creds).await?;
+        lock(&self.throttle).succeed(&user.name.key(), addr);
         Ok((user, secret))
     }
 
@@ -402,7 +406,10 @@ mod tests {
             t.fail("alice", addr, now);
         }
         let fresh = IpAddr::from([10, 0, 1, 1]);
-        assert_eq!(t.blocked_for("alice", fresh, now), Some(Duration::from_secs(1)));
+        assert_eq!(
+            t.blocked_for("alice", fresh, now),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(t.blocked_for("bob", fresh, now), None);
     }
 }

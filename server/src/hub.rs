@@ -262,11 +262,13 @@ struct IdClock {
 }
 
 impl IdClock {
-    fn next(&self) -> MessageId {
+    /// Runs `f` with the next id while holding the clock, so that whatever
+    /// `f` queues is queued in id order.
+    fn issue<R>(&self, f: impl FnOnce(MessageId) -> R) -> R {
         let mut last = lock(&self.last);
         let id = now_us().max(*last + 1);
         *last = id;
-        id
+        f(id)
     }
 }
 
@@ -647,17 +649,27 @@ impl Hub {
                 }
             }
         };
-        let msg = ChatMessage {
-            id: self.ids.next(),
-            ts: now_ms(),
-            from: from.name.clone(),
-            to,
-            text,
-        };
-        let entry: Arc<[u8]> = serde_json::to_vec(&msg)
-            .map_err(|_| HubError::Internal)?
-            .into();
         let users = fanout.members.clone();
+        // Judged before this message's own write is queued (see below).
+        let healthy = self.history.healthy();
+        // The id is taken and the history write queued under one lock, so
+        // every history file holds ids in increasing order: paging by id
+        // relies on it (two senders racing between the two steps once
+        // stored ids out of order, and pages skipped messages).
+        let (msg, done) = self.ids.issue(|id| {
+            let msg = ChatMessage {
+                id,
+                ts: now_ms(),
+                from: from.name.clone(),
+                to,
+                text,
+            };
+            let entry: Arc<[u8]> = serde_json::to_vec(&msg)
+                .map_err(|_| HubError::Internal)?
+                .into();
+            let done = self.history.append(AppendJob { users, entry });
+            Ok::<_, HubError>((msg, done))
+        })?;
         let live_frame = Bytes::from(ServerMessage::Message(msg.clone()).encode());
         let deliver = move || {
             for s in &fanout.online {
@@ -670,11 +682,9 @@ impl Hub {
         // After a storage failure (disk full, read-only) it is shown to
         // others only once it is stored, so nobody sees a message whose
         // sender was told it failed; this lasts until a write succeeds.
-        let healthy = self.history.healthy();
         if healthy {
             deliver();
         }
-        let done = self.history.append(AppendJob { users, entry });
         if healthy && contact_saved.is_none() {
             return Ok((msg, done));
         }

@@ -722,3 +722,82 @@ async fn big_rooms_get_no_presence_storm_but_still_hear_who_left() {
     };
     assert_eq!(n.text, "user0 left the chat");
 }
+
+/// Regression (found by `cove-faults crash`): message ids were taken before
+/// the history write was queued, so concurrent senders could store them out
+/// of id order, and paging by `before` id skipped messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_senders_page_back_completely() {
+    const SENDERS: usize = 8;
+    const EACH: usize = 150;
+    let srv = TestServer::start().await;
+    let mut clients = Vec::new();
+    for i in 0..SENDERS {
+        clients.push(register(&srv.addr, &format!("sender{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    for (i, (s, mut e, _)) in clients.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for k in 0..EACH {
+                s.say(
+                    Target::Room(RoomName::general()),
+                    text(&format!("s{i} m{k}")),
+                    cid(&format!("{k}")),
+                )
+                .await
+                .unwrap();
+            }
+            let mut acks = 0;
+            while acks < EACH {
+                expect(&mut e, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+                acks += 1;
+            }
+            (s, e)
+        }));
+    }
+    let mut sessions = Vec::new();
+    for t in tasks {
+        sessions.push(t.await.unwrap());
+    }
+    let (s, e) = &mut sessions[0];
+    let mut seen = std::collections::HashSet::new();
+    let mut ids = Vec::new();
+    let mut before = None;
+    loop {
+        let id = s
+            .send(Request::History {
+                with: Target::Room(RoomName::general()),
+                before,
+                limit: 7,
+            })
+            .await
+            .unwrap();
+        let h = expect(
+            e,
+            "history",
+            |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
+        )
+        .await;
+        let ServerMessage::History { messages, more, .. } = h else {
+            unreachable!()
+        };
+        before = messages.last().map(|m| m.id);
+        for m in messages {
+            ids.push(m.id);
+            assert!(
+                seen.insert(m.text.as_str().to_owned()),
+                "{} twice",
+                m.text.as_str()
+            );
+        }
+        if !more {
+            break;
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "ids not newest first");
+    assert_eq!(
+        seen.len(),
+        SENDERS * EACH,
+        "messages missing from history pages"
+    );
+}

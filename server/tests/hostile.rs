@@ -494,3 +494,70 @@ async fn request_before_login_via_session_is_refused() {
         }
     ));
 }
+
+/// A flipped byte anywhere in a history file is refused with an error when
+/// read (never read as other or fewer messages), and the writer neither cuts
+/// it as if it were a torn tail nor overwrites it.
+#[test]
+fn every_flipped_byte_of_a_history_file_is_detected() {
+    use cove_common::proto::ChatMessage;
+    use cove_server::credentials::HistorySecret;
+    use cove_server::store::history::{HistoryFile, HistoryReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.hist");
+    let secret = HistorySecret::from_bytes([5; 32]);
+    let entry = |id: u64, t: &str| {
+        serde_json::to_vec(&ChatMessage {
+            id,
+            ts: id,
+            from: user("alice"),
+            to: Target::Room(RoomName::general()),
+            text: text(t),
+        })
+        .unwrap()
+    };
+    let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+    f.append(&[&entry(1, "one"), &entry(2, "two")]).unwrap();
+    f.append(&[&entry(3, "three")]).unwrap();
+    drop(f);
+    let original = std::fs::read(&path).unwrap();
+    let read = |path: &std::path::Path| {
+        HistoryReader::open(path, &secret)
+            .and_then(|r| r.page(None, 100, |_| true))
+            .map(|(page, _)| {
+                page.iter()
+                    .map(|m| m.text.as_str().to_owned())
+                    .collect::<Vec<_>>()
+            })
+    };
+    assert_eq!(read(&path).unwrap(), vec!["three", "two", "one"]);
+    let mut undetected = Vec::new();
+    for i in 0..original.len() {
+        let mut bytes = original.clone();
+        bytes[i] ^= 0x41;
+        std::fs::write(&path, &bytes).unwrap();
+        match read(&path) {
+            Err(_) => {}
+            Ok(texts) => undetected.push((i, texts)),
+        }
+        // The writer never cuts or overwrites it: it stays as it is, or is
+        // moved aside whole.
+        drop(HistoryFile::open_append(&path, secret.public()).unwrap());
+        let kept = std::fs::read_dir(dir.path()).unwrap().any(|e| {
+            let p = e.unwrap().path();
+            std::fs::read(&p).unwrap() == bytes
+        });
+        assert!(kept, "flip at {i}: the file was cut or overwritten");
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            std::fs::remove_file(e.unwrap().path()).unwrap();
+        }
+    }
+    assert!(
+        undetected.is_empty(),
+        "{} of {} flips not refused: {:?}",
+        undetected.len(),
+        original.len(),
+        &undetected[..undetected.len().min(5)]
+    );
+}
