@@ -318,23 +318,7 @@ async fn direct_messages_reach_only_the_two_users() {
     );
 
     // Both see it in their history of the conversation with the other.
-    let id = bob
-        .send(Request::History {
-            with: Target::User(user("alice")),
-            before: None,
-            limit: 50,
-        })
-        .await
-        .unwrap();
-    let h = expect(
-        &mut be,
-        "history",
-        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
-    )
-    .await;
-    let ServerMessage::History { messages, .. } = h else {
-        unreachable!()
-    };
+    let (messages, _) = history_page(&bob, &mut be, Target::User(user("alice")), None, 50).await;
     assert_eq!(messages.len(), 1);
 
     // Messages to unknown users are refused.
@@ -377,44 +361,20 @@ async fn offline_user_finds_messages_in_history_with_unread_count() {
     }
     let (bob, mut be, welcome) = login(&srv.addr, "bob").await;
     assert_eq!(welcome.rooms[0].unread, 3);
-    let id = bob
-        .send(Request::History {
-            with: Target::Room(RoomName::general()),
-            before: None,
-            limit: 2,
-        })
-        .await
-        .unwrap();
-    let h = expect(
-        &mut be,
-        "history",
-        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
-    )
-    .await;
-    let ServerMessage::History { messages, more, .. } = h else {
-        unreachable!()
-    };
+    let (messages, more) =
+        history_page(&bob, &mut be, Target::Room(RoomName::general()), None, 2).await;
     let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, vec!["msg 2", "msg 1"]);
     assert!(more);
     let before = messages[1].id;
-    let id = bob
-        .send(Request::History {
-            with: Target::Room(RoomName::general()),
-            before: Some(before),
-            limit: 50,
-        })
-        .await
-        .unwrap();
-    let h = expect(
+    let (messages, more) = history_page(
+        &bob,
         &mut be,
-        "history",
-        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
+        Target::Room(RoomName::general()),
+        Some(before),
+        50,
     )
     .await;
-    let ServerMessage::History { messages, more, .. } = h else {
-        unreachable!()
-    };
     let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, vec!["msg 0"]);
     assert!(!more);
@@ -504,23 +464,7 @@ async fn restart_keeps_accounts_rooms_and_history() {
         .map(|r| r.name.as_str().to_owned())
         .collect();
     assert_eq!(names, vec!["books", "general"]);
-    let id = alice
-        .send(Request::History {
-            with: Target::Room(room("books")),
-            before: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
-    let h = expect(
-        &mut ae,
-        "history",
-        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
-    )
-    .await;
-    let ServerMessage::History { messages, .. } = h else {
-        unreachable!()
-    };
+    let (messages, _) = history_page(&alice, &mut ae, Target::Room(room("books")), None, 10).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].text.as_str(), "remember me");
 
@@ -665,23 +609,8 @@ async fn a_resent_client_id_is_acknowledged_once_and_delivered_once() {
         "{next:?}"
     );
     // And bob's history holds it once.
-    let id = bob
-        .send(Request::History {
-            with: Target::Room(RoomName::general()),
-            before: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
-    let h = expect(
-        &mut be,
-        "history",
-        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
-    )
-    .await;
-    let ServerMessage::History { messages, .. } = h else {
-        unreachable!()
-    };
+    let (messages, _) =
+        history_page(&bob, &mut be, Target::Room(RoomName::general()), None, 10).await;
     assert_eq!(messages.len(), 1);
 }
 
@@ -764,23 +693,8 @@ async fn concurrent_senders_page_back_completely() {
     let mut ids = Vec::new();
     let mut before = None;
     loop {
-        let id = s
-            .send(Request::History {
-                with: Target::Room(RoomName::general()),
-                before,
-                limit: 7,
-            })
-            .await
-            .unwrap();
-        let h = expect(
-            e,
-            "history",
-            |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
-        )
-        .await;
-        let ServerMessage::History { messages, more, .. } = h else {
-            unreachable!()
-        };
+        let (messages, more) =
+            history_page(&s, e, Target::Room(RoomName::general()), before, 7).await;
         before = messages.last().map(|m| m.id);
         for m in messages {
             ids.push(m.id);

@@ -427,23 +427,8 @@ async fn torn_history_tail_is_cut_and_the_rest_stays() {
         .await
         .unwrap();
     expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
-    let id = alice
-        .send(Request::History {
-            with: Target::Room(RoomName::general()),
-            before: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
-    let h = expect(
-        &mut ae,
-        "history",
-        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
-    )
-    .await;
-    let ServerMessage::History { messages, .. } = h else {
-        unreachable!()
-    };
+    let (messages, _) =
+        history_page(&alice, &mut ae, Target::Room(RoomName::general()), None, 10).await;
     let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, vec!["after crash", "keep 2", "keep 1", "keep 0"]);
 }

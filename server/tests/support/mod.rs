@@ -231,3 +231,32 @@ pub async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<By
         }
     }
 }
+
+/// Asks for one page of `with`'s history and returns its messages (newest
+/// first) and whether older ones remain.
+pub async fn history_page(
+    session: &Session,
+    events: &mut Events,
+    with: cove_common::Target,
+    before: Option<u64>,
+    limit: u16,
+) -> (Vec<cove_common::proto::ChatMessage>, bool) {
+    let id = session
+        .send(Request::History {
+            with,
+            before,
+            limit,
+        })
+        .await
+        .unwrap();
+    let h = expect(
+        events,
+        "history",
+        |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::History { messages, more, .. } = h else {
+        unreachable!()
+    };
+    (messages, more)
+}
