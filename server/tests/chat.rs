@@ -694,7 +694,7 @@ async fn concurrent_senders_page_back_completely() {
     let mut before = None;
     loop {
         let (messages, more) =
-            history_page(&s, e, Target::Room(RoomName::general()), before, 7).await;
+            history_page(s, e, Target::Room(RoomName::general()), before, 7).await;
         before = messages.last().map(|m| m.id);
         for m in messages {
             ids.push(m.id);
