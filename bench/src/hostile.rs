@@ -108,14 +108,17 @@ fn get(c: &AtomicU64) -> u64 {
 /// A running attack: stop it to get its report.
 pub struct Running {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<AttackReport>,
+    done: tokio::sync::oneshot::Receiver<AttackReport>,
 }
 
 impl Running {
     /// Stops the attack and returns what it saw.
     pub async fn finish(self) -> AttackReport {
         let _ = self.stop.send(true);
-        self.task.await.unwrap_or_default()
+        self.done.await.unwrap_or_else(|_| AttackReport {
+            failures: vec!["the attacker did not run to the end".into()],
+            ..AttackReport::default()
+        })
     }
 }
 
@@ -162,12 +165,33 @@ pub struct Prepared {
 
 impl Prepared {
     /// Starts the attack; returns once it is at full strength.
+    ///
+    /// The attacker runs on its own thread and runtime, as it would on its
+    /// own machine: it competes with the chatters for the CPU, but never
+    /// for their runtime's workers, so their latency measures the server.
     pub async fn start(self, scale: Scale) -> Running {
         let (stop, stop_rx) = watch::channel(false);
         let (ready_tx, mut ready_rx) = watch::channel(false);
-        let task = tokio::spawn(self.drive(scale, stop_rx, ready_tx));
-        let _ = tokio::time::timeout(Duration::from_secs(60), ready_rx.wait_for(|r| *r)).await;
-        Running { stop, task }
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("attacker".into())
+            .spawn(move || {
+                let report = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(self.drive(scale, stop_rx, ready_tx)),
+                    Err(e) => AttackReport {
+                        failures: vec![format!("no runtime for the attacker: {e}")],
+                        ..AttackReport::default()
+                    },
+                };
+                let _ = done_tx.send(report);
+            });
+        if spawned.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(60), ready_rx.wait_for(|r| *r)).await;
+        }
+        Running { stop, done }
     }
 
     async fn drive(
