@@ -46,6 +46,8 @@ impl Spawned {
     pub fn start_in(data_dir: &Path, listen: &str) -> Result<Self> {
         let bin = server_binary()?;
         let mut child = Command::new(&bin)
+            // Every simulated user registers from this one machine.
+            .args(["--registrations-per-hour", "0"])
             .args(["--listen", listen, "--log-level", "warn", "--data-dir"])
             .arg(data_dir)
             .stdout(Stdio::piped())

@@ -12,6 +12,7 @@ async fn every_delivery_arrives_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0", dir.path().join("data"));
     config.kdf = KdfParams::insecure_for_tests();
+    config.registrations_per_address_per_hour = 0;
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr().to_string();
     let handle = server.spawn();
@@ -71,6 +72,7 @@ async fn attacks_do_no_harm_to_the_chat() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0", dir.path().join("data"));
     config.kdf = KdfParams::insecure_for_tests();
+    config.registrations_per_address_per_hour = 0;
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr().to_string();
     let _handle = server.spawn();

@@ -135,6 +135,51 @@ impl RateLimiter {
     }
 }
 
+/// A token bucket per client address for registrations: `per_hour`
+/// tokens at most, refilled at `per_hour` an hour.
+#[derive(Debug, Default)]
+pub struct RegistrationBudget {
+    per_hour: u32,
+    buckets: HashMap<IpAddr, (f64, Instant)>,
+}
+
+impl RegistrationBudget {
+    /// A budget of `per_hour` registrations an hour per address (0: none).
+    pub fn new(per_hour: u32) -> Self {
+        Self {
+            per_hour,
+            buckets: HashMap::new(),
+        }
+    }
+
+    /// Takes one registration for `addr`, or says how long until one is
+    /// available.
+    pub fn take(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+        if self.per_hour == 0 {
+            return Ok(());
+        }
+        let cap = f64::from(self.per_hour);
+        let per_sec = cap / 3600.0;
+        if self.buckets.len() >= MAX_TRACKED {
+            // Full buckets carry no information; drop them first.
+            self.buckets
+                .retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * per_sec < cap);
+            if self.buckets.len() >= MAX_TRACKED {
+                self.buckets.clear();
+            }
+        }
+        let (tokens, at) = self.buckets.entry(addr).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_sec).min(cap);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / per_sec))
+        }
+    }
+}
+
 /// Login throttling by address, by username and address, and by username
 /// (except from addresses the account has logged in from).
 #[derive(Debug)]
@@ -205,6 +250,7 @@ pub struct Accounts {
     max_queued: usize,
     queued: AtomicUsize,
     throttle: Mutex<Throttle>,
+    registrations: Mutex<RegistrationBudget>,
 }
 
 impl Accounts {
@@ -217,7 +263,15 @@ impl Accounts {
             max_queued,
             queued: AtomicUsize::new(0),
             throttle: Mutex::default(),
+            registrations: Mutex::default(),
         }
+    }
+
+    /// Limits the accounts one address may create to `per_hour` an hour
+    /// (0: no limit).
+    pub fn with_registration_limit(mut self, per_hour: u32) -> Self {
+        self.registrations = Mutex::new(RegistrationBudget::new(per_hour));
+        self
     }
 
     /// Runs `f` on a blocking thread once a hash slot is free.
@@ -255,6 +309,9 @@ impl Accounts {
         if hub.name_taken(&name) {
             return Err(HubError::NameTaken(name).into());
         }
+        lock(&self.registrations)
+            .take(addr, Instant::now())
+            .map_err(|wait| AuthError::RateLimited(wait.as_secs().max(1)))?;
         let kdf = self.kdf.clone();
         let (creds, secret) = self
             .hash(move || credentials::create(&password, &kdf))
@@ -329,7 +386,7 @@ fn verify(creds: &Credentials, password: &Password) -> Option<HistorySecret> {
     credentials::verify(creds, password).ok()
 }
 
-fn lock(m: &Mutex<Throttle>) -> std::sync::MutexGuard<'_, Throttle> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -411,5 +468,27 @@ mod tests {
             Some(Duration::from_secs(1))
         );
         assert_eq!(t.blocked_for("bob", fresh, now), None);
+    }
+
+    #[test]
+    fn registrations_per_address_are_budgeted() {
+        let mut b = RegistrationBudget::new(60);
+        let (a, other): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..60 {
+            assert!(b.take(a, t0).is_ok());
+        }
+        // The burst is spent: the next one comes a minute later.
+        let wait = b.take(a, t0).unwrap_err();
+        assert_eq!(wait.as_secs(), 60);
+        assert!(b.take(other, t0).is_ok());
+        assert!(b.take(a, t0 + Duration::from_secs(61)).is_ok());
+        assert!(b.take(a, t0 + Duration::from_secs(62)).is_err());
+        // No limit at all with 0.
+        let mut free = RegistrationBudget::new(0);
+        for _ in 0..1000 {
+            assert!(free.take(a, t0).is_ok());
+        }
     }
 }

@@ -34,6 +34,10 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     /// Logins waiting for a hash slot before new ones get `busy`.
     pub max_queued_logins: usize,
+    /// Accounts one client address may create per hour (a burst of that
+    /// many, then one every `3600 / n` seconds); 0 for no limit. Keeps a
+    /// registration flood from growing `users.json` without bound.
+    pub registrations_per_address_per_hour: u32,
     /// How long graceful shutdown waits for connections to flush.
     pub shutdown_grace: Duration,
 }
@@ -53,6 +57,7 @@ impl Config {
             outbox_capacity: 16_384,
             max_concurrent_hashes: cores,
             max_queued_logins: 512,
+            registrations_per_address_per_hour: 60,
             shutdown_grace: Duration::from_secs(5),
         }
     }

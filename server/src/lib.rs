@@ -90,7 +90,8 @@ impl Server {
             config.kdf.clone(),
             config.max_concurrent_hashes,
             config.max_queued_logins,
-        );
+        )
+        .with_registration_limit(config.registrations_per_address_per_hour);
         let hub = Hub::new(db, history);
         let shared = Arc::new(Shared::new(hub, accounts, keys.identity, config));
         Ok(Server { listener, shared })

@@ -37,6 +37,12 @@ struct Args {
     /// message text.
     #[arg(long, default_value = "info", value_name = "LEVEL")]
     log_level: String,
+
+    /// Accounts one client address may create per hour (a burst of that many,
+    /// then one every 3600/N seconds). 0 removes the limit, for example for
+    /// load tests that register thousands of accounts from one machine.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    registrations_per_hour: u32,
 }
 
 fn main() -> Result<()> {
@@ -56,6 +62,7 @@ fn main() -> Result<()> {
     };
     let mut config = Config::new(args.listen, data_dir.clone());
     config.passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
+    config.registrations_per_address_per_hour = args.registrations_per_hour;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -546,3 +546,35 @@ fn every_flipped_byte_of_a_history_file_is_detected() {
         &undetected[..undetected.len().min(5)]
     );
 }
+
+/// A registration flood from one address is cut to its hourly budget, with
+/// a clear error, and logging in still works. (Other addresses keep their
+/// own budget: `accounts.rs` unit test.)
+#[tokio::test]
+async fn registration_flood_from_one_address_is_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("data"));
+    config.registrations_per_address_per_hour = 3;
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let _handle = server.spawn();
+    for i in 0..3 {
+        drop(register(&addr, &format!("flood{i}")).await);
+    }
+    let err = try_auth(
+        &addr,
+        Auth::Register {
+            username: user("flood3"),
+            password: pw(PASSWORD),
+        },
+    )
+    .await
+    .unwrap_err();
+    let ClientError::Rejected { code, message } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(code, ErrorCode::RateLimited);
+    assert!(message.contains("try again in"), "{message}");
+    // Logging in is not registering.
+    drop(login(&addr, "flood0").await);
+}
