@@ -457,8 +457,8 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Outgoing>,
     kick: Arc<Kick>,
 ) {
-    // Grows with bursts and is dropped once a big one is written out, so
-    // idle connections hold no large write buffer.
+    // Grows with bursts and is dropped after a big one, so idle connections
+    // hold no write buffer.
     let mut buf = BytesMut::new();
     'outer: loop {
         let first = tokio::select! {
@@ -490,10 +490,7 @@ async fn write_loop(
             _ = kick.kicked() => break 'outer,
             r = write.write_all(&buf) => if r.is_err() { break 'outer },
         }
-        // A busy connection keeps its buffer (growing it again for every
-        // burst cost a chain of reallocations and copies); one that has
-        // caught up gives a big one back.
-        if buf.capacity() > 64 * 1024 && rx.is_empty() {
+        if buf.capacity() > 64 * 1024 {
             buf = BytesMut::new();
         } else {
             buf.clear();
