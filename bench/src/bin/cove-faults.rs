@@ -60,6 +60,9 @@ enum Test {
         /// Aggregate messages per second.
         #[arg(long, default_value_t = 500.0)]
         rate: f64,
+        /// Bytes of text per message.
+        #[arg(long, default_value_t = 100)]
+        size: usize,
         /// Half-open connections.
         #[arg(long, default_value_t = 5_000)]
         half_open: usize,
@@ -129,6 +132,7 @@ fn main() -> Result<()> {
             clients,
             messages,
             rate,
+            size,
             half_open,
             wrong_passwords,
         } => {
@@ -150,7 +154,7 @@ fn main() -> Result<()> {
                 clients,
                 rooms: 1,
                 messages,
-                size: 100,
+                size: size.clamp(32, cove_common::limits::MESSAGE_MAX_CHARS),
                 rate: Some(rate),
                 concurrency: 32,
                 window: 16,
