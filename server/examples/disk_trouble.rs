@@ -424,6 +424,55 @@ impl Driver {
     /// Other requests during trouble: ping, members, a history page, a
     /// fresh login, a registration. Returns (requests answered, of which
     /// storage errors, hangs) and whether the registration succeeded.
+    /// A phase of disk trouble (`hook` makes it): traffic, which must be
+    /// refused with storage errors and never hang, and the other requests,
+    /// which must still be answered (registration refused).
+    async fn in_trouble(
+        &mut self,
+        hook: &str,
+        label: &str,
+        phase: &str,
+        new_name: &str,
+    ) -> Result<(Tally, bool)> {
+        self.hook(hook)?;
+        let t = self.chatter(phase).await;
+        println!("phase {label}: {}", t.line());
+        if let Some(e) = &t.example_error {
+            println!("   error seen by a sender: {e}");
+        }
+        let shown = self.shown_although_failed().await;
+        println!(
+            "   live deliveries of refused messages: {shown} (to {} other users)",
+            self.clients.len() - 1
+        );
+        let (others, registered) = self.other_requests(new_name).await;
+        println!("   other requests during it: {others}");
+        let ok = t.hangs == 0 && t.storage_errors > 0 && !registered;
+        Ok((t, ok))
+    }
+
+    /// The phase after trouble (`hook` ends it): what was refused is sent
+    /// again and new traffic follows; all of it must be acknowledged, and
+    /// registration works again. Returns how many were acknowledged.
+    async fn recover(
+        &mut self,
+        hook: &str,
+        label: &str,
+        phase: &str,
+        new_name: &str,
+    ) -> Result<(u64, bool)> {
+        self.hook(hook)?;
+        let resent = self.resend_failed().await;
+        println!("phase {label}, re-sent failed: {}", resent.line());
+        let t = self.chatter(phase).await;
+        println!("phase {label}, new:            {}", t.line());
+        let (others, registered) = self.other_requests(new_name).await;
+        println!("   other requests after recovery: {others}");
+        let clean = |t: &Tally| t.storage_errors == 0 && t.other_errors == 0 && t.hangs == 0;
+        let ok = clean(&resent) && t.storage_errors == 0 && t.hangs == 0 && registered;
+        Ok((resent.acked + t.acked, ok))
+    }
+
     async fn other_requests(&mut self, new_name: &str) -> (String, bool) {
         let mut answered = 0;
         let mut hangs = 0;
@@ -612,67 +661,17 @@ async fn run(args: &Args) -> Result<bool> {
     let acked_before = t.acked;
     ok &= t.acked > 0 && t.hangs == 0 && t.storage_errors == 0;
 
-    d.hook("fill")?;
-    let t = d.chatter("full").await;
-    println!("phase disk full:     {}", t.line());
-    if let Some(e) = &t.example_error {
-        println!("   error seen by a sender: {e}");
-    }
-    let full = t;
-    let shown_full = d.shown_although_failed().await;
-    println!(
-        "   live deliveries of refused messages: {shown_full} (to {} other users)",
-        d.clients.len() - 1
-    );
-    let (others, reg) = d.other_requests("latefull").await;
-    println!("   other requests while full: {others}");
-    ok &= full.hangs == 0 && full.storage_errors > 0 && !reg;
-
-    d.hook("unfill")?;
-    let resent = d.resend_failed().await;
-    println!("phase space back, re-sent failed: {}", resent.line());
-    let t = d.chatter("after").await;
-    println!("phase space back, new:            {}", t.line());
-    let (others, reg) = d.other_requests("latefull").await;
-    println!("   other requests after recovery: {others}");
-    let acked_after_full = resent.acked + t.acked;
-    ok &= resent.storage_errors == 0
-        && resent.other_errors == 0
-        && resent.hangs == 0
-        && t.storage_errors == 0
-        && t.hangs == 0
-        && reg;
-
-    d.hook("ro")?;
-    let t = d.chatter("readonly").await;
-    println!("phase read-only:     {}", t.line());
-    if let Some(e) = &t.example_error {
-        println!("   error seen by a sender: {e}");
-    }
-    let ro = t;
-    let shown_ro = d.shown_although_failed().await;
-    println!(
-        "   live deliveries of refused messages: {shown_ro} (to {} other users)",
-        d.clients.len() - 1
-    );
-    let (others, reg) = d.other_requests("lateronly").await;
-    println!("   other requests while read-only: {others}");
-    ok &= ro.hangs == 0 && ro.storage_errors > 0 && !reg;
-
-    d.hook("rw")?;
-    let resent = d.resend_failed().await;
-    println!("phase writable again, re-sent failed: {}", resent.line());
-    let t = d.chatter("rw").await;
-    println!("phase writable again, new:            {}", t.line());
-    let (others, reg) = d.other_requests("lateronly").await;
-    println!("   other requests after recovery: {others}");
-    let acked_after_ro = resent.acked + t.acked;
-    ok &= resent.storage_errors == 0
-        && resent.other_errors == 0
-        && resent.hangs == 0
-        && t.storage_errors == 0
-        && t.hangs == 0
-        && reg;
+    let (full, ok_full) = d
+        .in_trouble("fill", "disk full", "full", "latefull")
+        .await?;
+    let (acked_after_full, ok_back) = d
+        .recover("unfill", "space back", "after", "latefull")
+        .await?;
+    let (ro, ok_ro) = d
+        .in_trouble("ro", "read-only", "readonly", "lateronly")
+        .await?;
+    let (acked_after_ro, ok_rw) = d.recover("rw", "writable again", "rw", "lateronly").await?;
+    ok &= ok_full && ok_back && ok_ro && ok_rw;
 
     // The disk fills up while everyone is sending.
     let t = d.fill_during_traffic(args.filling).await?;
