@@ -198,7 +198,9 @@ pub async fn run(plan: &CrashPlan, data_dir: &Path) -> Result<CrashOutcome> {
     Ok(out)
 }
 
-async fn wait_reply(events: &mut Events, id: u64) -> Result<ServerMessage> {
+/// The reply to request `id` on a session, skipping everything else; an
+/// error reply or a closed connection is an error.
+pub(crate) async fn wait_reply(events: &mut Events, id: u64) -> Result<ServerMessage> {
     loop {
         match events.recv().await {
             Some(Event::Message(m)) if crate::raw::reply_id(&m) == Some(id) => {

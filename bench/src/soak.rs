@@ -111,7 +111,9 @@ pub async fn run(addr: &str, pid: u32, plan: &SoakPlan) -> Result<SoakOutcome> {
                 room: room(i % plan.rooms),
             })
             .await?;
-        reply(&mut e, id).await;
+        crate::crash::wait_reply(&mut e, id)
+            .await
+            .with_context(|| format!("soak user {i} joining its room"))?;
     }
     let totals = Arc::new(Totals::default());
     let end = Instant::now() + plan.duration;
@@ -184,16 +186,6 @@ pub async fn run(addr: &str, pid: u32, plan: &SoakPlan) -> Result<SoakOutcome> {
     out.sessions = totals.sessions.load(Ordering::Relaxed);
     out.errors = totals.errors.load(Ordering::Relaxed);
     Ok(out)
-}
-
-async fn reply(events: &mut Events, id: u64) -> Option<ServerMessage> {
-    loop {
-        match events.recv().await {
-            Some(Event::Message(m)) if crate::raw::reply_id(&m) == Some(id) => return Some(m),
-            Some(Event::Message(_)) => {}
-            _ => return None,
-        }
-    }
 }
 
 /// One session's life: chat for a random while, wander into another room

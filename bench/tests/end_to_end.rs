@@ -5,17 +5,24 @@
 use std::time::Duration;
 
 use cove_bench::run::{Plan, run};
-use cove_server::{Config, KdfParams, Server};
+use cove_server::{Config, KdfParams, Server, ServerHandle};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_delivery_arrives_once() {
+/// A server on 127.0.0.1:0 with light Argon2 and no registration budget
+/// (every simulated user registers from here); its address, handle and
+/// data directory.
+async fn start_server() -> (String, ServerHandle, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0", dir.path().join("data"));
     config.kdf = KdfParams::insecure_for_tests();
     config.registrations_per_address_per_hour = 0;
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr().to_string();
-    let handle = server.spawn();
+    (addr, server.spawn(), dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delivery_arrives_once() {
+    let (addr, handle, _dir) = start_server().await;
     for (rooms, rate) in [(1, None), (2, Some(200.0))] {
         let plan = Plan {
             clients: 6,
@@ -69,13 +76,7 @@ async fn attacks_do_no_harm_to_the_chat() {
     use cove_bench::hostile::{self, Attack, Scale};
     use cove_bench::run::run_with;
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new("127.0.0.1:0", dir.path().join("data"));
-    config.kdf = KdfParams::insecure_for_tests();
-    config.registrations_per_address_per_hour = 0;
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let _handle = server.spawn();
+    let (addr, _handle, _dir) = start_server().await;
     let plan = Plan {
         clients: 6,
         rooms: 1,
