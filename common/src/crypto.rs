@@ -98,10 +98,31 @@ impl EtmKey {
         let start = out.as_mut().len();
         out.put_slice(iv);
         out.put_slice(plaintext);
-        let body = &mut out.as_mut()[start..];
-        CfbEnc::inner_iv_init(&self.cipher, iv.into()).encrypt(&mut body[IV_LEN..]);
-        let tag = self.tag(header, body);
+        let tag = self.encrypt_and_tag(header, iv, &mut out.as_mut()[start + IV_LEN..]);
         out.put_slice(&tag);
+    }
+
+    /// Seals a plaintext where it lies, for callers that build it in their
+    /// output buffer: writes a fresh IV into `iv`, encrypts `plaintext` in
+    /// place and returns the tag. The box is `iv || plaintext || tag`, laid
+    /// out by the caller; the tag also covers `header`.
+    pub fn seal_in_place(
+        &self,
+        header: &[u8],
+        iv: &mut [u8; IV_LEN],
+        plaintext: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        rand::rng().fill_bytes(iv);
+        self.encrypt_and_tag(header, iv, plaintext)
+    }
+
+    fn encrypt_and_tag(&self, header: &[u8], iv: &[u8; IV_LEN], data: &mut [u8]) -> [u8; TAG_LEN] {
+        CfbEnc::inner_iv_init(&self.cipher, iv.into()).encrypt(data);
+        let mut mac = self.mac.clone();
+        mac.update(header);
+        mac.update(iv);
+        mac.update(data);
+        mac.finalize().into_bytes().into()
     }
 
     /// Seals into a new vector.
@@ -139,13 +160,6 @@ impl EtmKey {
         let mut buf = sealed.to_vec();
         let pt = self.open_in_place(header, &mut buf)?.to_vec();
         Ok(pt)
-    }
-
-    fn tag(&self, header: &[u8], iv_and_ct: &[u8]) -> [u8; TAG_LEN] {
-        let mut mac = self.mac.clone();
-        mac.update(header);
-        mac.update(iv_and_ct);
-        mac.finalize().into_bytes().into()
     }
 }
 
@@ -279,6 +293,20 @@ mod tests {
             Err(OpenError::TooShort(47))
         );
         assert_eq!(key.open(b"h", &sealed).unwrap(), b"attack at dawn");
+    }
+
+    #[test]
+    fn sealing_in_place_makes_the_same_box() {
+        let key = EtmKey::derive(b"k", b"s", "t");
+        let mut iv = [0u8; IV_LEN];
+        let mut data = *b"attack at dawn";
+        let tag = key.seal_in_place(b"h", &mut iv, &mut data);
+        assert_ne!(iv, [0u8; IV_LEN], "a fresh IV is written");
+        assert_ne!(&data, b"attack at dawn");
+        let mut again = Vec::new();
+        key.seal_append_with_iv(b"h", &iv, b"attack at dawn", &mut again);
+        assert_eq!(again, [&iv[..], &data, &tag].concat());
+        assert_eq!(key.open(b"h", &again).unwrap(), b"attack at dawn");
     }
 
     #[test]

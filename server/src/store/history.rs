@@ -11,11 +11,18 @@
 //!   data key sealed under `HKDF(DH(e, H), salt = E || H, "cove v1 history
 //!   segment")`, where `H` is the user's history public key. The server can
 //!   therefore write for a user who is offline, knowing only `H`.
-//! - A *record* frame (kind 2) holds one entry (a JSON [`ChatMessage`]): the
-//!   offset of its segment frame (8 bytes, BE), then a sealed box under
-//!   `HKDF(data key, "cove v1 history records")` whose MAC also covers the
-//!   segment offset and the record's own offset, so records cannot be moved
-//!   or spliced between files.
+//! - A *bundle* frame (kind 3) holds the entries (JSON [`ChatMessage`]s)
+//!   one append brought for this user, oldest first: the offset of its
+//!   segment frame (8 bytes, BE), then a sealed box under `HKDF(data key,
+//!   "cove v1 history records")` of `len (4, BE) || entry` repeated. Its MAC
+//!   also covers the label `cove v1 bundle`, the segment offset and the
+//!   bundle's own offset, so bundles cannot be moved or spliced between
+//!   files. One box per append, not per entry: under load a user's history
+//!   gains dozens of messages per append, and each box costs an IV, an AES
+//!   start and an HMAC finalisation on top of its bytes.
+//! - A *record* frame (kind 2) is the older form of a bundle holding one
+//!   entry, its plaintext the entry itself and its label `cove v1 record`.
+//!   Files written before bundles hold these; they are still read.
 //!
 //! Reading needs `DH(h, E)`, i.e. the history private key `h`, which is
 //! stored only wrapped under the user's password (see
@@ -51,7 +58,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cove_common::crypto::{EtmKey, random_bytes};
+use cove_common::crypto::{EtmKey, IV_LEN, TAG_LEN, random_bytes};
 use cove_common::proto::{ChatMessage, MessageId};
 use tokio::sync::oneshot;
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -68,6 +75,7 @@ pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
 const KIND_SEGMENT: u8 = 1;
 const KIND_RECORD: u8 = 2;
+const KIND_BUNDLE: u8 = 3;
 const HEAD: u64 = 5;
 const TAIL: u64 = 4;
 /// No frame body is larger than this (a message is at most ~16 KiB of JSON).
@@ -75,7 +83,14 @@ const MAX_BODY: u64 = 1 << 20;
 const SEGMENT_LABEL: &str = "cove v1 history segment";
 const SEGMENT_HEADER: &[u8] = b"cove v1 segment";
 const RECORD_LABEL: &str = "cove v1 history records";
-const RECORD_HEADER: &[u8] = b"cove v1 record";
+const RECORD_HEADER: &[u8; 14] = b"cove v1 record";
+const BUNDLE_HEADER: &[u8; 14] = b"cove v1 bundle";
+/// A bundle's plaintext is cut at about this size, so reading one page of
+/// history never decrypts much more than that page.
+const BUNDLE_TARGET: usize = 64 * 1024;
+/// Capacity kept for a file's unsynced bytes after an fsync; beyond it the
+/// buffer is released.
+const UNSYNCED_KEEP: usize = 1 << 20;
 /// History files kept open by the writer.
 const OPEN_FILES: usize = 512;
 /// After a failed fsync or repair, the next try comes this much later than a
@@ -89,9 +104,14 @@ pub const IDLE_CLOSE: Duration = Duration::from_secs(5);
 /// changed needs no scan.
 const KNOWN_LENGTHS: usize = 65_536;
 
-fn record_header(segment: u64, offset: u64) -> [u8; 30] {
+fn known_kind(kind: u8) -> bool {
+    matches!(kind, KIND_SEGMENT | KIND_RECORD | KIND_BUNDLE)
+}
+
+/// What a record's or bundle's tag covers besides its box.
+fn record_header(label: &[u8; 14], segment: u64, offset: u64) -> [u8; 30] {
     let mut h = [0u8; 30];
-    h[..14].copy_from_slice(RECORD_HEADER);
+    h[..14].copy_from_slice(label);
     h[14..22].copy_from_slice(&segment.to_be_bytes());
     h[22..].copy_from_slice(&offset.to_be_bytes());
     h
@@ -110,6 +130,72 @@ fn push_frame(buf: &mut Vec<u8>, kind: u8, body: &[u8]) {
     buf.extend_from_slice(&len);
     buf.extend_from_slice(body);
     buf.extend_from_slice(&len);
+}
+
+/// Appends a bundle frame at `offset` in the file holding `entries`,
+/// building and sealing it inside `buf` (no plaintext copy elsewhere).
+fn push_bundle(buf: &mut Vec<u8>, key: &EtmKey, segment: u64, offset: u64, entries: &[&[u8]]) {
+    let plain: usize = entries.iter().map(|e| 4 + e.len()).sum();
+    let len = ((8 + IV_LEN + plain + TAG_LEN) as u32).to_be_bytes();
+    buf.push(KIND_BUNDLE);
+    buf.extend_from_slice(&len);
+    buf.extend_from_slice(&segment.to_be_bytes());
+    let iv_at = buf.len();
+    buf.extend_from_slice(&[0; IV_LEN]);
+    for entry in entries {
+        buf.extend_from_slice(&(entry.len() as u32).to_be_bytes());
+        buf.extend_from_slice(entry);
+    }
+    let Some((iv, plaintext)) = buf[iv_at..].split_first_chunk_mut::<IV_LEN>() else {
+        unreachable!("the IV was just pushed");
+    };
+    let tag = key.seal_in_place(
+        &record_header(BUNDLE_HEADER, segment, offset),
+        iv,
+        plaintext,
+    );
+    buf.extend_from_slice(&tag);
+    buf.extend_from_slice(&len);
+}
+
+/// Splits `entries` into runs of about [`BUNDLE_TARGET`] bytes (at least one
+/// entry each).
+fn bundles<'e, 'a>(entries: &'e [&'a [u8]]) -> impl Iterator<Item = &'e [&'a [u8]]> {
+    let mut rest = entries;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut size = 0;
+        let n = rest
+            .iter()
+            .take_while(|e| {
+                size += 4 + e.len();
+                size <= BUNDLE_TARGET
+            })
+            .count()
+            .max(1);
+        let (run, tail) = rest.split_at(n);
+        rest = tail;
+        Some(run)
+    })
+}
+
+/// The entries of a bundle's plaintext, oldest first; `None` if the
+/// lengths do not add up.
+fn bundle_entries(mut plain: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !plain.is_empty() {
+        let (len, rest) = plain.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+        if len > rest.len() {
+            return None;
+        }
+        let (entry, rest) = rest.split_at(len);
+        out.push(entry);
+        plain = rest;
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// How the end of a file looks.
@@ -136,7 +222,7 @@ fn scan(file: &File, path: &Path) -> Result<Scan, StoreError> {
             .map_err(StoreError::io(path))?;
         let kind = head[0];
         let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
-        if !matches!(kind, KIND_SEGMENT | KIND_RECORD) || len > MAX_BODY {
+        if !known_kind(kind) || len > MAX_BODY {
             return Ok(Scan::Corrupt(pos));
         }
         let end = pos + HEAD + len + TAIL;
@@ -182,7 +268,7 @@ fn ends_with_whole_frame(
     let mut kind = [0u8; 1];
     file.read_exact_at(&mut kind, start)
         .map_err(StoreError::io(path))?;
-    Ok(matches!(kind[0], KIND_SEGMENT | KIND_RECORD))
+    Ok(known_kind(kind[0]))
 }
 
 /// A history file open for appending. Only the [`HistoryService`] thread
@@ -272,15 +358,18 @@ impl HistoryFile {
         })
     }
 
-    /// Appends entries, all in one `write(2)`. A new segment is started on
-    /// the first append after opening. If the write fails, the file is cut
-    /// back to where it was, so nothing partial stays behind.
+    /// Appends entries, all in one `write(2)`, as bundles of about
+    /// [`BUNDLE_TARGET`] bytes. A new segment is started on the first append
+    /// after opening. If the write fails, the file is cut back to where it
+    /// was, so nothing partial stays behind.
     pub fn append(&mut self, entries: &[&[u8]]) -> Result<(), StoreError> {
         if self.needs_repair {
             self.repair()?;
         }
-        let mut buf = Vec::with_capacity(entries.iter().map(|e| e.len() + 80).sum::<usize>() + 140);
-        let mut pos = self.len;
+        // The frames are built at the end of `unsynced`, which keeps them
+        // until they are fsynced anyway: written bytes are copied once.
+        let start = self.unsynced.len();
+        let at = |buf: &Vec<u8>| self.len + (buf.len() - start) as u64;
         let new_segment = self.segment.is_none();
         if new_segment {
             let e = StaticSecret::from(random_bytes::<32>());
@@ -293,23 +382,22 @@ impl HistoryFile {
                 data_key.as_ref(),
                 &mut body,
             );
-            push_frame(&mut buf, KIND_SEGMENT, &body);
-            self.segment = Some((pos, EtmKey::derive(data_key.as_ref(), b"", RECORD_LABEL)));
-            pos = self.len + buf.len() as u64;
+            push_frame(&mut self.unsynced, KIND_SEGMENT, &body);
+            self.segment = Some((
+                self.len,
+                EtmKey::derive(data_key.as_ref(), b"", RECORD_LABEL),
+            ));
         }
         let Some((seg, key)) = &self.segment else {
             return Err(StoreError::corrupt(&self.path, "no segment"));
         };
-        let mut body = Vec::new();
-        for entry in entries {
-            body.clear();
-            body.extend_from_slice(&seg.to_be_bytes());
-            key.seal_append(&record_header(*seg, pos), entry, &mut body);
-            push_frame(&mut buf, KIND_RECORD, &body);
-            pos = self.len + buf.len() as u64;
+        for run in bundles(entries) {
+            let offset = at(&self.unsynced);
+            push_bundle(&mut self.unsynced, key, *seg, offset, run);
         }
         self.last_write = Instant::now();
-        if let Err(e) = self.file.write_all(&buf) {
+        if let Err(e) = self.file.write_all(&self.unsynced[start..]) {
+            self.unsynced.truncate(start);
             // Part of the batch may be in the file: cut it off so the file
             // ends with a whole frame. If even that fails (a read-only file
             // system), no append happens until it succeeds.
@@ -326,8 +414,7 @@ impl HistoryFile {
                 source: e,
             });
         }
-        self.unsynced.extend_from_slice(&buf);
-        self.len = pos;
+        self.len = at(&self.unsynced);
         Ok(())
     }
 
@@ -339,8 +426,7 @@ impl HistoryFile {
         if !self.needs_repair {
             match self.sync_data() {
                 Ok(()) => {
-                    self.synced = self.len;
-                    self.unsynced = Vec::new();
+                    self.mark_synced();
                     return Ok(());
                 }
                 Err(e) => {
@@ -398,8 +484,7 @@ impl HistoryFile {
             Ok(()) => {
                 tracing::info!(path = %self.path.display(), "history file repaired");
                 self.needs_repair = false;
-                self.synced = self.len;
-                self.unsynced = Vec::new();
+                self.mark_synced();
                 Ok(())
             }
             Err(e) => Err(StoreError::Io {
@@ -407,6 +492,14 @@ impl HistoryFile {
                 source: e,
             }),
         }
+    }
+
+    /// Everything written is durable: the unsynced copy is dropped, its
+    /// buffer kept (up to [`UNSYNCED_KEEP`]) for the next appends.
+    fn mark_synced(&mut self) {
+        self.synced = self.len;
+        self.unsynced.clear();
+        self.unsynced.shrink_to(UNSYNCED_KEEP);
     }
 
     fn sync_data(&mut self) -> std::io::Result<()> {
@@ -470,7 +563,7 @@ impl<'a> HistoryReader<'a> {
                 file.read_exact_at(&mut head, start)
                     .map_err(StoreError::io(path))?;
                 let hl = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
-                if matches!(head[0], KIND_SEGMENT | KIND_RECORD) && hl == body {
+                if known_kind(head[0]) && hl == body {
                     return Ok(len);
                 }
             }
@@ -502,7 +595,7 @@ impl<'a> HistoryReader<'a> {
         file.read_exact_at(&mut frame, start)
             .map_err(StoreError::io(&self.path))?;
         let hl = u64::from(u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]));
-        if hl != len || !matches!(frame[0], KIND_SEGMENT | KIND_RECORD) {
+        if hl != len || !known_kind(frame[0]) {
             return Err(bad("inconsistent frame"));
         }
         let kind = frame[0];
@@ -559,9 +652,11 @@ impl<'a> HistoryReader<'a> {
         while end > 0 {
             let (start, kind, mut body) = self.frame_before(file, end)?;
             end = start;
-            if kind == KIND_SEGMENT {
-                continue;
-            }
+            let label = match kind {
+                KIND_BUNDLE => BUNDLE_HEADER,
+                KIND_RECORD => RECORD_HEADER,
+                _ => continue,
+            };
             if body.len() < 8 {
                 return Err(StoreError::corrupt(
                     &self.path,
@@ -581,20 +676,30 @@ impl<'a> HistoryReader<'a> {
                     e.insert(self.segment_key(file, seg)?)
                 }
             };
-            let entry = key
-                .open_in_place(&record_header(seg, start), &mut body[8..])
+            let plain = key
+                .open_in_place(&record_header(label, seg, start), &mut body[8..])
                 .map_err(|_| StoreError::Tampered {
                     path: self.path.clone(),
                 })?;
-            let msg: ChatMessage = serde_json::from_slice(entry)
-                .map_err(|e| StoreError::corrupt(&self.path, format!("record at {start}: {e}")))?;
-            if before.is_some_and(|b| msg.id >= b) || !filter(&msg) {
-                continue;
+            let entries = if kind == KIND_RECORD {
+                vec![&plain[..]]
+            } else {
+                bundle_entries(plain).ok_or_else(|| {
+                    StoreError::corrupt(&self.path, format!("bad bundle at {start}"))
+                })?
+            };
+            for entry in entries.into_iter().rev() {
+                let msg: ChatMessage = serde_json::from_slice(entry).map_err(|e| {
+                    StoreError::corrupt(&self.path, format!("record at {start}: {e}"))
+                })?;
+                if before.is_some_and(|b| msg.id >= b) || !filter(&msg) {
+                    continue;
+                }
+                if out.len() == limit {
+                    return Ok((out, true));
+                }
+                out.push(msg);
             }
-            if out.len() == limit {
-                return Ok((out, true));
-            }
-            out.push(msg);
         }
         Ok((out, false))
     }
@@ -1120,6 +1225,112 @@ mod tests {
             })
             .unwrap();
         assert_eq!(texts(&page), ["m23", "m21", "m13", "m11", "m3", "m1"]);
+    }
+
+    /// Each frame's kind and body length, from the start.
+    fn frames(path: &Path) -> Vec<(u8, usize)> {
+        let bytes = std::fs::read(path).unwrap();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let len = u32::from_be_bytes(bytes[at + 1..at + 5].try_into().unwrap()) as usize;
+            out.push((bytes[at], len));
+            at += 5 + len + 4;
+        }
+        out
+    }
+
+    #[test]
+    fn an_append_is_one_bundle_or_several_of_bounded_size() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one"), &msg(2, "room", "two")])
+            .unwrap();
+        assert_eq!(
+            frames(&path).iter().map(|f| f.0).collect::<Vec<_>>(),
+            [KIND_SEGMENT, KIND_BUNDLE],
+            "two entries, one box"
+        );
+        let big: Vec<Vec<u8>> = (3..403)
+            .map(|id| msg(id, "room", &format!("{id:0>1000}")))
+            .collect();
+        let refs: Vec<&[u8]> = big.iter().map(|e| &e[..]).collect();
+        f.append(&refs).unwrap();
+        let bundles: Vec<usize> = frames(&path)
+            .into_iter()
+            .filter(|f| f.0 == KIND_BUNDLE)
+            .map(|f| f.1)
+            .collect();
+        assert!(
+            bundles.len() >= 1 + 400 * 1000 / BUNDLE_TARGET,
+            "{bundles:?}"
+        );
+        assert!(
+            bundles
+                .iter()
+                .all(|&len| len <= 8 + IV_LEN + BUNDLE_TARGET + TAG_LEN),
+            "{bundles:?}"
+        );
+        let r = HistoryReader::open(&path, &secret).unwrap();
+        let (page, more) = r.page(None, 1000, |_| true).unwrap();
+        let ids: Vec<u64> = page.iter().map(|m| m.id).collect();
+        assert_eq!(ids, (1..403).rev().collect::<Vec<_>>());
+        assert!(!more);
+    }
+
+    #[test]
+    fn a_bundle_relabelled_as_a_single_record_is_refused() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        drop(f);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = 5 + frames(&path)[0].1 + 4;
+        assert_eq!(bytes[at], KIND_BUNDLE);
+        bytes[at] = KIND_RECORD;
+        std::fs::write(&path, &bytes).unwrap();
+        let r = HistoryReader::open(&path, &secret).unwrap();
+        assert!(matches!(
+            r.page(None, 10, |_| true),
+            Err(StoreError::Tampered { .. })
+        ));
+    }
+
+    /// A file written before bundles, one record frame per entry (made by
+    /// the writer of 2026-11-23 with the history key `[5; 32]`), is read and
+    /// appended to.
+    #[test]
+    fn files_of_single_records_are_still_read_and_appended_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.hist");
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/history-v1-single-records.hist");
+        std::fs::copy(fixture, &path).unwrap();
+        let kinds: Vec<u8> = frames(&path).into_iter().map(|f| f.0).collect();
+        assert_eq!(
+            kinds,
+            [
+                KIND_SEGMENT,
+                KIND_RECORD,
+                KIND_RECORD,
+                KIND_RECORD,
+                KIND_SEGMENT,
+                KIND_RECORD
+            ]
+        );
+        let secret = HistorySecret::from_bytes([5; 32]);
+        let read = || {
+            let r = HistoryReader::open(&path, &secret).unwrap();
+            let (page, _) = r.page(None, 10, |_| true).unwrap();
+            page.iter()
+                .map(|m| m.text.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(read(), ["four", "three", "two", "one"]);
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(5, "general", "five")]).unwrap();
+        drop(f);
+        assert_eq!(read(), ["five", "four", "three", "two", "one"]);
     }
 
     #[test]
