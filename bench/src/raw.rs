@@ -12,6 +12,7 @@ use cove_common::client::Auth;
 use cove_common::frame::{decode_frame, encode_frame};
 use cove_common::handshake::ClientHandshake;
 use cove_common::handshake::SecureChannel;
+use cove_common::proto::MESSAGE_SEPARATOR;
 use cove_common::record::{Opener, Sealer};
 use cove_common::{ClientMessage, Request, ServerMessage};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -47,6 +48,9 @@ pub struct Raw {
     pub channel: SecureChannel,
     buf: BytesMut,
     next_id: u64,
+    /// The messages of the last record not returned yet, still joined by
+    /// the separator.
+    unread: Vec<u8>,
 }
 
 impl Raw {
@@ -67,6 +71,7 @@ impl Raw {
             channel: outcome.channel,
             buf,
             next_id: 1,
+            unread: Vec::new(),
         })
     }
 
@@ -91,6 +96,7 @@ impl Raw {
                 read,
                 opener: self.channel.opener,
                 buf: self.buf,
+                unread: self.unread,
             },
             RawWriter {
                 write,
@@ -122,11 +128,24 @@ impl Raw {
     /// The next message from the server; `None` once it closed the
     /// connection.
     pub async fn recv(&mut self) -> Result<Option<ServerMessage>> {
-        let Some(mut frame) = read_frame(&mut self.stream, &mut self.buf).await? else {
-            return Ok(None);
-        };
-        let plaintext = self.channel.opener.open(&mut frame)?;
-        Ok(Some(ServerMessage::parse(plaintext)?))
+        if self.unread.is_empty() {
+            let Some(mut frame) = read_frame(&mut self.stream, &mut self.buf).await? else {
+                return Ok(None);
+            };
+            let plaintext = self.channel.opener.open(&mut frame)?;
+            if plaintext.is_empty() {
+                bail!("empty record");
+            }
+            self.unread = plaintext.to_vec();
+        }
+        let end = self
+            .unread
+            .iter()
+            .position(|&b| b == MESSAGE_SEPARATOR)
+            .unwrap_or(self.unread.len());
+        let msg = ServerMessage::parse(&self.unread[..end]);
+        self.unread.drain(..(end + 1).min(self.unread.len()));
+        Ok(Some(msg?))
     }
 
     /// The reply to request `id` (skipping anything else), or `None` if the
@@ -147,17 +166,27 @@ pub struct RawReader {
     read: OwnedReadHalf,
     opener: Opener,
     buf: BytesMut,
+    unread: Vec<u8>,
 }
 
 impl RawReader {
-    /// Opens the next record and hands its plaintext to `f`; `None` once
-    /// the server closed the connection. Nothing is parsed or copied, so a
-    /// load generator can read only what it needs.
-    pub async fn with_next<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+    /// Opens the next record and hands each message in it to `f`, unparsed
+    /// and uncopied, so a load generator can read only what it needs.
+    /// False once the server closed the connection.
+    pub async fn each_in_next(&mut self, mut f: impl FnMut(&[u8])) -> Result<bool> {
+        if !self.unread.is_empty() {
+            self.unread
+                .split(|&b| b == MESSAGE_SEPARATOR)
+                .for_each(&mut f);
+            self.unread.clear();
+            return Ok(true);
+        }
         let Some(mut frame) = read_frame(&mut self.read, &mut self.buf).await? else {
-            return Ok(None);
+            return Ok(false);
         };
-        Ok(Some(f(self.opener.open(&mut frame)?)))
+        let plaintext = self.opener.open(&mut frame)?;
+        plaintext.split(|&b| b == MESSAGE_SEPARATOR).for_each(f);
+        Ok(true)
     }
 }
 

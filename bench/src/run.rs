@@ -301,12 +301,8 @@ async fn messages(plan: &Plan, clients: Vec<Raw>, out: &mut Outcome) -> Result<(
             let mut seen = Seen::new(senders_n, per);
             let mut acked = 0usize;
             while r.count < expected || acked < per {
-                let got = tokio::select! {
-                    got = reader.with_next(classify) => got,
-                    _ = stop.changed() => break,
-                };
-                match got {
-                    Ok(Some(Got::Delivery(Some((from, seq, sent))))) => {
+                let mut on_message = |m: &[u8]| match classify(m) {
+                    Got::Delivery(Some((from, seq, sent))) => {
                         if seen.mark(from, seq) {
                             let now = epoch.elapsed().as_nanos() as u64;
                             r.count += 1;
@@ -316,12 +312,18 @@ async fn messages(plan: &Plan, clients: Vec<Raw>, out: &mut Outcome) -> Result<(
                             r.duplicates += 1;
                         }
                     }
-                    Ok(Some(Got::Ack)) => {
+                    Got::Ack => {
                         acked += 1;
                         acks.add_permits(1);
                     }
-                    Ok(Some(Got::Delivery(None) | Got::Other)) => {}
-                    Ok(None) | Err(_) => break,
+                    Got::Delivery(None) | Got::Other => {}
+                };
+                let open = tokio::select! {
+                    open = reader.each_in_next(&mut on_message) => open,
+                    _ = stop.changed() => break,
+                };
+                if !matches!(open, Ok(true)) {
+                    break;
                 }
             }
             (r, reader)

@@ -209,33 +209,46 @@ impl Connecting {
         drop(msg);
         self.writer.write_all(&buf).await.map_err(FrameError::Io)?;
 
+        // The record carrying the welcome may carry what follows it too:
+        // those messages are the session's first events.
+        let mut early = Vec::new();
         let welcome = tokio::time::timeout(AUTH_TIMEOUT, async {
             loop {
                 let mut frame = self.reader.next().await.ok_or(ClientError::Closed)??;
-                let msg = ServerMessage::parse(self.opener.open(&mut frame)?)?;
-                match msg {
-                    ServerMessage::Welcome {
-                        session,
-                        rooms,
-                        directs,
-                        ..
-                    } => {
-                        return Ok(Welcome {
+                let mut welcome = None;
+                for msg in ServerMessage::parse_record(self.opener.open(&mut frame)?) {
+                    let msg = msg?;
+                    if welcome.is_some() {
+                        early.push(msg);
+                        continue;
+                    }
+                    match msg {
+                        ServerMessage::Welcome {
                             session,
                             rooms,
                             directs,
-                        });
+                            ..
+                        } => {
+                            welcome = Some(Welcome {
+                                session,
+                                rooms,
+                                directs,
+                            });
+                        }
+                        ServerMessage::Error { code, message, .. } => {
+                            return Err(ClientError::Rejected { code, message });
+                        }
+                        ServerMessage::Bye { reason } => {
+                            return Err(ClientError::Rejected {
+                                code: ErrorCode::Busy,
+                                message: reason,
+                            });
+                        }
+                        _ => continue,
                     }
-                    ServerMessage::Error { code, message, .. } => {
-                        return Err(ClientError::Rejected { code, message });
-                    }
-                    ServerMessage::Bye { reason } => {
-                        return Err(ClientError::Rejected {
-                            code: ErrorCode::Busy,
-                            message: reason,
-                        });
-                    }
-                    _ => continue,
+                }
+                if let Some(welcome) = welcome {
+                    return Ok(welcome);
                 }
             }
         })
@@ -244,7 +257,7 @@ impl Connecting {
 
         let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
         let (req_tx, req_rx) = mpsc::channel(REQUEST_BUFFER);
-        tokio::spawn(read_loop(self.reader, self.opener, events_tx));
+        tokio::spawn(read_loop(self.reader, self.opener, early, events_tx));
         tokio::spawn(write_loop(self.writer, self.sealer, req_rx));
         let session = Session {
             requests: req_tx,
@@ -316,25 +329,33 @@ impl Session {
 async fn read_loop(
     mut reader: FramedRead<OwnedReadHalf, FrameCodec>,
     mut opener: Opener,
+    early: Vec<ServerMessage>,
     events: mpsc::Sender<Event>,
 ) {
-    let end = loop {
+    for m in early {
+        if events.send(Event::Message(m)).await.is_err() {
+            return;
+        }
+    }
+    let end = 'records: loop {
         let mut frame = match reader.next().await {
             None => break None,
             Some(Err(e)) => break Some(e.into()),
             Some(Ok(f)) => f,
         };
-        let msg = match opener.open(&mut frame) {
-            Ok(pt) => ServerMessage::parse(pt),
+        let plaintext = match opener.open(&mut frame) {
+            Ok(pt) => pt,
             Err(e) => break Some(e.into()),
         };
-        match msg {
-            Ok(m) => {
-                if events.send(Event::Message(m)).await.is_err() {
-                    return; // nobody listens any more
+        for msg in ServerMessage::parse_record(plaintext) {
+            match msg {
+                Ok(m) => {
+                    if events.send(Event::Message(m)).await.is_err() {
+                        return; // nobody listens any more
+                    }
                 }
+                Err(e) => break 'records Some(e.into()),
             }
-            Err(e) => break Some(e.into()),
         }
     };
     let _ = events.send(Event::Closed(end)).await;
@@ -388,6 +409,59 @@ mod tests {
         let err = connect(&format!("127.0.0.1:{port}")).await.unwrap_err();
         assert!(matches!(err, ClientError::Connect(_)), "{err:?}");
         assert!(err.to_string().starts_with("could not reach the server"));
+    }
+
+    /// A server that answers the handshake and the login with one record
+    /// holding a notice, the welcome and two more messages, then closes.
+    #[tokio::test]
+    async fn messages_sharing_the_welcome_record_become_the_first_events() {
+        use crate::handshake::{ServerHandshake, ServerIdentity};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (read, mut write) = s.into_split();
+            let mut frames = FramedRead::new(read, FrameCodec);
+            let hello = frames.next().await.unwrap().unwrap();
+            let mut hs = ServerHandshake::respond(&ServerIdentity::generate(), &hello).unwrap();
+            let mut buf = BytesMut::new();
+            encode_frame(&hs.reply, &mut buf).unwrap();
+            write.write_all(&buf).await.unwrap();
+            buf.clear();
+            let mut login = frames.next().await.unwrap().unwrap();
+            hs.channel.opener.open(&mut login).unwrap();
+            let record = [
+                &br#"{"type":"notice","ts":1,"kind":{"event":"joined","room":"rust","user":"bob"},"text":"bob joined #rust"}"#[..],
+                br#"{"type":"welcome","id":0,"session":{"username":"alice","server_time":1},"rooms":[],"directs":[]}"#,
+                br#"{"type":"pong","id":7}"#,
+                br#"{"type":"notice","ts":2,"kind":{"event":"exited","user":"bob"},"text":"bob left the chat"}"#,
+            ];
+            hs.channel
+                .sealer
+                .seal_frame_joined(&record, crate::proto::MESSAGE_SEPARATOR, &mut buf)
+                .unwrap();
+            write.write_all(&buf).await.unwrap();
+        });
+        let auth = Auth::Login {
+            username: Username::new("alice").unwrap(),
+            password: Password::new("correct horse").unwrap(),
+        };
+        let (_session, mut events, welcome) = connect(&addr)
+            .await
+            .unwrap()
+            .authenticate(auth)
+            .await
+            .unwrap();
+        assert_eq!(welcome.session.username.as_str(), "alice");
+        assert!(matches!(
+            events.recv().await,
+            Some(Event::Message(ServerMessage::Pong { id: 7 }))
+        ));
+        assert!(matches!(
+            events.recv().await,
+            Some(Event::Message(ServerMessage::Notice(n))) if n.text == "bob left the chat"
+        ));
+        assert!(matches!(events.recv().await, Some(Event::Closed(None))));
     }
 
     #[tokio::test]

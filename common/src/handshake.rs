@@ -490,7 +490,11 @@ mod tests {
                 theirs: 9
             }
         );
-        assert!(err.to_string().contains("v1") && err.to_string().contains("v7"));
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!("v{PROTOCOL_VERSION}")) && shown.contains("v7"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Every application message of the product, as serde types.
 //!
-//! After the handshake each record carries exactly one JSON document: a
-//! [`ClientMessage`] from client to server, a [`ServerMessage`] from server to
-//! client. Requests carry a client-chosen `id` that the server echoes in the
+//! After the handshake each record from client to server carries exactly one
+//! JSON document, a [`ClientMessage`]; each record from server to client
+//! carries one or more [`ServerMessage`]s joined by [`MESSAGE_SEPARATOR`]
+//! (the server seals whatever is queued for a connection as one record, as a
+//! TLS server puts many lines into one record). Requests carry a client-chosen `id` that the server echoes in the
 //! reply (or error) to that request; pushed events (delivered messages,
 //! notices) carry no request id.
 
@@ -10,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_FRAME_LEN;
 use crate::names::{ClientMsgId, MessageText, Password, RoomName, Username};
+
+/// Joins the messages of one server record. Encoded messages never contain
+/// it: the JSON is compact and strings escape every control character.
+pub const MESSAGE_SEPARATOR: u8 = b'\n';
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Timestamp = u64;
@@ -373,9 +379,15 @@ impl ClientMessage {
 }
 
 impl ServerMessage {
-    /// Parses one server message from a decrypted record.
+    /// Parses one server message.
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
         parse(bytes)
+    }
+
+    /// Parses the messages of a decrypted server record, in order. An empty
+    /// record or an empty message between separators is malformed.
+    pub fn parse_record(plaintext: &[u8]) -> impl Iterator<Item = Result<Self, ParseError>> + '_ {
+        plaintext.split(|&b| b == MESSAGE_SEPARATOR).map(parse)
     }
 
     /// Encodes to JSON bytes.

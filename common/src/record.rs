@@ -9,7 +9,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::crypto::{EtmKey, OVERHEAD, OpenError};
+use crate::crypto::{EtmKey, IV_LEN, OVERHEAD, OpenError};
 use crate::frame::{LEN_PREFIX, check_len};
 use crate::limits::MAX_FRAME_LEN;
 
@@ -69,15 +69,42 @@ impl Sealer {
     /// Appends one framed record (length prefix included) carrying
     /// `plaintext` to `out`, with no intermediate copy.
     pub fn seal_frame(&mut self, plaintext: &[u8], out: &mut BytesMut) -> Result<(), RecordError> {
-        let body_len = plaintext.len() + OVERHEAD;
-        if plaintext.len() > MAX_RECORD_PLAINTEXT || check_len(body_len).is_err() {
-            return Err(RecordError::TooLarge(plaintext.len()));
+        self.seal_frame_joined(&[plaintext], 0, out)
+    }
+
+    /// Appends one framed record whose plaintext is `parts` joined by
+    /// `separator`, assembled and encrypted inside `out`: the parts are
+    /// copied once, into place.
+    pub fn seal_frame_joined<P: AsRef<[u8]>>(
+        &mut self,
+        parts: &[P],
+        separator: u8,
+        out: &mut BytesMut,
+    ) -> Result<(), RecordError> {
+        let plain_len =
+            parts.iter().map(|p| p.as_ref().len()).sum::<usize>() + parts.len().saturating_sub(1);
+        let body_len = plain_len + OVERHEAD;
+        if plain_len > MAX_RECORD_PLAINTEXT || check_len(body_len).is_err() {
+            return Err(RecordError::TooLarge(plain_len));
         }
         let seq = self.next_seq()?;
         out.reserve(LEN_PREFIX + body_len);
         out.put_u32(body_len as u32);
-        self.key
-            .seal_append(&header(self.direction, seq), plaintext, out);
+        let iv_at = out.len();
+        out.put_bytes(0, IV_LEN);
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                out.put_u8(separator);
+            }
+            out.put_slice(part.as_ref());
+        }
+        let Some((iv, plaintext)) = out[iv_at..].split_first_chunk_mut::<IV_LEN>() else {
+            unreachable!("the IV's room was just reserved");
+        };
+        let tag = self
+            .key
+            .seal_in_place(&header(self.direction, seq), iv, plaintext);
+        out.put_slice(&tag);
         Ok(())
     }
 

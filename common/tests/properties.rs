@@ -10,7 +10,7 @@ use cove_common::handshake::{
     CLIENT_HELLO_LEN, ClientHandshake, SERVER_HELLO_LEN, ServerHandshake, ServerIdentity,
 };
 use cove_common::limits::MAX_FRAME_LEN;
-use cove_common::proto::{ChatMessage, Notice, NoticeKind};
+use cove_common::proto::{ChatMessage, MESSAGE_SEPARATOR, Notice, NoticeKind};
 use cove_common::record::{Direction, MAX_RECORD_PLAINTEXT, Opener, Sealer};
 use cove_common::{
     ClientMessage, ClientMsgId, MessageText, Request, RoomName, ServerMessage, Target, Username,
@@ -215,6 +215,47 @@ proptest! {
         let bytes = m.encode();
         let back = ServerMessage::parse(&bytes).unwrap();
         prop_assert_eq!(back.encode(), bytes);
+    }
+
+    /// Messages joined into one record come back apart, in order: the
+    /// separator never occurs inside an encoded message.
+    #[test]
+    fn messages_joined_in_one_record_come_back_apart(ms in prop::collection::vec(server_message(), 1..6)) {
+        let encoded: Vec<Vec<u8>> = ms.iter().map(ServerMessage::encode).collect();
+        for e in &encoded {
+            prop_assert!(!e.contains(&MESSAGE_SEPARATOR));
+        }
+        let (mut s, mut o) = pair();
+        let mut wire = BytesMut::new();
+        s.seal_frame_joined(&encoded, MESSAGE_SEPARATOR, &mut wire).unwrap();
+        let mut f = decode_frame(&mut wire).unwrap().unwrap();
+        let back: Vec<Vec<u8>> = ServerMessage::parse_record(o.open(&mut f).unwrap())
+            .map(|m| m.unwrap().encode())
+            .collect();
+        prop_assert_eq!(back, encoded);
+    }
+}
+
+#[test]
+fn empty_messages_in_a_record_are_malformed() {
+    let pong = b"{\"type\":\"pong\",\"id\":1}";
+    assert_eq!(
+        ServerMessage::parse_record(pong)
+            .filter(Result::is_ok)
+            .count(),
+        1
+    );
+    for bad in [
+        &b""[..],
+        b"\n",
+        b"{\"type\":\"pong\",\"id\":1}\n",
+        b"\n{\"type\":\"pong\",\"id\":1}",
+    ] {
+        assert!(
+            ServerMessage::parse_record(bad).any(|m| m.is_err()),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
     }
 }
 

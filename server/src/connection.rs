@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::{Bytes, BytesMut};
 use cove_common::frame::{FrameCodec, encode_frame};
 use cove_common::handshake::ServerHandshake;
-use cove_common::proto::ParseError;
+use cove_common::proto::{MESSAGE_SEPARATOR, ParseError};
 use cove_common::record::{Opener, Sealer};
 use cove_common::{ClientMessage, ErrorCode, Request, ServerIdentity, ServerMessage};
 use futures_util::StreamExt;
@@ -32,6 +32,10 @@ use crate::outbox::{Kick, Outbox, Outgoing};
 
 /// Most bytes the writer gathers into one `write`.
 const COALESCE_BYTES: usize = 256 * 1024;
+/// Queued messages are sealed together into records of up to about this
+/// many bytes (TLS's largest record), so a busy connection pays one IV, one
+/// MAC and one cipher start per record rather than per message.
+const RECORD_TARGET: usize = 16 * 1024;
 /// Unparseable requests tolerated before the connection is closed.
 const MAX_BAD_REQUESTS: u32 = 16;
 
@@ -460,6 +464,8 @@ async fn write_loop(
     // Grows with bursts and is dropped after a big one, so idle connections
     // hold no write buffer.
     let mut buf = BytesMut::new();
+    // Messages waiting to be sealed together as one record.
+    let mut record: Vec<Bytes> = Vec::new();
     'outer: loop {
         let first = tokio::select! {
             biased;
@@ -469,6 +475,7 @@ async fn write_loop(
         let Some(first) = first else { break };
         let mut closing = false;
         let mut next = Some(first);
+        let mut record_len = 0;
         while let Some(item) = next.take() {
             let frame = match item {
                 Outgoing::Frame(b) => b,
@@ -477,14 +484,19 @@ async fn write_loop(
                     b
                 }
             };
-            if sealer.seal_frame(&frame, &mut buf).is_err() {
-                warn!("outgoing message too large for one record; dropped");
+            // A message larger than the target always ends up alone.
+            if !record.is_empty() && record_len + frame.len() > RECORD_TARGET {
+                seal_record(&mut sealer, &mut record, &mut buf);
+                record_len = 0;
             }
-            if closing || buf.len() >= COALESCE_BYTES {
+            record_len += frame.len() + 1;
+            record.push(frame);
+            if closing || buf.len() + record_len >= COALESCE_BYTES {
                 break;
             }
             next = rx.try_recv().ok();
         }
+        seal_record(&mut sealer, &mut record, &mut buf);
         tokio::select! {
             biased;
             _ = kick.kicked() => break 'outer,
@@ -502,4 +514,79 @@ async fn write_loop(
     let _ = write.shutdown().await;
     // Wake the reader if it is still waiting.
     kick.kick();
+}
+
+/// Seals the queued messages as one record (joined by
+/// [`MESSAGE_SEPARATOR`]) onto `buf` and empties the queue.
+fn seal_record(sealer: &mut Sealer, record: &mut Vec<Bytes>, buf: &mut BytesMut) {
+    if record.is_empty() {
+        return;
+    }
+    if sealer
+        .seal_frame_joined(record, MESSAGE_SEPARATOR, buf)
+        .is_err()
+    {
+        warn!("outgoing message too large for one record; dropped");
+    }
+    record.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cove_common::crypto::EtmKey;
+    use cove_common::frame::decode_frame;
+    use cove_common::record::Direction;
+    use tokio::io::AsyncReadExt;
+
+    /// Runs the writer over a real socket with `queued` already waiting
+    /// (the sender then gone), and returns each record's messages.
+    async fn records_written(queued: Vec<Bytes>) -> Vec<Vec<Vec<u8>>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let (_read, write) = accepted.unwrap().0.into_split();
+        let key = EtmKey::derive(b"k", b"s", "writer test");
+        let sealer = Sealer::new(key.clone(), Direction::ServerToClient);
+        let mut opener = Opener::new(key, Direction::ServerToClient);
+        let (outbox, rx) = Outbox::new(queued.len() + 1, Arc::new(Kick::default()));
+        for frame in queued {
+            outbox.push(frame);
+        }
+        drop(outbox);
+        write_loop(write, sealer, rx, Arc::new(Kick::default())).await;
+        let mut wire = Vec::new();
+        client.unwrap().read_to_end(&mut wire).await.unwrap();
+        let mut wire = BytesMut::from(&wire[..]);
+        let mut records = Vec::new();
+        while let Some(mut frame) = decode_frame(&mut wire).unwrap() {
+            let plain = opener.open(&mut frame).unwrap();
+            records.push(
+                plain
+                    .split(|&b| b == MESSAGE_SEPARATOR)
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            );
+        }
+        records
+    }
+
+    #[tokio::test]
+    async fn queued_messages_go_out_as_one_record() {
+        let msgs = [&b"{\"a\":1}"[..], b"{\"b\":2}", b"{\"c\":3}"];
+        let records = records_written(msgs.iter().map(|m| Bytes::from_static(m)).collect()).await;
+        assert_eq!(records, [msgs.map(<[u8]>::to_vec).to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn a_message_larger_than_a_record_target_goes_alone() {
+        let big = Bytes::from(vec![b'x'; RECORD_TARGET + 10]);
+        let small = Bytes::from_static(b"{}");
+        let records = records_written(vec![small.clone(), big.clone(), small.clone()]).await;
+        let sizes: Vec<Vec<usize>> = records
+            .iter()
+            .map(|r| r.iter().map(Vec::len).collect())
+            .collect();
+        assert_eq!(sizes, [vec![2], vec![RECORD_TARGET + 10], vec![2]]);
+    }
 }

@@ -447,7 +447,7 @@ async fn version_mismatch_is_reported_to_the_client() {
     let reply = read_frame(&mut s, &mut buf).await.unwrap();
     // The server answers with a rejection naming its own version (a client of
     // version 99 turns that into "version mismatch: we speak v99, the peer
-    // speaks v1"; see the handshake's unit tests), then closes.
+    // speaks v2"; see the handshake's unit tests), then closes.
     assert_eq!(&reply[..], &cove_common::handshake::version_reject()[..]);
     assert_eq!(
         u16::from_be_bytes([reply[4], reply[5]]),

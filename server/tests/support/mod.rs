@@ -164,6 +164,8 @@ pub struct RawClient {
     pub sealer: Sealer,
     pub opener: Opener,
     buf: BytesMut,
+    /// Messages of a record already read, not yet returned.
+    pending: std::collections::VecDeque<ServerMessage>,
 }
 
 impl RawClient {
@@ -181,6 +183,7 @@ impl RawClient {
             sealer: outcome.channel.sealer,
             opener: outcome.channel.opener,
             buf,
+            pending: Default::default(),
         }
     }
 
@@ -203,11 +206,15 @@ impl RawClient {
 
     /// The next server message, or `None` once the server closed.
     pub async fn recv(&mut self) -> Option<ServerMessage> {
-        let mut frame = tokio::time::timeout(WAIT, read_frame(&mut self.stream, &mut self.buf))
-            .await
-            .expect("timed out reading")?;
-        let pt = self.opener.open(&mut frame).unwrap();
-        Some(ServerMessage::parse(pt).unwrap())
+        while self.pending.is_empty() {
+            let mut frame = tokio::time::timeout(WAIT, read_frame(&mut self.stream, &mut self.buf))
+                .await
+                .expect("timed out reading")?;
+            let pt = self.opener.open(&mut frame).unwrap();
+            self.pending
+                .extend(ServerMessage::parse_record(pt).map(Result::unwrap));
+        }
+        self.pending.pop_front()
     }
 
     /// True once the server has closed the connection (reading gives EOF).
