@@ -83,6 +83,35 @@ fn raw_primitives(c: &mut Criterion) {
     g.finish();
 }
 
+/// What a server pays to send 16 queued 200-byte messages to one
+/// connection: 16 records, or one record holding all 16.
+fn queued_messages(c: &mut Criterion) {
+    let key = EtmKey::derive(b"bench", b"salt", "bench");
+    let msgs = vec![vec![0x5au8; 200]; 16];
+    let mut g = c.benchmark_group("sixteen-messages");
+    g.throughput(Throughput::Elements(16));
+    g.bench_function("one-record-each", |b| {
+        let mut s = Sealer::new(key.clone(), Direction::ServerToClient);
+        let mut out = BytesMut::with_capacity(16 * 300);
+        b.iter(|| {
+            out.clear();
+            for m in &msgs {
+                s.seal_frame(black_box(m), &mut out).unwrap();
+            }
+        });
+    });
+    g.bench_function("one-record-joined", |b| {
+        let mut s = Sealer::new(key.clone(), Direction::ServerToClient);
+        let mut out = BytesMut::with_capacity(16 * 300);
+        b.iter(|| {
+            out.clear();
+            s.seal_frame_joined(black_box(&msgs), b'\n', &mut out)
+                .unwrap();
+        });
+    });
+    g.finish();
+}
+
 fn handshakes(c: &mut Criterion) {
     let id = ServerIdentity::generate();
     c.bench_function("handshake/full", |b| {
@@ -94,5 +123,11 @@ fn handshakes(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, record_layer, raw_primitives, handshakes);
+criterion_group!(
+    benches,
+    record_layer,
+    queued_messages,
+    raw_primitives,
+    handshakes
+);
 criterion_main!(benches);

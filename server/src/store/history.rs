@@ -88,9 +88,11 @@ const BUNDLE_HEADER: &[u8; 14] = b"cove v1 bundle";
 /// A bundle's plaintext is cut at about this size, so reading one page of
 /// history never decrypts much more than that page.
 const BUNDLE_TARGET: usize = 64 * 1024;
-/// Capacity kept for a file's unsynced bytes after an fsync; beyond it the
-/// buffer is released.
-const UNSYNCED_KEEP: usize = 1 << 20;
+/// Capacity kept for a file's unsynced bytes after an fsync, so a busy
+/// user's appends do not allocate afresh every group commit; beyond it the
+/// buffer shrinks. At most [`OPEN_FILES`] times this stays allocated, and
+/// only until the files go idle.
+const UNSYNCED_KEEP: usize = 256 * 1024;
 /// History files kept open by the writer.
 const OPEN_FILES: usize = 512;
 /// After a failed fsync or repair, the next try comes this much later than a
