@@ -24,11 +24,15 @@ pub enum Entry {
 }
 
 impl Entry {
-    fn ts(&self) -> u64 {
+    /// Where the entry sorts: by time, and within one millisecond messages
+    /// by their id (the server's order; many messages can share a
+    /// millisecond, and history pages arrive newest first), then the
+    /// other lines in the order they came.
+    fn order(&self) -> (u64, u64) {
         match self {
-            Entry::Message(m) => m.ts,
-            Entry::Notice(n) => n.ts,
-            Entry::Info { ts, .. } => *ts,
+            Entry::Message(m) => (m.ts, m.id),
+            Entry::Notice(n) => (n.ts, u64::MAX),
+            Entry::Info { ts, .. } => (*ts, u64::MAX),
         }
     }
 }
@@ -76,8 +80,8 @@ impl Conversation {
         {
             return false;
         }
-        let ts = entry.ts();
-        let at = self.entries.partition_point(|e| e.ts() <= ts);
+        let key = entry.order();
+        let at = self.entries.partition_point(|e| e.order() <= key);
         self.entries.insert(at, entry);
         true
     }
@@ -496,5 +500,33 @@ mod tests {
         assert_eq!(conv.oldest_id(), Some(30));
         assert!(!conv.more_history);
         assert_eq!(conv.entries.len(), 3);
+    }
+
+    /// A page (newest first) of messages sent within one millisecond is
+    /// shown oldest first, like everything else.
+    #[test]
+    fn messages_of_one_millisecond_keep_the_servers_order() {
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
+        let at = |id: u64, text: &str| ChatMessage {
+            ts: 1_000,
+            ..msg(id, "bob", general(), text)
+        };
+        s.apply(ServerMessage::Message(at(13, "live")));
+        s.apply(ServerMessage::History {
+            id: 1,
+            with: general(),
+            messages: vec![at(12, "c"), at(11, "b"), at(10, "a")],
+            more: false,
+        });
+        let texts: Vec<&str> = s.conversations[&general()]
+            .entries
+            .iter()
+            .map(|e| match e {
+                Entry::Message(m) => m.text.as_str(),
+                _ => "",
+            })
+            .collect();
+        assert_eq!(texts, ["a", "b", "c", "live"]);
+        assert_eq!(s.conversations[&general()].oldest_id(), Some(10));
     }
 }
