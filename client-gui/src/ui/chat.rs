@@ -285,6 +285,7 @@ impl ChatView {
         let total: f32 = heights.iter().sum();
         let me = &state.me;
         let mut at_top = false;
+        let mut remeasured = false;
         egui::ScrollArea::vertical()
             .id_salt(("conversation", title(&state.current)))
             .auto_shrink(false)
@@ -314,11 +315,18 @@ impl ChatView {
                         draw_pending(&mut row, pending[i - conv.entries.len()]);
                     }
                     let h = row.min_rect().height() + 4.0;
+                    remeasured |= (heights[i] - h).abs() > 0.5;
                     heights[i] = h;
                     y += h;
                     i += 1;
                 }
             });
+        // The content's height and the scroll position were taken from the
+        // old estimates: lay out again with the measured rows, so a view
+        // sticking to the bottom really shows the newest message.
+        if remeasured {
+            ui.ctx().request_repaint();
+        }
         if at_top && conv.more_history && !conv.loading {
             actions.push(ChatAction::LoadOlder);
         }
