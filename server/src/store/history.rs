@@ -100,6 +100,18 @@ const OPEN_FILES: usize = 512;
 const SYNC_RETRY: Duration = Duration::from_millis(900);
 /// While history writes keep failing, the log says so at most this often.
 const FAILURE_REPORT: Duration = Duration::from_secs(10);
+/// Most jobs the writer takes off its queue at once.
+const BATCH_JOBS: usize = 8192;
+/// The writer stops taking jobs once they hold this many bytes of entries
+/// (each entry counted once per recipient): what one batch adds to memory
+/// before it is written.
+const BATCH_BYTES: usize = 32 << 20;
+/// Written bytes kept for fsync retries beyond which the writer fsyncs at
+/// once instead of waiting for [`SYNC_INTERVAL`], bounding that memory when
+/// writes outrun the group commit.
+const UNSYNCED_LIMIT: usize = 128 << 20;
+/// Threads fsyncing history files at once at a group commit.
+const SYNC_THREADS: usize = 8;
 /// A history file not written for this long is closed.
 pub const IDLE_CLOSE: Duration = Duration::from_secs(5);
 /// Lengths of cleanly closed files remembered, so reopening one that has not
@@ -721,10 +733,11 @@ enum Command {
     Stop(mpsc::Sender<()>),
 }
 
-/// The history writer: one thread owning the open files. It takes every job
-/// queued at a wake-up, writes each user's new entries with one `write(2)`,
-/// completes the jobs (their messages may now be acknowledged), and fsyncs
-/// written files at most [`SYNC_INTERVAL`] later (group commit).
+/// The history writer: one thread owning the open files. It takes the jobs
+/// queued at a wake-up (up to [`BATCH_BYTES`]), writes each user's new
+/// entries with one `write(2)`, completes the jobs (their messages may now
+/// be acknowledged), and fsyncs written files about [`SYNC_INTERVAL`] later,
+/// or sooner once [`UNSYNCED_LIMIT`] bytes wait (group commit).
 pub struct HistoryService {
     dir: PathBuf,
     tx: Mutex<Option<mpsc::Sender<Command>>>,
@@ -856,6 +869,27 @@ struct Writer {
     healthy: Arc<AtomicBool>,
     /// Since when writes fail, if they do.
     failing: Option<Failing>,
+    /// [`UNSYNCED_LIMIT`], smaller in tests.
+    unsynced_limit: usize,
+}
+
+/// `first` and the jobs queued behind it, up to [`BATCH_JOBS`] jobs or
+/// [`BATCH_BYTES`] bytes of entries.
+fn take_batch(first: Option<Command>, rx: &mpsc::Receiver<Command>) -> Vec<Command> {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    let mut next = first;
+    while let Some(c) = next.take() {
+        if let Command::Append(job, _) = &c {
+            bytes += job.entry.len() * job.users.len();
+        }
+        batch.push(c);
+        if batch.len() >= BATCH_JOBS || bytes >= BATCH_BYTES {
+            break;
+        }
+        next = rx.try_recv().ok();
+    }
+    batch
 }
 
 /// A run of failed writes, for the log.
@@ -877,6 +911,7 @@ impl Writer {
             idle_checked: Instant::now(),
             healthy,
             failing: None,
+            unsynced_limit: UNSYNCED_LIMIT,
         }
     }
 
@@ -898,22 +933,7 @@ impl Writer {
                     Err(_) => break,
                 },
             };
-            let mut batch: Vec<Command> = first.into_iter().collect();
-            while batch.len() < 8192 {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
-            }
-            let stop = self.write_batch(batch);
-            if stop.is_some()
-                || self
-                    .oldest_write
-                    .is_some_and(|t| t.elapsed() >= SYNC_INTERVAL)
-            {
-                self.sync_dirty();
-            }
-            if let Some(ack) = stop {
+            if let Some(ack) = self.write_and_commit(take_batch(first, rx)) {
                 let _ = ack.send(());
                 return;
             }
@@ -923,6 +943,22 @@ impl Writer {
             }
         }
         self.sync_dirty();
+    }
+
+    /// Writes a batch, then fsyncs if a group commit is due: its interval
+    /// has passed, the batch asked to stop, or the unsynced bytes kept for
+    /// retries reached their limit. Returns a stop request.
+    fn write_and_commit(&mut self, batch: Vec<Command>) -> Option<mpsc::Sender<()>> {
+        let stop = self.write_batch(batch);
+        if stop.is_some()
+            || self
+                .oldest_write
+                .is_some_and(|t| t.elapsed() >= SYNC_INTERVAL)
+            || self.unsynced_bytes() >= self.unsynced_limit
+        {
+            self.sync_dirty();
+        }
+        stop
     }
 
     /// Writes a batch of jobs and completes them; returns a stop request.
@@ -1115,23 +1151,62 @@ impl Writer {
         result
     }
 
+    /// Bytes written and not yet fsynced, all files together: the copies
+    /// kept for a failed fsync.
+    fn unsynced_bytes(&self) -> usize {
+        self.dirty
+            .iter()
+            .filter_map(|u| self.files.get(u))
+            .map(|f| f.unsynced.len())
+            .sum()
+    }
+
     /// fsyncs every written file; a file whose fsync (and repair) failed
     /// stays dirty and is tried again at the next sync.
     fn sync_dirty(&mut self) {
-        let files = &mut self.files;
+        let dirty = &self.dirty;
+        let mut to_sync: Vec<(&UserId, &mut HistoryFile)> = self
+            .files
+            .iter_mut()
+            .filter(|(user, _)| dirty.contains(*user))
+            .collect();
+        // An fdatasync mostly waits for the journal and the disk, and
+        // fdatasyncs running at the same time share one journal commit: so
+        // the files are synced from several threads at once, not one by one.
+        let per_thread = to_sync.len().div_ceil(SYNC_THREADS).max(1);
+        let results: Vec<(UserId, Result<(), StoreError>)> = std::thread::scope(|scope| {
+            let threads: Vec<_> = to_sync
+                .chunks_mut(per_thread)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter_mut()
+                            .map(|(user, f)| ((*user).clone(), f.sync()))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap_or_default())
+                .collect()
+        });
         let mut failed = None;
         let mut failures = 0;
-        self.dirty.retain(|user| match files.get_mut(user) {
-            Some(f) => match f.sync() {
-                Ok(()) => false,
+        // Files no longer open cannot be synced; a file whose sync did not
+        // report back (its thread died) stays dirty.
+        self.dirty.retain(|user| self.files.contains_key(user));
+        for (user, result) in results {
+            match result {
+                Ok(()) => {
+                    self.dirty.remove(&user);
+                }
                 Err(e) => {
                     failures += 1;
                     failed.get_or_insert(e);
-                    true
                 }
-            },
-            None => false,
-        });
+            }
+        }
         let ok = failed.is_none();
         if let Some(e) = failed {
             self.healthy.store(false, Ordering::Relaxed);
@@ -1556,6 +1631,93 @@ mod tests {
         assert!(healthy.load(Ordering::Relaxed));
         w.sync_dirty();
         assert_eq!(read_all(&path, &secret), ["three", "two", "one"]);
+    }
+
+    fn job(users: &[(UserId, [u8; 32])], entry: Vec<u8>) -> Command {
+        let (done, _rx) = oneshot::channel();
+        Command::Append(
+            AppendJob {
+                users: users.to_vec().into(),
+                entry: entry.into(),
+            },
+            done,
+        )
+    }
+
+    #[test]
+    fn a_batch_stops_at_its_byte_budget() {
+        let users: Vec<(UserId, [u8; 32])> =
+            (0..16).map(|_| (UserId::generate(), [7; 32])).collect();
+        // Each job is 16 recipients × 256 KiB = 4 MiB of history to write.
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..100 {
+            tx.send(job(&users, vec![b'x'; 256 * 1024])).unwrap();
+        }
+        let first = rx.try_recv().ok();
+        let batch = take_batch(first, &rx);
+        assert_eq!(batch.len(), BATCH_BYTES.div_ceil(4 << 20));
+        // Small jobs are taken up to the count limit, the rest left queued.
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..BATCH_JOBS + 5 {
+            tx.send(job(&users[..1], b"{}".to_vec())).unwrap();
+        }
+        assert_eq!(take_batch(rx.try_recv().ok(), &rx).len(), BATCH_JOBS);
+        assert_eq!(take_batch(rx.try_recv().ok(), &rx).len(), 5);
+    }
+
+    /// Many files are fsynced together; one whose fsync fails stays dirty
+    /// (to be repaired) while every other one is synced.
+    #[test]
+    fn a_group_commit_syncs_every_file_but_the_failing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let mut w = Writer::new(dir.path().to_path_buf(), healthy.clone());
+        let secret = HistorySecret::from_bytes(random_bytes());
+        let users: Vec<UserId> = (0..40).map(|_| UserId::generate()).collect();
+        for (i, user) in users.iter().enumerate() {
+            w.append(user, secret.public(), &[&msg(i as u64, "room", "hi")])
+                .unwrap();
+        }
+        assert_eq!(w.dirty.len(), 40);
+        assert!(w.unsynced_bytes() > 0);
+        w.files.get_mut(&users[17]).unwrap().fail_syncs = 2;
+        w.sync_dirty();
+        assert_eq!(w.dirty.iter().collect::<Vec<_>>(), [&users[17]]);
+        assert!(!healthy.load(Ordering::Relaxed));
+        for (i, user) in users.iter().enumerate() {
+            let f = &w.files[user];
+            assert_eq!(f.synced == f.len, i != 17, "file {i}");
+        }
+        w.sync_dirty();
+        assert!(w.dirty.is_empty());
+        assert_eq!(w.unsynced_bytes(), 0);
+    }
+
+    /// When written bytes outrun the group commit, the writer fsyncs at
+    /// once rather than hold more than its limit for retries.
+    #[test]
+    fn too_many_unsynced_bytes_bring_the_group_commit_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::new(dir.path().to_path_buf(), Arc::new(AtomicBool::new(true)));
+        let secret = HistorySecret::from_bytes(random_bytes());
+        let users = [(UserId::generate(), secret.public())];
+        let text = "y".repeat(3_000);
+        let batch = |from: u64| {
+            (from..from + 10)
+                .map(|i| job(&users, msg(i, "room", &text)))
+                .collect()
+        };
+        // About 30 KB: below the limit, so kept until the interval passes.
+        w.unsynced_limit = 64 * 1024;
+        assert!(w.write_and_commit(batch(0)).is_none());
+        assert_eq!(w.dirty.len(), 1, "not synced yet");
+        assert!(w.unsynced_bytes() > 30_000);
+        // Past the limit: synced now, long before the interval is up.
+        w.write_and_commit(batch(10));
+        w.write_and_commit(batch(20));
+        assert!(w.dirty.is_empty(), "synced early");
+        assert_eq!(w.unsynced_bytes(), 0);
+        assert!(w.oldest_write.is_none_or(|t| t.elapsed() < SYNC_INTERVAL));
     }
 
     #[tokio::test]
