@@ -373,7 +373,7 @@ impl HistoryFile {
     }
 
     /// Appends entries, all in one `write(2)`, as bundles of about
-    /// [`BUNDLE_TARGET`] bytes. A new segment is started on the first append
+    /// `BUNDLE_TARGET` bytes. A new segment is started on the first append
     /// after opening. If the write fails, the file is cut back to where it
     /// was, so nothing partial stays behind.
     pub fn append(&mut self, entries: &[&[u8]]) -> Result<(), StoreError> {
@@ -734,10 +734,10 @@ enum Command {
 }
 
 /// The history writer: one thread owning the open files. It takes the jobs
-/// queued at a wake-up (up to [`BATCH_BYTES`]), writes each user's new
+/// queued at a wake-up (up to `BATCH_BYTES`), writes each user's new
 /// entries with one `write(2)`, completes the jobs (their messages may now
 /// be acknowledged), and fsyncs written files about [`SYNC_INTERVAL`] later,
-/// or sooner once [`UNSYNCED_LIMIT`] bytes wait (group commit).
+/// or sooner once `UNSYNCED_LIMIT` bytes wait (group commit).
 pub struct HistoryService {
     dir: PathBuf,
     tx: Mutex<Option<mpsc::Sender<Command>>>,
