@@ -75,7 +75,7 @@ struct Failures {
 
 /// Counts failures per key and computes growing lockouts:
 /// none for the first `free` failures, then 1 s, 2 s, 4 s … up to
-/// [`MAX_LOCKOUT`].
+/// `MAX_LOCKOUT`.
 #[derive(Debug)]
 pub struct RateLimiter {
     free: u32,

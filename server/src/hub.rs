@@ -3,7 +3,7 @@
 //!
 //! Live state sits behind one `std::sync::Mutex`, held only for in-memory
 //! lookups (never across an `.await` or any I/O). Each room keeps a
-//! copy-on-write [`Fanout`] snapshot, rebuilt when membership or presence
+//! copy-on-write `Fanout` snapshot, rebuilt when membership or presence
 //! changes, so sending a message takes the lock just long enough to clone
 //! one `Arc`. Changes to accounts and membership are written to `users.json`
 //! on a blocking thread before they are acknowledged; a change whose save
