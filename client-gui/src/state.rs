@@ -28,7 +28,7 @@ impl Entry {
     /// by their id (the server's order; many messages can share a
     /// millisecond, and history pages arrive newest first), then the
     /// other lines in the order they came.
-    fn order(&self) -> (u64, u64) {
+    pub(crate) fn order(&self) -> (u64, u64) {
         match self {
             Entry::Message(m) => (m.ts, m.id),
             Entry::Notice(n) => (n.ts, u64::MAX),

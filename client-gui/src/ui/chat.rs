@@ -36,9 +36,25 @@ pub struct ChatView {
     pub join_field: String,
     /// The "message someone" field.
     pub dm_field: String,
-    /// Measured row heights per conversation, for laying out only the
-    /// visible rows.
-    heights: HashMap<Target, Vec<f32>>,
+    /// Per conversation, what the virtual list remembers between frames.
+    lists: HashMap<Target, ListMemory>,
+}
+
+/// The virtual list's memory for one conversation.
+#[derive(Debug, Default)]
+struct ListMemory {
+    /// Each row's measured height (estimated until it is first shown), for
+    /// laying out only the visible rows.
+    heights: Vec<f32>,
+    /// The first entry's sort key when last shown, to notice older entries
+    /// put in front of it.
+    first: Option<(u64, u64)>,
+    /// The scroll offset when last shown.
+    offset: f32,
+    /// Whether it was shown before: in its first frame a scroll area is at
+    /// the top whatever it will stick to, which is not the reader scrolling
+    /// up for older messages.
+    shown: bool,
 }
 
 const DEFAULT_ROW: f32 = 22.0;
@@ -280,18 +296,49 @@ impl ChatView {
         };
         let pending: Vec<&Pending> = state.pending_in(&state.current).collect();
         let n = conv.entries.len() + pending.len();
-        let heights = self.heights.entry(state.current.clone()).or_default();
+        let list = self.lists.entry(state.current.clone()).or_default();
+        // A page of older messages lands in front of the rows: their heights
+        // move down with them, and so does the view, so the reader stays on
+        // the lines they were reading (instead of being thrown to the new
+        // top, which would also ask for the next page at once).
+        let mut scroll_to = None;
+        if let Some(first) = list.first {
+            let added = conv
+                .entries
+                .iter()
+                .position(|e| e.order() == first)
+                .unwrap_or(0);
+            if added > 0 {
+                list.heights
+                    .splice(0..0, std::iter::repeat_n(DEFAULT_ROW, added));
+                scroll_to = Some(list.offset + added as f32 * DEFAULT_ROW);
+            }
+        }
+        list.first = conv.entries.first().map(Entry::order);
+        let first_frame = !std::mem::replace(&mut list.shown, true);
+        let heights = &mut list.heights;
         heights.resize(n, DEFAULT_ROW);
         let total: f32 = heights.iter().sum();
         let me = &state.me;
         let mut at_top = false;
         let mut remeasured = false;
-        egui::ScrollArea::vertical()
+        let mut area = egui::ScrollArea::vertical()
             .id_salt(("conversation", title(&state.current)))
             .auto_shrink(false)
-            .stick_to_bottom(true)
-            .show_viewport(ui, |ui, viewport| {
+            .stick_to_bottom(true);
+        if let Some(y) = scroll_to {
+            area = area.vertical_scroll_offset(y);
+        }
+        let offset = &mut list.offset;
+        ui.scope(|ui| {
+            if scroll_to.is_some() {
+                // The scroll area still knows last frame's shorter content:
+                // the new offset would look like overscroll and spring back.
+                ui.spacing_mut().scroll.kinetic.rubber_band = false;
+            }
+            area.show_viewport(ui, |ui, viewport| {
                 ui.set_height(total.max(viewport.height()));
+                *offset = viewport.min.y;
                 at_top = viewport.min.y <= 1.0;
                 let origin = ui.max_rect().min;
                 let width = ui.available_width();
@@ -321,11 +368,15 @@ impl ChatView {
                     i += 1;
                 }
             });
+        });
         // The content's height and the scroll position were taken from the
         // old estimates: lay out again with the measured rows, so a view
         // sticking to the bottom really shows the newest message.
         if remeasured {
             ui.ctx().request_repaint();
+        }
+        if at_top && first_frame {
+            at_top = false;
         }
         if at_top && conv.more_history && !conv.loading {
             actions.push(ChatAction::LoadOlder);
