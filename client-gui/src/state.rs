@@ -24,6 +24,11 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// When it happened (ms since the epoch).
+    pub(crate) fn ts(&self) -> u64 {
+        self.order().0
+    }
+
     /// Where the entry sorts: by time, and within one millisecond messages
     /// by their id (the server's order; many messages can share a
     /// millisecond, and history pages arrive newest first), then the

@@ -384,17 +384,9 @@ impl ChatView {
     }
 }
 
-fn entry_ts(e: &Entry) -> u64 {
-    match e {
-        Entry::Message(m) => m.ts,
-        Entry::Notice(n) => n.ts,
-        Entry::Info { ts, .. } => *ts,
-    }
-}
-
 fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me: &Username) {
-    let when = local(entry_ts(e));
-    let new_day = prev.is_none_or(|p| local(entry_ts(p)).date_naive() != when.date_naive());
+    let when = local(e.ts());
+    let new_day = prev.is_none_or(|p| local(p.ts()).date_naive() != when.date_naive());
     if new_day {
         ui.vertical_centered(|ui| {
             ui.label(
