@@ -54,8 +54,6 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(20);
 const EVENT_BUFFER: usize = 4096;
 /// Requests buffered before [`Session::send`] waits.
 const REQUEST_BUFFER: usize = 1024;
-/// Most bytes the writer gathers into one `write`.
-const COALESCE_BYTES: usize = 256 * 1024;
 
 /// Why the session failed.
 #[derive(Debug, thiserror::Error)]
@@ -382,7 +380,7 @@ async fn write_loop(
             if sealer.seal_frame(&msg.encode(), &mut buf).is_err() {
                 return;
             }
-            if logout || buf.len() >= COALESCE_BYTES {
+            if logout || buf.len() >= crate::limits::WRITE_COALESCE_BYTES {
                 break;
             }
             next = requests.try_recv().ok();

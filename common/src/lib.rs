@@ -4,20 +4,27 @@
 //! [`proto`] defines every message, [`handshake`] establishes keys,
 //! [`record`] seals and opens frames, [`frame`] delimits them and [`crypto`]
 //! holds the one encrypt-then-MAC construction used on the wire and at rest.
+//! [`time`], [`kdf`] and [`defaults`] are the small shared facts (the clock,
+//! password-hashing presets, the default address) both sides need.
 //! With the `client` feature, [`client`] adds the headless async session the
 //! desktop app, the load generator and the tests all use.
 
 pub mod crypto;
+pub mod defaults;
 pub mod frame;
 pub mod handshake;
+pub mod kdf;
 pub mod limits;
 pub mod names;
 pub mod proto;
 pub mod record;
+pub mod time;
 
 #[cfg(feature = "client")]
 pub mod client;
 
+pub use defaults::DEFAULT_LISTEN;
 pub use handshake::{ServerIdentity, ServerKey};
+pub use kdf::KdfParams;
 pub use names::{ClientMsgId, InvalidInput, MessageText, Password, RoomName, Username};
 pub use proto::{ClientMessage, ErrorCode, Request, ServerMessage, Target};

@@ -32,3 +32,8 @@ pub const HISTORY_PAGE_MAX: u16 = 200;
 
 /// The room every user belongs to.
 pub const DEFAULT_ROOM: &str = "general";
+
+/// Most bytes a connection's writer (the server's or the client session's)
+/// gathers from its queue into one `write`: enough to amortise the system
+/// call, small enough that one busy peer does not hold a huge buffer.
+pub const WRITE_COALESCE_BYTES: usize = 256 * 1024;

@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 use cove_common::{ErrorCode, Password, Username};
 use tokio::sync::Semaphore;
 
-use crate::credentials::{self, Credentials, HistorySecret, KdfParams};
+use cove_common::KdfParams;
+
+use crate::credentials::{self, Credentials, HistorySecret};
 use crate::hub::{Hub, HubError, UserCtx};
+use crate::sync::lock;
 
 /// The one message every failed login gets, whether or not the user exists.
 pub const LOGIN_FAILED: &str = "wrong username or password";
@@ -384,10 +387,6 @@ impl Drop for QueueSlot<'_> {
 
 fn verify(creds: &Credentials, password: &Password) -> Option<HistorySecret> {
     credentials::verify(creds, password).ok()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::credentials::KdfParams;
+use cove_common::KdfParams;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -62,9 +62,6 @@ impl Config {
         }
     }
 }
-
-/// The default listen address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 
 /// The platform data directory for the server (for example
 /// `~/.local/share/cove-server` on Linux).

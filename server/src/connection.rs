@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::{Bytes, BytesMut};
 use cove_common::frame::{FrameCodec, encode_frame};
 use cove_common::handshake::ServerHandshake;
+use cove_common::limits::WRITE_COALESCE_BYTES;
 use cove_common::proto::{MESSAGE_SEPARATOR, ParseError};
 use cove_common::record::{Opener, Sealer};
 use cove_common::{ClientMessage, ErrorCode, Request, ServerIdentity, ServerMessage};
@@ -30,8 +31,6 @@ use crate::credentials::HistorySecret;
 use crate::hub::{ConnId, Hub, HubError, UserCtx};
 use crate::outbox::{Kick, Outbox, Outgoing};
 
-/// Most bytes the writer gathers into one `write`.
-const COALESCE_BYTES: usize = 256 * 1024;
 /// Queued messages are sealed together into records of up to about this
 /// many bytes (TLS's largest record), so a busy connection pays one IV, one
 /// MAC and one cipher start per record rather than per message.
@@ -418,7 +417,7 @@ impl Session {
                 let (rooms, directs) = shared.hub.attach(&user, self.conn, self.outbox.clone());
                 let session = cove_common::proto::SessionInfo {
                     username: user.name.clone(),
-                    server_time: crate::hub::now_ms(),
+                    server_time: cove_common::time::now_ms(),
                 };
                 self.reply(ServerMessage::Welcome {
                     id,
@@ -491,7 +490,7 @@ async fn write_loop(
             }
             record_len += frame.len() + 1;
             record.push(frame);
-            if closing || buf.len() + record_len >= COALESCE_BYTES {
+            if closing || buf.len() + record_len >= WRITE_COALESCE_BYTES {
                 break;
             }
             next = rx.try_recv().ok();

@@ -17,52 +17,19 @@ use std::fmt;
 use std::sync::Mutex;
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use cove_common::Password;
 use cove_common::crypto::{EtmKey, Secret, hkdf_expand, random_bytes};
+use cove_common::{KdfParams, Password};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
-use crate::store::b64;
+use crate::b64;
 
 const VERIFIER_LABEL: &str = "cove v1 password verifier";
 const WRAP_LABEL: &str = "cove v1 history wrap";
 const WRAP_HEADER: &[u8] = b"cove v1 history secret";
 const SALT_LEN: usize = 16;
-
-/// Argon2id cost parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KdfParams {
-    /// Memory in KiB.
-    pub m_cost_kib: u32,
-    /// Iterations.
-    pub t_cost: u32,
-    /// Parallelism.
-    pub p_cost: u32,
-}
-
-impl KdfParams {
-    /// OWASP's recommended minimum for Argon2id (19 MiB, 2 iterations, 1
-    /// lane). Always used by the `cove-server` binary.
-    pub fn production() -> Self {
-        Self {
-            m_cost_kib: 19 * 1024,
-            t_cost: 2,
-            p_cost: 1,
-        }
-    }
-
-    /// The cheapest parameters Argon2 accepts, so test suites stay fast.
-    /// Never use these for real accounts.
-    pub fn insecure_for_tests() -> Self {
-        Self {
-            m_cost_kib: 8,
-            t_cost: 1,
-            p_cost: 1,
-        }
-    }
-}
 
 /// Why a credential operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

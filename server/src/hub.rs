@@ -11,21 +11,23 @@
 //! refused (a failed registration leaves the name free).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use cove_common::limits::HISTORY_PAGE_MAX;
 use cove_common::proto::{
     ChatMessage, Member, MessageId, Notice, NoticeKind, RoomInfo, ServerMessage, Timestamp,
 };
+use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, ErrorCode, MessageText, RoomName, Target, Username};
 
+use crate::clock::IdClock;
 use crate::credentials::{Credentials, HistorySecret};
 use crate::outbox::Outbox;
 use crate::store::StoreError;
 use crate::store::history::{AppendJob, HistoryReader, HistoryService};
 use crate::store::users::{UserDb, UserId};
+use crate::sync::lock;
 
 /// Completes when a message is in every recipient's history file.
 pub type StoreDone = tokio::sync::oneshot::Receiver<Result<(), StoreError>>;
@@ -73,19 +75,6 @@ impl HubError {
             HubError::Internal => ErrorCode::Internal,
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> Timestamp {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// One online session.
@@ -251,31 +240,6 @@ impl Live {
         }
         out
     }
-}
-
-/// Hands out message ids: microseconds since the epoch, bumped to stay
-/// strictly increasing, so ids keep growing across restarts without storing
-/// a counter.
-#[derive(Debug, Default)]
-struct IdClock {
-    last: Mutex<u64>,
-}
-
-impl IdClock {
-    /// Runs `f` with the next id while holding the clock, so that whatever
-    /// `f` queues is queued in id order.
-    fn issue<R>(&self, f: impl FnOnce(MessageId) -> R) -> R {
-        let mut last = lock(&self.last);
-        let id = now_us().max(*last + 1);
-        *last = id;
-        f(id)
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave our maps half-updated in a
-    // way that matters more than stopping service, so recover the guard.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 type DbJob = Box<dyn FnOnce(&mut UserDb) + Send>;

@@ -10,12 +10,15 @@
 //! and [`store`] keeps keys, `users.json` and the per-user histories.
 
 pub mod accounts;
+mod b64;
+pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod credentials;
 pub mod hub;
 pub mod outbox;
 pub mod store;
+mod sync;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,8 +30,8 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-pub use config::{Config, DEFAULT_LISTEN, default_data_dir};
-pub use credentials::KdfParams;
+pub use config::{Config, default_data_dir};
+pub use cove_common::{DEFAULT_LISTEN, KdfParams};
 
 use crate::accounts::Accounts;
 use crate::connection::Shared;

@@ -348,7 +348,7 @@ impl HistoryFile {
                 len
             }
             Scan::Corrupt(at) => {
-                let aside = path.with_extension(format!("corrupt-{}", crate::hub::now_ms()));
+                let aside = path.with_extension(format!("corrupt-{}", cove_common::time::now_ms()));
                 tracing::error!(path = %path.display(), at, moved_to = %aside.display(),
                     "history file is corrupt; keeping it aside and starting a new one");
                 drop(file);

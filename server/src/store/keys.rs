@@ -14,8 +14,9 @@ use cove_common::crypto::{EtmKey, Secret, random_bytes};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::{StoreError, atomic_write, b64};
-use crate::credentials::KdfParams;
+use super::{StoreError, atomic_write};
+use crate::b64;
+use cove_common::KdfParams;
 
 /// The key file's name inside the data directory.
 pub const KEY_FILE: &str = "server_keys.json";

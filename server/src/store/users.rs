@@ -304,7 +304,8 @@ fn decode(path: &Path, key: &EtmKey, bytes: &[u8]) -> Result<Document, StoreErro
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::credentials::{KdfParams, create};
+    use crate::credentials::create;
+    use cove_common::KdfParams;
     use cove_common::Password;
 
     fn creds() -> Credentials {
