@@ -4,217 +4,38 @@
 //! app hosts the same server in-process, and the tests start it on
 //! `127.0.0.1:0` with a temporary data directory.
 //!
-//! Layout: [`connection`] serves one client (handshake, records, requests),
-//! [`hub`] holds rooms and presence and fans messages out, [`accounts`]
-//! registers and logs in, [`credentials`] does the password cryptography,
-//! and [`store`] keeps keys, `users.json` and the per-user histories.
+//! Modules, from the bottom up (each imports only modules below it):
+//!
+//! - [`sync`](crate::sync), [`clock`], `b64`, [`config`] and [`outbox`]:
+//!   small leaves (the mutex helper, message ids, base64, settings, the
+//!   queue to one connection's writer).
+//! - [`credentials`]: the password cryptography.
+//! - [`store`]: everything on disk: keys, `users.json`, the per-user
+//!   histories.
+//! - [`accounts`]: the accounts database's thread, the login throttle and
+//!   password checks.
+//! - [`hub`]: rooms, presence and the fan-out of messages.
+//! - [`state`]: what every connection shares.
+//! - [`connection`]: one connection on the wire (handshake, writer).
+//! - [`cmd`]: one connection's requests, a handler per kind.
+//! - [`server`]: the listener, connection tasks and shutdown.
+//!
+//! `docs/architecture.md` follows one message through these modules.
 
 pub mod accounts;
 mod b64;
 pub mod clock;
+pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod credentials;
 pub mod hub;
 pub mod outbox;
+pub mod server;
+pub mod state;
 pub mod store;
 mod sync;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
-use cove_common::ServerKey;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
-use tracing::{info, warn};
-
 pub use config::{Config, default_data_dir};
 pub use cove_common::{DEFAULT_LISTEN, KdfParams};
-
-use crate::accounts::Accounts;
-use crate::connection::Shared;
-use crate::hub::Hub;
-use crate::store::StoreError;
-use crate::store::history::HistoryService;
-use crate::store::keys::ServerKeys;
-use crate::store::users::UserDb;
-
-/// Why the server could not start or run.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The data directory could not be opened.
-    #[error("{0}")]
-    Store(#[from] StoreError),
-}
-
-/// A bound, ready server.
-#[derive(Debug)]
-pub struct Server {
-    listener: TcpListener,
-    shared: Arc<Shared>,
-}
-
-impl Server {
-    /// Opens (or creates) the data directory and binds the listen address.
-    pub async fn bind(config: Config) -> Result<Server, ServerError> {
-        let data_dir = config.data_dir.clone();
-        let kdf = config.kdf.clone();
-        let passphrase = config.passphrase.clone();
-        let (keys, db, history) = tokio::task::spawn_blocking(move || {
-            store::ensure_data_dir(&data_dir)?;
-            let keys = ServerKeys::load_or_create(&data_dir, passphrase.as_ref(), &kdf)?;
-            let db = UserDb::open(&data_dir, &keys.storage_key)?;
-            let history = HistoryService::start(&data_dir)?;
-            Ok::<_, StoreError>((keys, db, history))
-        })
-        .await
-        .map_err(|e| StoreError::Io {
-            path: config.data_dir.clone(),
-            source: std::io::Error::other(e),
-        })??;
-        let listener =
-            TcpListener::bind(&config.listen)
-                .await
-                .map_err(|source| ServerError::Bind {
-                    addr: config.listen.clone(),
-                    source,
-                })?;
-        let accounts = Accounts::new(
-            config.kdf.clone(),
-            config.max_concurrent_hashes,
-            config.max_queued_logins,
-        )
-        .with_registration_limit(config.registrations_per_address_per_hour);
-        let hub = Hub::new(db, history);
-        let shared = Arc::new(Shared::new(hub, accounts, keys.identity, config));
-        Ok(Server { listener, shared })
-    }
-
-    /// The address actually bound (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-    }
-
-    /// The server's identity key; clients are asked to trust its
-    /// [`ServerKey::fingerprint`].
-    pub fn public_key(&self) -> ServerKey {
-        self.shared.identity.public_key()
-    }
-
-    /// Serves until `shutdown` resolves, then tells every client, flushes
-    /// pending writes and histories, and returns.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let limit = Arc::new(Semaphore::new(self.shared.config.max_connections));
-        let mut conns = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                // Reap finished connection tasks so the set stays small.
-                Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                accepted = self.listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            // Usually out of file descriptors: back off
-                            // instead of spinning.
-                            warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let Ok(permit) = limit.clone().try_acquire_owned() else {
-                        warn!(%peer, "connection limit reached; refusing");
-                        drop(stream);
-                        continue;
-                    };
-                    let shared = self.shared.clone();
-                    let stop = stop_rx.clone();
-                    conns.spawn(async move {
-                        connection::serve(stream, peer, shared, stop).await;
-                        drop(permit);
-                    });
-                }
-            }
-        }
-        info!(connections = conns.len(), "shutting down");
-        let _ = stop_tx.send(true);
-        let grace = self.shared.config.shutdown_grace + Duration::from_secs(1);
-        let drained =
-            tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            warn!("some connections did not close in time");
-            conns.abort_all();
-        }
-        let shared = self.shared.clone();
-        let _ = tokio::task::spawn_blocking(move || shared.hub.shutdown_storage()).await;
-        info!("stopped");
-    }
-
-    /// Runs the server on the current tokio runtime in the background.
-    pub fn spawn(self) -> ServerHandle {
-        let addr = self.local_addr();
-        let key = self.public_key();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(self.run(async move {
-            let _ = rx.await;
-        }));
-        ServerHandle {
-            addr,
-            key,
-            stop: Some(tx),
-            task,
-        }
-    }
-}
-
-/// A server running in the background; [`ServerHandle::shutdown`] stops it
-/// gracefully. Dropping the handle also stops it.
-#[derive(Debug)]
-pub struct ServerHandle {
-    addr: SocketAddr,
-    key: ServerKey,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ServerHandle {
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The server's identity key.
-    pub fn public_key(&self) -> ServerKey {
-        self.key
-    }
-
-    /// Stops the server gracefully and waits until it has.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
+pub use server::{Server, ServerError, ServerHandle};

@@ -1,7 +1,6 @@
-//! Registration and login: Argon2id off the async runtime with a bound on
-//! concurrent hashes, one generic failure message, and growing delays for
-//! repeated failures per client address, per username and address pair, and
-//! per username.
+//! Login and registration throttles: growing lockouts for repeated failures
+//! per client address, per username and address pair, and per username, and
+//! a per-address budget of registrations.
 //!
 //! The per-username lockout stops guessing spread over many addresses, but
 //! on its own it would let anyone lock an owner out of their account. So,
@@ -11,21 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use cove_common::{ErrorCode, Password, Username};
-use tokio::sync::Semaphore;
-
-use cove_common::KdfParams;
-
-use crate::credentials::{self, Credentials, HistorySecret};
-use crate::hub::{Hub, HubError, UserCtx};
-use crate::sync::lock;
-
-/// The one message every failed login gets, whether or not the user exists.
-pub const LOGIN_FAILED: &str = "wrong username or password";
 
 /// Failures allowed per address, and per username and address, before
 /// delays start.
@@ -39,35 +24,6 @@ const MAX_LOCKOUT: Duration = Duration::from_secs(60);
 const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Bound on remembered keys, so a flood of names cannot grow memory.
 const MAX_TRACKED: usize = 100_000;
-
-/// Why register or login failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    /// Wrong name or password (never says which).
-    #[error("{}", LOGIN_FAILED)]
-    Failed,
-    /// Too many recent failures from this address or for this name.
-    #[error("too many attempts; try again in {0} seconds")]
-    RateLimited(u64),
-    /// Too many logins are waiting for a password check.
-    #[error("the server is busy; try again in a moment")]
-    Busy,
-    /// A hub error (name taken, storage).
-    #[error(transparent)]
-    Hub(#[from] HubError),
-}
-
-impl AuthError {
-    /// The protocol error code.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            AuthError::Failed => ErrorCode::AuthFailed,
-            AuthError::RateLimited(_) => ErrorCode::RateLimited,
-            AuthError::Busy => ErrorCode::Busy,
-            AuthError::Hub(e) => e.code(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -243,150 +199,6 @@ impl Throttle {
         }
         self.trusted.insert((name_key.to_owned(), addr));
     }
-}
-
-/// The account service.
-#[derive(Debug)]
-pub struct Accounts {
-    kdf: KdfParams,
-    hashes: Arc<Semaphore>,
-    max_queued: usize,
-    queued: AtomicUsize,
-    throttle: Mutex<Throttle>,
-    registrations: Mutex<RegistrationBudget>,
-}
-
-impl Accounts {
-    /// An account service hashing with `kdf`, at most `concurrent` hashes at a
-    /// time and `max_queued` waiting.
-    pub fn new(kdf: KdfParams, concurrent: usize, max_queued: usize) -> Self {
-        Self {
-            kdf,
-            hashes: Arc::new(Semaphore::new(concurrent.max(1))),
-            max_queued,
-            queued: AtomicUsize::new(0),
-            throttle: Mutex::default(),
-            registrations: Mutex::default(),
-        }
-    }
-
-    /// Limits the accounts one address may create to `per_hour` an hour
-    /// (0: no limit).
-    pub fn with_registration_limit(mut self, per_hour: u32) -> Self {
-        self.registrations = Mutex::new(RegistrationBudget::new(per_hour));
-        self
-    }
-
-    /// Runs `f` on a blocking thread once a hash slot is free.
-    async fn hash<R: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> R + Send + 'static,
-    ) -> Result<R, AuthError> {
-        let queued = QueueSlot::take(&self.queued, self.max_queued).ok_or(AuthError::Busy)?;
-        let permit = self
-            .hashes
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AuthError::Busy)?;
-        drop(queued);
-        tokio::task::spawn_blocking(move || {
-            let r = f();
-            drop(permit);
-            r
-        })
-        .await
-        .map_err(|_| AuthError::Busy)
-    }
-
-    /// Creates an account and returns it with its unlocked history key.
-    /// The address it was created from counts as one the owner logged in
-    /// from.
-    pub async fn register(
-        &self,
-        hub: &Hub,
-        name: Username,
-        password: Password,
-        addr: IpAddr,
-    ) -> Result<(UserCtx, HistorySecret), AuthError> {
-        if hub.name_taken(&name) {
-            return Err(HubError::NameTaken(name).into());
-        }
-        lock(&self.registrations)
-            .take(addr, Instant::now())
-            .map_err(|wait| AuthError::RateLimited(wait.as_secs().max(1)))?;
-        let kdf = self.kdf.clone();
-        let (creds, secret) = self
-            .hash(move || credentials::create(&password, &kdf))
-            .await?
-            .map_err(|_| AuthError::Hub(HubError::Internal))?;
-        let user = hub.register(name, creds).await?;
-        lock(&self.throttle).succeed(&user.name.key(), addr);
-        Ok((user, secret))
-    }
-
-    /// Checks a password and returns the user with their history key.
-    pub async fn login(
-        &self,
-        hub: &Hub,
-        name: Username,
-        password: Password,
-        addr: IpAddr,
-    ) -> Result<(UserCtx, HistorySecret), AuthError> {
-        let name_key = name.key();
-        if let Some(wait) = lock(&self.throttle).blocked_for(&name_key, addr, Instant::now()) {
-            return Err(AuthError::RateLimited(wait.as_secs().max(1)));
-        }
-
-        let found = hub.credentials_of(&name).await;
-        let kdf = self.kdf.clone();
-        let outcome: Option<(UserCtx, HistorySecret)> = self
-            .hash(move || match found {
-                Some((user, creds)) => verify(&creds, &password).map(|s| (user, s)),
-                None => {
-                    // Burn the same time as a real check, so timing does
-                    // not reveal whether the name exists.
-                    credentials::dummy_verify(&password, &kdf);
-                    None
-                }
-            })
-            .await?;
-        let now = Instant::now();
-        match outcome {
-            Some(ok) => {
-                lock(&self.throttle).succeed(&name_key, addr);
-                Ok(ok)
-            }
-            None => {
-                lock(&self.throttle).fail(&name_key, addr, now);
-                Err(AuthError::Failed)
-            }
-        }
-    }
-}
-
-/// A place in the queue for a hash slot, released on drop (also when the
-/// waiting login is cancelled).
-struct QueueSlot<'a>(&'a AtomicUsize);
-
-impl<'a> QueueSlot<'a> {
-    fn take(counter: &'a AtomicUsize, max: usize) -> Option<Self> {
-        if counter.fetch_add(1, Ordering::AcqRel) >= max {
-            counter.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(Self(counter))
-    }
-}
-
-impl Drop for QueueSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-fn verify(creds: &Credentials, password: &Password) -> Option<HistorySecret> {
-    credentials::verify(creds, password).ok()
 }
 
 #[cfg(test)]

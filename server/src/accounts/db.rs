@@ -1,0 +1,165 @@
+//! The accounts database's thread and its handle.
+//!
+//! One thread owns [`UserDb`] and does every change and save in order, so
+//! saves never race, and the multi-megabyte buffers of a large `users.json`
+//! are reused by one allocator instead of being left behind on every blocking
+//! thread that ever saved it. Everyone else holds an [`AccountDb`], a handle
+//! with one typed method per operation (as mini-redis's `Db` is a handle to
+//! its shared state). A change whose save fails is undone in memory before
+//! the error is returned, so memory never holds what the disk refused, with
+//! one exception: [`AccountDb::add_contact`] logs a failed save and keeps the
+//! contact, which then goes to disk with the next save that succeeds.
+
+use cove_common::time::now_ms;
+use cove_common::{RoomName, Username};
+use tokio::sync::oneshot;
+
+use crate::credentials::Credentials;
+use crate::store::StoreError;
+use crate::store::users::{UserDb, UserId};
+
+use super::UserCtx;
+
+type Job = Box<dyn FnOnce(&mut UserDb) + Send>;
+
+/// Why an accounts-database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Registration under a name that is taken (in any letter case).
+    #[error("the name {0} is already taken")]
+    NameTaken(Username),
+    /// `users.json` could not be saved; nothing was changed.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+    /// The accounts thread is gone.
+    #[error("the accounts database is not running")]
+    Gone,
+}
+
+/// A handle to the accounts thread; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AccountDb {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl AccountDb {
+    /// Starts the thread that owns `db`.
+    pub fn start(mut db: UserDb) -> Self {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new()
+            .name("cove-accounts".into())
+            .spawn(move || {
+                for job in rx {
+                    job(&mut db);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the accounts thread");
+        }
+        Self { jobs }
+    }
+
+    fn submit(&self, job: Job) {
+        // If the thread is gone, the job's result channel is dropped and
+        // the caller sees `DbError::Gone`.
+        let _ = self.jobs.send(job);
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut UserDb) -> Result<R, DbError> + Send + 'static,
+    ) -> Result<R, DbError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Box::new(move |db| {
+            let _ = tx.send(f(db));
+        }));
+        rx.await.map_err(|_| DbError::Gone)?
+    }
+
+    /// The account and stored credentials for a name, for login; `None` if
+    /// there is no such account (or the thread is gone).
+    pub async fn credentials_of(&self, name: &Username) -> Option<(UserCtx, Credentials)> {
+        let name = name.clone();
+        self.run(move |db| {
+            Ok(db.find_by_name(&name).map(|u| {
+                (
+                    UserCtx {
+                        id: u.id.clone(),
+                        name: u.username.clone(),
+                    },
+                    u.credentials.clone(),
+                )
+            }))
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Stores a new account as a member of `general` and returns its id.
+    /// Not stored means not registered: the name stays free.
+    pub async fn create_account(
+        &self,
+        name: Username,
+        credentials: Credentials,
+    ) -> Result<UserId, DbError> {
+        self.run(move |db| {
+            if db.find_by_name(&name).is_some() {
+                return Err(DbError::NameTaken(name));
+            }
+            let general = RoomName::general();
+            let id = db.insert_user(name, credentials, now_ms());
+            let added = db.add_member(&general, &id, now_ms());
+            if let Err(e) = db.save() {
+                // A later save cannot write it either: undo both changes.
+                tracing::warn!(error = %e, "cannot save a new account; registration refused");
+                db.undo_add_member(&general, &id, added);
+                db.remove_user(&id);
+                return Err(e.into());
+            }
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Adds `user` to `room` (creating the room) and saves.
+    pub async fn add_member(&self, room: RoomName, user: UserId) -> Result<(), DbError> {
+        self.run(move |db| {
+            let added = db.add_member(&room, &user, now_ms());
+            if let Err(e) = db.save() {
+                db.undo_add_member(&room, &user, added);
+                return Err(e.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes `user` from `room` and saves.
+    pub async fn remove_member(&self, room: RoomName, user: UserId) -> Result<(), DbError> {
+        self.run(move |db| {
+            let at = db.remove_member(&room, &user);
+            if let Err(e) = db.save() {
+                db.undo_remove_member(&room, &user, at);
+                return Err(e.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records that `a` and `b` have a direct conversation and saves. The
+    /// receiver completes once the save was tried; a failed save is logged,
+    /// not returned (see the module comment).
+    pub fn add_contact(&self, a: UserId, b: UserId) -> oneshot::Receiver<()> {
+        let (done, rx) = oneshot::channel();
+        self.submit(Box::new(move |db| {
+            db.add_contact(&a, &b);
+            if let Err(e) = db.save() {
+                tracing::warn!(error = %e, "could not save a new contact");
+            }
+            let _ = done.send(());
+        }));
+        rx
+    }
+}

@@ -1,0 +1,94 @@
+//! `register` and `login`, and the `welcome` that answers either.
+
+use std::net::IpAddr;
+
+use cove_common::proto::SessionInfo;
+use cove_common::time::now_ms;
+use cove_common::{ErrorCode, Password, ServerMessage, Username};
+
+use crate::accounts::{AuthError, UserCtx};
+use crate::credentials::HistorySecret;
+use crate::hub::{ConnId, HubError};
+use crate::outbox::Outbox;
+use crate::state::ServerState;
+
+/// Why a `register` or `login` was refused.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum AuthFailure {
+    /// The password check or its throttle said no.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The hub could not store the account (name taken, storage).
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+impl AuthFailure {
+    /// The protocol error code.
+    pub(super) fn code(&self) -> ErrorCode {
+        match self {
+            AuthFailure::Auth(e) => e.code(),
+            AuthFailure::Hub(e) => e.code(),
+        }
+    }
+
+    /// The error text the client sees: never a path or a disk detail.
+    pub(super) fn client_text(&self) -> String {
+        match self {
+            AuthFailure::Hub(HubError::Storage(_)) => {
+                "the server could not store the account".to_owned()
+            }
+            _ => self.to_string(),
+        }
+    }
+}
+
+/// Creates an account, a member of `general`, and returns it with its
+/// unlocked history key. A taken name is refused before any hashing.
+pub(super) async fn register(
+    state: &ServerState,
+    name: Username,
+    password: Password,
+    addr: IpAddr,
+) -> Result<(UserCtx, HistorySecret), AuthFailure> {
+    if state.hub.name_taken(&name) {
+        return Err(HubError::NameTaken(name).into());
+    }
+    let (creds, secret) = state.accounts.new_credentials(password, addr).await?;
+    let user = state.hub.register(name, creds).await?;
+    state.accounts.registered(&user.name, addr);
+    Ok((user, secret))
+}
+
+/// Checks a password and returns the user with their history key.
+pub(super) async fn login(
+    state: &ServerState,
+    name: Username,
+    password: Password,
+    addr: IpAddr,
+) -> Result<(UserCtx, HistorySecret), AuthFailure> {
+    let db = state.hub.accounts_db();
+    Ok(state.accounts.login(db, name, password, addr).await?)
+}
+
+/// Attaches the new session to the hub (its peers may be told the user came
+/// online) and builds the `welcome` reply with rooms, unread counts and
+/// direct conversations.
+pub(super) fn welcome(
+    state: &ServerState,
+    user: &UserCtx,
+    conn: ConnId,
+    outbox: Outbox,
+    id: u64,
+) -> ServerMessage {
+    let (rooms, directs) = state.hub.attach(user, conn, outbox);
+    ServerMessage::Welcome {
+        id,
+        session: SessionInfo {
+            username: user.name.clone(),
+            server_time: now_ms(),
+        },
+        rooms,
+        directs,
+    }
+}

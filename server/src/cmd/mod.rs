@@ -1,0 +1,309 @@
+//! Requests: one logged-in (or not yet logged-in) connection's state, the
+//! loop that reads its records one at a time, and the dispatch of each
+//! request to its handler, one module per kind of request ([`auth`],
+//! [`send`], [`rooms`], [`history`]), the way mini-redis keeps each command
+//! in `cmd/`.
+//!
+//! Whatever a client sends, the worst it can do is get an error reply or
+//! have its own connection closed.
+
+mod auth;
+mod history;
+mod rooms;
+mod send;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use cove_common::proto::ParseError;
+use cove_common::record::Opener;
+use cove_common::{ClientMessage, ErrorCode, Request, ServerMessage};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::accounts::UserCtx;
+use crate::connection::FrameReader;
+use crate::credentials::HistorySecret;
+use crate::hub::{ConnId, HubError};
+use crate::outbox::{Kick, Outbox};
+use crate::state::ServerState;
+
+/// Unparseable requests tolerated before the connection is closed.
+const MAX_BAD_REQUESTS: u32 = 16;
+
+/// A reply that waits for something (a send's history write).
+type AckFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ServerMessage> + Send>>;
+
+/// The user a connection is logged in as, with their unlocked history key.
+struct LoggedIn {
+    user: UserCtx,
+    secret: Arc<HistorySecret>,
+}
+
+/// One connection's request state, from the end of the handshake to its
+/// close.
+pub struct ConnState {
+    conn: ConnId,
+    peer: SocketAddr,
+    state: Arc<ServerState>,
+    outbox: Outbox,
+    opener: Opener,
+    user: Option<LoggedIn>,
+    /// Replies waiting for their history writes, answered in request order.
+    acks: FuturesOrdered<AckFuture>,
+    bad_requests: u32,
+    exited: bool,
+}
+
+/// What the connection does after a request.
+enum Flow {
+    Continue,
+    /// Close after the pending acks, with this last frame.
+    Close(Option<Bytes>),
+}
+
+impl ConnState {
+    /// The state of a connection that has just completed its handshake.
+    pub fn new(
+        conn: ConnId,
+        peer: SocketAddr,
+        state: Arc<ServerState>,
+        outbox: Outbox,
+        opener: Opener,
+    ) -> Self {
+        Self {
+            conn,
+            peer,
+            state,
+            outbox,
+            opener,
+            user: None,
+            acks: FuturesOrdered::new(),
+            bad_requests: 0,
+            exited: false,
+        }
+    }
+
+    /// Reads and answers requests until the connection closes, is kicked,
+    /// or the server shuts down; then detaches the user's session, telling
+    /// their peers (after `#exit`, that they left the chat).
+    pub async fn run(
+        mut self,
+        reader: &mut FrameReader,
+        kick: &Kick,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        self.serve(reader, kick, shutdown).await;
+        if let Some(l) = &self.user {
+            self.state.hub.detach(&l.user, self.conn, self.exited);
+            info!(peer = %self.peer, user = %l.user.name, exited = self.exited, "session closed");
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        reader: &mut FrameReader,
+        kick: &Kick,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        loop {
+            let timeout = if self.user.is_some() {
+                self.state.config.idle_timeout
+            } else {
+                self.state.config.handshake_timeout
+            };
+            tokio::select! {
+                biased;
+                _ = kick.kicked() => {
+                    info!(peer = %self.peer, "connection kicked (not reading or closed)");
+                    return;
+                }
+                _ = shutdown.changed() => {
+                    while let Some(ack) = self.acks.next().await {
+                        self.reply(ack);
+                    }
+                    self.outbox.close_with(bye("the server is shutting down"));
+                    return;
+                }
+                Some(ack) = self.acks.next(), if !self.acks.is_empty() => {
+                    self.reply(ack);
+                }
+                next = tokio::time::timeout(timeout, reader.next()) => {
+                    let frame = match next {
+                        Err(_) => {
+                            info!(peer = %self.peer, "idle timeout");
+                            self.outbox.close_with(bye("idle for too long"));
+                            return;
+                        }
+                        Ok(None) => return,
+                        Ok(Some(Err(e))) => {
+                            info!(peer = %self.peer, error = %e, "bad frame; closing");
+                            return;
+                        }
+                        Ok(Some(Ok(frame))) => frame,
+                    };
+                    if let Flow::Close(last) = self.on_frame(frame).await {
+                        // Let pending acks go out before the goodbye.
+                        while let Some(ack) = self.acks.next().await {
+                            self.reply(ack);
+                        }
+                        if let Some(last) = last {
+                            self.outbox.close_with(last);
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, mut frame: BytesMut) -> Flow {
+        let plaintext = match self.opener.open(&mut frame) {
+            Ok(pt) => pt,
+            Err(e) => {
+                // A record that fails authentication means tampering or a
+                // broken peer: the channel cannot be trusted any more.
+                // Not a warning: anyone can send this, and a log line per
+                // attempt at a high level would let them flood the log.
+                info!(peer = %self.peer, error = %e, "record rejected; closing");
+                return Flow::Close(None);
+            }
+        };
+        match ClientMessage::parse(plaintext) {
+            Ok(msg) => self.on_request(msg).await,
+            Err(e) => {
+                self.bad_requests += 1;
+                debug!(peer = %self.peer, error = %e, "unparseable request");
+                let text = match &e {
+                    ParseError::TooLarge(_) => e.to_string(),
+                    ParseError::Malformed(inner) => format!("malformed request: {inner}"),
+                };
+                self.reply(ServerMessage::error(None, ErrorCode::BadRequest, text));
+                if self.bad_requests >= MAX_BAD_REQUESTS {
+                    return Flow::Close(Some(bye("too many malformed requests")));
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    fn reply(&self, msg: ServerMessage) {
+        self.outbox.push(Bytes::from(msg.encode()));
+    }
+
+    /// Routes one request to its handler and queues the reply.
+    async fn on_request(&mut self, msg: ClientMessage) -> Flow {
+        let id = msg.id;
+        let Some(login) = &self.user else {
+            return self.on_anonymous(id, msg.request).await;
+        };
+        let (user, secret) = (login.user.clone(), login.secret.clone());
+        let state = self.state.clone();
+        let hub = &state.hub;
+        let result: Result<Option<ServerMessage>, HubError> = match msg.request {
+            Request::Register { .. } | Request::Login { .. } => Ok(Some(ServerMessage::error(
+                Some(id),
+                ErrorCode::AlreadyLoggedIn,
+                "this connection is already logged in",
+            ))),
+            Request::Ping => Ok(Some(ServerMessage::Pong { id })),
+            Request::Logout => {
+                self.exited = true;
+                return Flow::Close(Some(bye("goodbye")));
+            }
+            Request::Send {
+                client_id,
+                to,
+                text,
+            } => send::send(&state, &user, self.conn, id, client_id, to, text).map(|ack| {
+                self.acks.push_back(ack);
+                None
+            }),
+            Request::Join { room } => rooms::join(hub, &user, id, room).await.map(Some),
+            Request::Leave { room } => rooms::leave(hub, &user, id, room).await.map(Some),
+            Request::ListRooms => Ok(Some(rooms::list(hub, &user, id))),
+            Request::Members { room } => rooms::members(hub, &user, id, room).map(Some),
+            Request::History {
+                with,
+                before,
+                limit,
+            } => history::page(hub, &user, secret, id, with, before, limit)
+                .await
+                .map(Some),
+        };
+        match result {
+            Ok(Some(reply)) => self.reply(reply),
+            Ok(None) => {}
+            Err(e) => {
+                if let HubError::Storage(s) = &e {
+                    warn!(user = %user.name, error = %s, "storage error");
+                }
+                self.reply(ServerMessage::error(Some(id), e.code(), e.to_string()));
+            }
+        }
+        Flow::Continue
+    }
+
+    /// A request before login: only ping, register, login and logout.
+    async fn on_anonymous(&mut self, id: u64, request: Request) -> Flow {
+        let state = self.state.clone();
+        let addr = self.peer.ip();
+        let result = match request {
+            Request::Ping => {
+                self.reply(ServerMessage::Pong { id });
+                return Flow::Continue;
+            }
+            Request::Register { username, password } => {
+                let r = auth::register(&state, username.clone(), password, addr).await;
+                if r.is_ok() {
+                    info!(peer = %self.peer, user = %username, "registered");
+                }
+                r
+            }
+            Request::Login { username, password } => {
+                let r = auth::login(&state, username.clone(), password, addr).await;
+                match &r {
+                    Ok(_) => info!(peer = %self.peer, user = %username, "logged in"),
+                    Err(e) => {
+                        info!(peer = %self.peer, user = %username, error = %e, "login failed")
+                    }
+                }
+                r
+            }
+            Request::Logout => return Flow::Close(Some(bye("goodbye"))),
+            _ => {
+                self.reply(ServerMessage::error(
+                    Some(id),
+                    ErrorCode::NotLoggedIn,
+                    "log in or register first",
+                ));
+                return Flow::Continue;
+            }
+        };
+        match result {
+            Ok((user, secret)) => {
+                let welcome = auth::welcome(&state, &user, self.conn, self.outbox.clone(), id);
+                self.reply(welcome);
+                self.user = Some(LoggedIn {
+                    user,
+                    secret: Arc::new(secret),
+                });
+            }
+            Err(e) => self.reply(ServerMessage::error(Some(id), e.code(), e.client_text())),
+        }
+        Flow::Continue
+    }
+}
+
+/// The last message of a connection the server closes.
+pub fn bye(reason: &str) -> Bytes {
+    Bytes::from(
+        ServerMessage::Bye {
+            reason: reason.to_owned(),
+        }
+        .encode(),
+    )
+}

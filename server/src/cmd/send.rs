@@ -1,0 +1,59 @@
+//! `send`: hand the message to the hub for fan-out, and answer with an ack
+//! only once it is in every recipient's history.
+
+use cove_common::proto::ChatMessage;
+use cove_common::{ClientMsgId, ErrorCode, MessageText, ServerMessage, Target};
+
+use crate::accounts::UserCtx;
+use crate::hub::{ConnId, HubError};
+use crate::state::ServerState;
+
+use super::AckFuture;
+
+/// Fans the message out and returns the future of its ack (or of the
+/// `storage` error if it could not be stored). Errors known at once (no
+/// such room or user, not a member) come back directly.
+pub(super) fn send(
+    state: &std::sync::Arc<ServerState>,
+    user: &UserCtx,
+    conn: ConnId,
+    id: u64,
+    client_id: ClientMsgId,
+    to: Target,
+    text: MessageText,
+) -> Result<AckFuture, HubError> {
+    let (msg, stored) = state.hub.send(user, conn, &client_id, to, text)?;
+    let state = state.clone();
+    let sender = user.id.clone();
+    Ok(Box::pin(async move {
+        match stored.await {
+            Ok(Ok(())) => {
+                state.hub.remember_sent(&sender, client_id.clone(), &msg);
+                ack(id, client_id, &msg)
+            }
+            Ok(Err(e)) => ServerMessage::error(
+                Some(id),
+                ErrorCode::Storage,
+                format!(
+                    "the message could not be stored: {}; try again later",
+                    e.public_reason()
+                ),
+            ),
+            Err(_) => ServerMessage::error(
+                Some(id),
+                ErrorCode::Storage,
+                "the message could not be stored",
+            ),
+        }
+    }))
+}
+
+/// The ack for a stored message.
+fn ack(id: u64, client_id: ClientMsgId, msg: &ChatMessage) -> ServerMessage {
+    ServerMessage::Ack {
+        id,
+        client_id,
+        message_id: msg.id,
+        ts: msg.ts,
+    }
+}

@@ -1,0 +1,168 @@
+//! The hub: who is online, which rooms exist and who is in them, and the
+//! fan-out of messages and notices.
+//!
+//! Live state ([`live`]) sits behind one `std::sync::Mutex`, held only for
+//! in-memory work (never across an `.await` or any I/O). Each room keeps a
+//! copy-on-write fan-out snapshot, rebuilt when membership or presence
+//! changes, so a send clones one `Arc` under the lock instead of walking the
+//! room, but it still walks the snapshot's offline members under the lock to
+//! count the message as unread for each of them.
+//!
+//! Changes to accounts and membership go to `users.json` through the
+//! accounts thread ([`crate::accounts::db`]) before they are acknowledged;
+//! a registration, join or leave whose save fails is undone, so memory never
+//! holds what the disk refused (a failed registration leaves the name free).
+//! A first direct message's new contact is the exception: its failed save
+//! is logged and the message still acknowledged.
+//!
+//! By concept: [`presence`] attaches and detaches sessions, [`rooms`] joins,
+//! leaves and lists, [`send`] fans a message out, [`dedup`] remembers client
+//! ids, and [`pages`] reads history pages.
+
+mod dedup;
+mod live;
+mod pages;
+mod presence;
+mod rooms;
+mod send;
+
+use std::sync::Mutex;
+
+use cove_common::{ErrorCode, RoomName, Username};
+
+use crate::accounts::{AccountDb, DbError, UserCtx};
+use crate::clock::IdClock;
+use crate::credentials::Credentials;
+use crate::store::StoreError;
+use crate::store::history::HistoryService;
+use crate::store::users::UserDb;
+use crate::sync::lock;
+
+pub use live::PRESENCE_ROOM_LIMIT;
+use live::{Live, LiveUser, Room};
+
+/// Completes when a message is in every recipient's history file.
+pub type StoreDone = tokio::sync::oneshot::Receiver<Result<(), StoreError>>;
+
+/// Identifies one connection.
+pub type ConnId = u64;
+
+/// Why a hub operation failed; each maps to a protocol [`ErrorCode`].
+/// Why a hub operation failed; each maps to a protocol [`ErrorCode`].
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The room does not exist.
+    #[error("there is no room called #{0}")]
+    NoSuchRoom(RoomName),
+    /// The user is not in the room.
+    #[error("you are not in #{0}")]
+    NotMember(RoomName),
+    /// The user does not exist.
+    #[error("there is no user called {0}")]
+    NoSuchUser(Username),
+    /// Registration under a taken name.
+    #[error("the name {0} is already taken")]
+    NameTaken(Username),
+    /// `general` cannot be left.
+    #[error("everyone stays in #general")]
+    CannotLeave,
+    /// Storage failed; nothing was acknowledged. (The text a client sees
+    /// names the kind of trouble, not the file; the log names the file.)
+    #[error("{}; nothing was changed", .0.public_reason())]
+    Storage(#[from] StoreError),
+    /// A background task died.
+    #[error("internal error")]
+    Internal,
+}
+
+impl HubError {
+    /// The protocol error code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            HubError::NoSuchRoom(_) => ErrorCode::NoSuchRoom,
+            HubError::NotMember(_) => ErrorCode::NotMember,
+            HubError::NoSuchUser(_) => ErrorCode::NoSuchUser,
+            HubError::NameTaken(_) => ErrorCode::NameTaken,
+            HubError::CannotLeave => ErrorCode::CannotLeave,
+            HubError::Storage(_) => ErrorCode::Storage,
+            HubError::Internal => ErrorCode::Internal,
+        }
+    }
+}
+impl From<DbError> for HubError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NameTaken(name) => HubError::NameTaken(name),
+            DbError::Storage(e) => HubError::Storage(e),
+            DbError::Gone => HubError::Internal,
+        }
+    }
+}
+
+/// The shared state of a running server.
+pub struct Hub {
+    live: Mutex<Live>,
+    db: AccountDb,
+    history: HistoryService,
+    ids: IdClock,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hub")
+    }
+}
+
+impl Hub {
+    /// Builds the live state from the account database, then hands the
+    /// database to its own thread.
+    pub fn new(db: UserDb, history: HistoryService) -> Self {
+        let live = Live::load(&db);
+        Self {
+            live: Mutex::new(live),
+            db: AccountDb::start(db),
+            history,
+            ids: IdClock::default(),
+        }
+    }
+
+    /// The accounts database, for login.
+    pub fn accounts_db(&self) -> &AccountDb {
+        &self.db
+    }
+
+    /// Whether a name is taken (in any letter case).
+    /// Whether a name is taken (in any letter case).
+    pub fn name_taken(&self, name: &Username) -> bool {
+        lock(&self.live).names.contains_key(&name.key())
+    }
+
+    /// Stores a new account, a member of `general`.
+    pub async fn register(
+        &self,
+        name: Username,
+        credentials: Credentials,
+    ) -> Result<UserCtx, HubError> {
+        let history_public = credentials.history_public;
+        let id = self.db.create_account(name.clone(), credentials).await?;
+        let general = RoomName::general();
+        let key = general.key();
+        let mut live = lock(&self.live);
+        live.names.insert(name.key(), id.clone());
+        let mut user = LiveUser::new(name.clone(), history_public);
+        user.rooms.insert(key.clone());
+        live.users.insert(id.clone(), user);
+        live.rooms
+            .entry(key.clone())
+            .or_insert_with(|| Room::new(general))
+            .members
+            .insert(id.clone());
+        live.rebuild_fanout(&key, true);
+        Ok(UserCtx { id, name })
+    }
+
+    /// Flushes histories to disk and stops the history writer.
+    pub fn shutdown_storage(&self) {
+        self.history.flush_and_stop();
+    }
+}

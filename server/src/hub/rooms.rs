@@ -1,0 +1,122 @@
+//! Rooms and membership: joining, leaving, the room list and member lists.
+
+use cove_common::RoomName;
+use cove_common::Target;
+use cove_common::proto::{Member, NoticeKind, RoomInfo};
+
+use crate::accounts::UserCtx;
+use crate::sync::lock;
+
+use super::live::Room;
+use super::presence::notice_bytes;
+use super::{Hub, HubError};
+
+impl Hub {
+    /// Joins (creating if needed) a room.
+    pub async fn join(&self, user: &UserCtx, room: RoomName) -> Result<RoomInfo, HubError> {
+        let key = room.key();
+        let already = lock(&self.live)
+            .users
+            .get(&user.id)
+            .is_some_and(|u| u.rooms.contains(&key));
+        if !already {
+            self.db.add_member(room.clone(), user.id.clone()).await?;
+        }
+        let mut live = lock(&self.live);
+        let name = live
+            .rooms
+            .entry(key.clone())
+            .or_insert_with(|| Room::new(room.clone()))
+            .name
+            .clone();
+        if let Some(r) = live.rooms.get_mut(&key) {
+            r.members.insert(user.id.clone());
+        }
+        if let Some(u) = live.users.get_mut(&user.id) {
+            u.rooms.insert(key.clone());
+        }
+        live.rebuild_fanout(&key, true);
+        if !already {
+            let notice = notice_bytes(NoticeKind::Joined {
+                room: name.clone(),
+                user: user.name.clone(),
+            });
+            if let Some(r) = live.rooms.get(&key) {
+                for s in &r.fanout.online {
+                    s.outbox.push(notice.clone());
+                }
+            }
+        }
+        let r = live.rooms.get(&key).ok_or(HubError::Internal)?;
+        Ok(live.room_info(r, 0))
+    }
+
+    /// Leaves a room.
+    pub async fn leave(&self, user: &UserCtx, room: RoomName) -> Result<RoomName, HubError> {
+        let key = room.key();
+        if room == RoomName::general() {
+            return Err(HubError::CannotLeave);
+        }
+        let name = {
+            let live = lock(&self.live);
+            live.member_room(&room, &user.id)?.name.clone()
+        };
+        self.db.remove_member(name.clone(), user.id.clone()).await?;
+        let mut live = lock(&self.live);
+        let notice = notice_bytes(NoticeKind::Left {
+            room: name.clone(),
+            user: user.name.clone(),
+        });
+        // Tell everyone who was in the room, the leaver's sessions included.
+        if let Some(r) = live.rooms.get(&key) {
+            for s in &r.fanout.online {
+                s.outbox.push(notice.clone());
+            }
+        }
+        if let Some(r) = live.rooms.get_mut(&key) {
+            r.members.remove(&user.id);
+        }
+        if let Some(u) = live.users.get_mut(&user.id) {
+            u.rooms.remove(&key);
+        }
+        live.rebuild_fanout(&key, true);
+        Ok(name)
+    }
+
+    /// Every room, with counts.
+    pub fn list_rooms(&self, user: &UserCtx) -> Vec<RoomInfo> {
+        let live = lock(&self.live);
+        let mut rooms: Vec<RoomInfo> = live
+            .rooms
+            .values()
+            .map(|r| {
+                let unread = live
+                    .users
+                    .get(&user.id)
+                    .and_then(|u| u.unread.get(&Target::Room(r.name.clone())))
+                    .copied()
+                    .unwrap_or(0);
+                live.room_info(r, unread)
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    /// The members of a room the user is in.
+    pub fn members(&self, user: &UserCtx, room: &RoomName) -> Result<Vec<Member>, HubError> {
+        let live = lock(&self.live);
+        let r = live.member_room(room, &user.id)?;
+        let mut out: Vec<Member> = r
+            .members
+            .iter()
+            .filter_map(|id| live.users.get(id))
+            .map(|u| Member {
+                username: u.name.clone(),
+                online: !u.sessions.is_empty(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(out)
+    }
+}

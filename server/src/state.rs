@@ -1,0 +1,42 @@
+//! What every connection shares: the hub, the account service, the
+//! server's identity key and its configuration.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cove_common::ServerIdentity;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::hub::{ConnId, Hub};
+
+/// The state shared by every connection of one server.
+#[derive(Debug)]
+pub struct ServerState {
+    /// Rooms, presence, fan-out, storage.
+    pub hub: Hub,
+    /// Registration and login.
+    pub accounts: Accounts,
+    /// The server's static key.
+    pub identity: ServerIdentity,
+    /// Limits and timeouts.
+    pub config: Config,
+    next_conn: AtomicU64,
+}
+
+impl ServerState {
+    /// Bundles the parts.
+    pub fn new(hub: Hub, accounts: Accounts, identity: ServerIdentity, config: Config) -> Self {
+        Self {
+            hub,
+            accounts,
+            identity,
+            config,
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    /// A new connection's id, never handed out before by this server.
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
