@@ -1,7 +1,8 @@
 //! One client connection on the wire: the handshake, and the writer task
 //! that seals queued messages into records and coalesces everything queued
 //! at one wake-up into a single `write`. What the records carry is read by
-//! [`crate::cmd`]; this module never looks inside a message.
+//! the request handlers above (`cmd`); this module never looks inside a
+//! message.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
