@@ -92,7 +92,7 @@ impl fmt::Debug for HistorySecret {
     }
 }
 
-struct Derived {
+struct PasswordKeys {
     verifier: Secret,
     wrap: Secret,
 }
@@ -126,7 +126,7 @@ fn derive(
     password: &Password,
     salt: &[u8],
     params: &KdfParams,
-) -> Result<Derived, CredentialError> {
+) -> Result<PasswordKeys, CredentialError> {
     let p = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
         .map_err(|e| CredentialError::Params(e.to_string()))?;
     let blocks = p.block_count();
@@ -136,7 +136,7 @@ fn derive(
         argon.hash_password_into_with_memory(password.expose(), salt, master.as_mut(), area)
     })
     .map_err(|e| CredentialError::Params(e.to_string()))?;
-    Ok(Derived {
+    Ok(PasswordKeys {
         verifier: hkdf_expand(master.as_ref(), salt, VERIFIER_LABEL),
         wrap: hkdf_expand(master.as_ref(), salt, WRAP_LABEL),
     })

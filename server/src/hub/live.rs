@@ -101,16 +101,16 @@ impl Room {
 
 /// Users by id and by name key, rooms by name key.
 #[derive(Debug, Default)]
-pub(super) struct Live {
+pub(super) struct LiveState {
     pub(super) users: HashMap<UserId, LiveUser>,
     pub(super) names: HashMap<String, UserId>,
     pub(super) rooms: HashMap<String, Room>,
 }
 
-impl Live {
+impl LiveState {
     /// The live state of a freshly started server: every account offline.
     pub(super) fn load(db: &UserDb) -> Self {
-        let mut live = Live::default();
+        let mut live = LiveState::default();
         for u in db.users() {
             live.names.insert(u.username.key(), u.id.clone());
             let mut user = LiveUser::new(u.username.clone(), u.credentials.history_public);

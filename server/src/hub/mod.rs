@@ -39,7 +39,7 @@ use crate::store::users::UserDb;
 use crate::sync::lock;
 
 pub use live::PRESENCE_ROOM_LIMIT;
-use live::{Live, LiveUser, Room};
+use live::{LiveState, LiveUser, Room};
 
 /// Completes when a message is in every recipient's history file.
 pub type StoreDone = tokio::sync::oneshot::Receiver<Result<(), StoreError>>;
@@ -101,7 +101,7 @@ impl From<DbError> for HubError {
 
 /// The shared state of a running server.
 pub struct Hub {
-    live: Mutex<Live>,
+    live: Mutex<LiveState>,
     db: AccountDb,
     history: HistoryService,
     ids: IdClock,
@@ -117,7 +117,7 @@ impl Hub {
     /// Builds the live state from the account database, then hands the
     /// database to its own thread.
     pub fn new(db: UserDb, history: HistoryService) -> Self {
-        let live = Live::load(&db);
+        let live = LiveState::load(&db);
         Self {
             live: Mutex::new(live),
             db: AccountDb::start(db),
