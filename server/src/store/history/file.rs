@@ -1,0 +1,543 @@
+//! [`HistoryFile`]: one history file open for appending. Opening walks the
+//! frame headers ([`scan`], which the reader also uses to find the last
+//! whole frame), cuts a torn tail and moves a corrupt file aside; an append
+//! writes its bundles (after a new segment frame, the first time) in one
+//! `write(2)`; fsync, rollback and repair keep the file exactly what its
+//! writer wrote. The layout of the frames is in [`super::format`].
+//!
+//! # Crash safety
+//! Each batch of records goes out in one `write(2)`. A crash can leave only a
+//! prefix of the last batch: whole frames followed by at most one partial
+//! frame. Opening for append cuts that partial frame; everything before it
+//! stays. A frame that is complete but inconsistent is corruption, not a torn
+//! write: the file is moved aside (never overwritten) and a new one begun.
+//!
+//! # Disk trouble
+//! A `write(2)` that fails (disk full, read-only file system, I/O error) may
+//! have written part of the batch: the file is cut back to its last whole
+//! frame before the error is reported, and if even that fails the cut is
+//! retried before anything else is appended, so later records never follow
+//! a torn one. The bytes written since the last good fsync are kept in
+//! memory: when an fsync fails (after which the kernel may have dropped
+//! those pages) they are written again from that copy and fsynced again; until
+//! that succeeds the file takes no new records.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cove_common::crypto::{EtmKey, random_bytes};
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+use super::format::{
+    HEAD, KIND_SEGMENT, MAX_BODY, RECORD_LABEL, SEGMENT_HEADER, TAIL, bundles, known_kind,
+    push_bundle, push_frame, segment_seal_key,
+};
+use crate::store::{StoreError, open_private_append};
+
+/// Capacity kept for a file's unsynced bytes after an fsync, so a busy
+/// user's appends do not allocate afresh every group commit; beyond it the
+/// buffer shrinks. At most the writer's `OPEN_FILES` times this stays
+/// allocated, and only until the files go idle.
+const UNSYNCED_KEEP: usize = 256 * 1024;
+
+/// How the end of a file looks.
+pub(super) enum Scan {
+    /// Every frame is whole.
+    Clean(u64),
+    /// Whole frames up to this offset, then the start of one frame.
+    Torn(u64),
+    /// A complete frame that is not consistent, at this offset.
+    Corrupt(u64),
+}
+
+/// Walks frame headers from the start (bodies are skipped, not read).
+pub(super) fn scan(file: &File, path: &Path) -> Result<Scan, StoreError> {
+    let file_len = file.metadata().map_err(StoreError::io(path))?.len();
+    let mut pos = 0u64;
+    let mut head = [0u8; HEAD as usize];
+    let mut tail = [0u8; TAIL as usize];
+    while pos < file_len {
+        if file_len - pos < HEAD {
+            return Ok(Scan::Torn(pos));
+        }
+        file.read_exact_at(&mut head, pos)
+            .map_err(StoreError::io(path))?;
+        let kind = head[0];
+        let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
+        if !known_kind(kind) || len > MAX_BODY {
+            return Ok(Scan::Corrupt(pos));
+        }
+        let end = pos + HEAD + len + TAIL;
+        if end > file_len {
+            return Ok(if ends_with_whole_frame(file, path, pos, file_len)? {
+                Scan::Corrupt(pos)
+            } else {
+                Scan::Torn(pos)
+            });
+        }
+        file.read_exact_at(&mut tail, end - TAIL)
+            .map_err(StoreError::io(path))?;
+        if u64::from(u32::from_be_bytes(tail)) != len {
+            return Ok(Scan::Corrupt(pos));
+        }
+        pos = end;
+    }
+    Ok(Scan::Clean(pos))
+}
+
+/// Whether the file ends with a whole frame starting at or after `pos`
+/// (judged by its trailing length and kind byte). A crash cuts a write
+/// short, so a torn tail never ends that way, except by a 2^-32 chance; a
+/// frame whose leading length was altered does. Telling the two apart keeps
+/// a flipped length byte from passing as a torn tail and being cut off.
+fn ends_with_whole_frame(
+    file: &File,
+    path: &Path,
+    pos: u64,
+    file_len: u64,
+) -> Result<bool, StoreError> {
+    if file_len - pos < HEAD + TAIL {
+        return Ok(false);
+    }
+    let mut tail = [0u8; TAIL as usize];
+    file.read_exact_at(&mut tail, file_len - TAIL)
+        .map_err(StoreError::io(path))?;
+    let len = u64::from(u32::from_be_bytes(tail));
+    if len > MAX_BODY || file_len - pos < HEAD + len + TAIL {
+        return Ok(false);
+    }
+    let start = file_len - HEAD - len - TAIL;
+    let mut kind = [0u8; 1];
+    file.read_exact_at(&mut kind, start)
+        .map_err(StoreError::io(path))?;
+    Ok(known_kind(kind[0]))
+}
+
+/// A history file open for appending. Only the
+/// [`HistoryService`](super::HistoryService) thread writes, so there is one
+/// writer per file.
+///
+/// The `pub(super)` fields are read by that thread (to know what to fsync,
+/// cut back or close); only `HistoryFile`'s own methods change them (and
+/// tests, which set `fail_syncs`).
+pub struct HistoryFile {
+    path: PathBuf,
+    file: File,
+    /// End of the last whole frame written.
+    pub(super) len: u64,
+    /// End of what the last successful fsync made durable.
+    pub(super) synced: u64,
+    /// The bytes from `synced` to `len`, kept until they are fsynced so that
+    /// a failed fsync can be answered by writing them again.
+    pub(super) unsynced: Vec<u8>,
+    /// A failed write could not be cut back, or an fsync failed: the file
+    /// must be repaired (see [`HistoryFile::repair`]) before the next append.
+    needs_repair: bool,
+    pub(super) last_write: Instant,
+    public: [u8; 32],
+    segment: Option<(u64, EtmKey)>,
+    #[cfg(test)]
+    pub(super) fail_syncs: u32,
+}
+
+impl std::fmt::Debug for HistoryFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryFile")
+            .field("path", &self.path)
+            .field("len", &self.len)
+            .field("synced", &self.synced)
+            .field("needs_repair", &self.needs_repair)
+            .finish()
+    }
+}
+
+impl HistoryFile {
+    /// Opens (or creates) a history for appending under `public`, cutting a
+    /// torn tail left by a crash.
+    pub fn open_append(path: &Path, public: [u8; 32]) -> Result<HistoryFile, StoreError> {
+        Self::open_known(path, public, None)
+    }
+
+    /// Like [`HistoryFile::open_append`]; if the file is still exactly
+    /// `known` bytes long (its length when this writer last closed it
+    /// cleanly), the scan is skipped.
+    pub(super) fn open_known(
+        path: &Path,
+        public: [u8; 32],
+        known: Option<u64>,
+    ) -> Result<HistoryFile, StoreError> {
+        let mut file = open_private_append(path)?;
+        let current = file.metadata().map_err(StoreError::io(path))?.len();
+        let state = match known {
+            Some(k) if k == current => Scan::Clean(k),
+            _ => scan(&file, path)?,
+        };
+        let len = match state {
+            Scan::Clean(len) => len,
+            Scan::Torn(len) => {
+                tracing::warn!(path = %path.display(), at = len, "cutting a torn record left by a crash");
+                file.set_len(len).map_err(StoreError::io(path))?;
+                file.sync_all().map_err(StoreError::io(path))?;
+                len
+            }
+            Scan::Corrupt(at) => {
+                let aside = path.with_extension(format!("corrupt-{}", cove_common::time::now_ms()));
+                tracing::error!(path = %path.display(), at, moved_to = %aside.display(),
+                    "history file is corrupt; keeping it aside and starting a new one");
+                drop(file);
+                std::fs::rename(path, &aside).map_err(StoreError::io(path))?;
+                file = open_private_append(path)?;
+                0
+            }
+        };
+        Ok(HistoryFile {
+            path: path.to_path_buf(),
+            file,
+            len,
+            synced: len,
+            unsynced: Vec::new(),
+            needs_repair: false,
+            last_write: Instant::now(),
+            public,
+            segment: None,
+            #[cfg(test)]
+            fail_syncs: 0,
+        })
+    }
+
+    /// Appends entries, all in one `write(2)`, as bundles of about
+    /// `BUNDLE_TARGET` bytes. A new segment is started on the first append
+    /// after opening. If the write fails, the file is cut back to where it
+    /// was, so nothing partial stays behind.
+    pub fn append(&mut self, entries: &[&[u8]]) -> Result<(), StoreError> {
+        if self.needs_repair {
+            self.repair()?;
+        }
+        // The frames are built at the end of `unsynced`, which keeps them
+        // until they are fsynced anyway: written bytes are copied once.
+        let start = self.unsynced.len();
+        let at = |buf: &Vec<u8>| self.len + (buf.len() - start) as u64;
+        let new_segment = self.segment.is_none();
+        if new_segment {
+            let e = StaticSecret::from(random_bytes::<32>());
+            let e_pub = PublicKey::from(&e).to_bytes();
+            let shared = Zeroizing::new(e.diffie_hellman(&PublicKey::from(self.public)).to_bytes());
+            let data_key = Zeroizing::new(random_bytes::<32>());
+            let mut body = e_pub.to_vec();
+            segment_seal_key(&shared, &e_pub, &self.public).seal_append(
+                SEGMENT_HEADER,
+                data_key.as_ref(),
+                &mut body,
+            );
+            push_frame(&mut self.unsynced, KIND_SEGMENT, &body);
+            self.segment = Some((
+                self.len,
+                EtmKey::derive(data_key.as_ref(), b"", RECORD_LABEL),
+            ));
+        }
+        let Some((seg, key)) = &self.segment else {
+            return Err(StoreError::corrupt(&self.path, "no segment"));
+        };
+        for run in bundles(entries) {
+            let offset = at(&self.unsynced);
+            push_bundle(&mut self.unsynced, key, *seg, offset, run);
+        }
+        self.last_write = Instant::now();
+        if let Err(e) = self.file.write_all(&self.unsynced[start..]) {
+            self.unsynced.truncate(start);
+            // Part of the batch may be in the file: cut it off so the file
+            // ends with a whole frame. If even that fails (a read-only file
+            // system), no append happens until it succeeds.
+            if let Err(cut) = self.file.set_len(self.len) {
+                tracing::error!(path = %self.path.display(), error = %cut,
+                    "cannot cut a failed write back; the file takes no records until it can");
+                self.needs_repair = true;
+            }
+            if new_segment {
+                self.segment = None;
+            }
+            return Err(StoreError::Io {
+                path: self.path.clone(),
+                source: e,
+            });
+        }
+        self.len = at(&self.unsynced);
+        Ok(())
+    }
+
+    /// fsyncs the file. If the fsync fails, the records written since the
+    /// last good one are written again from memory and fsynced once more;
+    /// an error means that failed too, and the file takes no new records
+    /// until a later [`HistoryFile::sync`] or append repairs it.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        if !self.needs_repair {
+            match self.sync_data() {
+                Ok(()) => {
+                    self.mark_synced();
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::error!(path = %self.path.display(), error = %e,
+                        bytes = self.unsynced.len(),
+                        "history fsync failed; writing the unsynced records again");
+                    self.needs_repair = true;
+                }
+            }
+        }
+        self.repair()
+    }
+
+    /// Cuts the file back to `len` (a length it had earlier), forgetting
+    /// what was appended since. If the cut fails, the file is repaired
+    /// before it takes records.
+    pub fn rollback(&mut self, len: u64) {
+        if len >= self.len {
+            return;
+        }
+        let keep = len.saturating_sub(self.synced);
+        self.unsynced
+            .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
+        self.synced = self.synced.min(len);
+        self.len = len;
+        if self.segment.as_ref().is_some_and(|(at, _)| *at >= len) {
+            self.segment = None;
+        }
+        if let Err(e) = self.file.set_len(len) {
+            tracing::error!(path = %self.path.display(), error = %e,
+                "cannot cut a history back; the file takes no records until it can");
+            self.needs_repair = true;
+        }
+    }
+
+    /// Whether the file must be repaired before it takes records.
+    pub fn needs_repair(&self) -> bool {
+        self.needs_repair
+    }
+
+    /// Whether everything written is fsynced and nothing needs repair.
+    pub(super) fn is_clean(&self) -> bool {
+        !self.needs_repair && self.synced == self.len
+    }
+
+    /// Makes the file exactly what this writer wrote: cut back to the last
+    /// fsynced length, write the bytes since then again from memory, fsync.
+    fn repair(&mut self) -> Result<(), StoreError> {
+        let result = self
+            .file
+            .set_len(self.synced)
+            .and_then(|()| self.file.write_all(&self.unsynced))
+            .and_then(|()| self.sync_data());
+        match result {
+            Ok(()) => {
+                tracing::info!(path = %self.path.display(), "history file repaired");
+                self.needs_repair = false;
+                self.mark_synced();
+                Ok(())
+            }
+            Err(e) => Err(StoreError::Io {
+                path: self.path.clone(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Everything written is durable: the unsynced copy is dropped, its
+    /// buffer kept (up to [`UNSYNCED_KEEP`]) for the next appends.
+    fn mark_synced(&mut self) {
+        self.synced = self.len;
+        self.unsynced.clear();
+        self.unsynced.shrink_to(UNSYNCED_KEEP);
+    }
+
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.fail_syncs > 0 {
+            self.fail_syncs -= 1;
+            return Err(std::io::Error::other("injected fsync failure"));
+        }
+        self.file.sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::format::{BUNDLE_TARGET, KIND_BUNDLE};
+    use super::super::test_support::{frames, lose_unsynced, msg, read_all, setup, texts};
+    use super::*;
+    use crate::store::history::HistoryReader;
+    use cove_common::crypto::{IV_LEN, TAG_LEN};
+
+    #[test]
+    fn an_append_is_one_bundle_or_several_of_bounded_size() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one"), &msg(2, "room", "two")])
+            .unwrap();
+        assert_eq!(
+            frames(&path).iter().map(|f| f.0).collect::<Vec<_>>(),
+            [KIND_SEGMENT, KIND_BUNDLE],
+            "two entries, one box"
+        );
+        let big: Vec<Vec<u8>> = (3..403)
+            .map(|id| msg(id, "room", &format!("{id:0>1000}")))
+            .collect();
+        let refs: Vec<&[u8]> = big.iter().map(|e| &e[..]).collect();
+        f.append(&refs).unwrap();
+        let bundles: Vec<usize> = frames(&path)
+            .into_iter()
+            .filter(|f| f.0 == KIND_BUNDLE)
+            .map(|f| f.1)
+            .collect();
+        assert!(bundles.len() > 400 * 1000 / BUNDLE_TARGET, "{bundles:?}");
+        assert!(
+            bundles
+                .iter()
+                .all(|&len| len <= 8 + IV_LEN + BUNDLE_TARGET + TAG_LEN),
+            "{bundles:?}"
+        );
+        let r = HistoryReader::open(&path, &secret).unwrap();
+        let (page, more) = r.page(None, 1000, |_| true).unwrap();
+        let ids: Vec<u64> = page.iter().map(|m| m.id).collect();
+        assert_eq!(ids, (1..403).rev().collect::<Vec<_>>());
+        assert!(!more);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_appends_continue() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one"), &msg(2, "room", "two")])
+            .unwrap();
+        drop(f);
+        let full = std::fs::metadata(&path).unwrap().len();
+        // A crash in the middle of the next batch: a third frame cut short.
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(3, "room", "three")]).unwrap();
+        drop(f);
+        let with_third = std::fs::metadata(&path).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(with_third - 10).unwrap();
+        drop(file);
+        // Readers ignore the partial frame even before repair.
+        let r = HistoryReader::open(&path, &secret).unwrap();
+        assert!(r.page(None, 10, |_| true).is_ok());
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(4, "room", "four")]).unwrap();
+        let r = HistoryReader::open(&path, &secret).unwrap();
+        let (page, _) = r.page(None, 10, |_| true).unwrap();
+        // The torn segment header survived whole, its record did not.
+        assert_eq!(texts(&page), ["four", "two", "one"]);
+        assert!(std::fs::metadata(&path).unwrap().len() > full);
+    }
+
+    #[test]
+    fn corrupt_file_is_moved_aside_not_overwritten() {
+        let (d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        drop(f);
+        let mut raw = std::fs::read(&path).unwrap();
+        raw[0] = 9; // a bad kind byte in a complete frame
+        std::fs::write(&path, &raw).unwrap();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(2, "room", "two")]).unwrap();
+        let kept: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("corrupt"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(std::fs::read(&kept[0]).unwrap(), raw);
+    }
+
+    #[test]
+    fn failed_fsync_writes_the_unsynced_records_again() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        f.sync().unwrap();
+        let synced = std::fs::metadata(&path).unwrap().len();
+        f.append(&[&msg(2, "room", "two"), &msg(3, "room", "three")])
+            .unwrap();
+        lose_unsynced(&path, synced);
+        f.fail_syncs = 1;
+        // The fsync fails; the records are written again and fsynced.
+        f.sync().unwrap();
+        assert!(!f.needs_repair());
+        assert_eq!(read_all(&path, &secret), ["three", "two", "one"]);
+    }
+
+    #[test]
+    fn file_whose_repair_fails_takes_no_records_until_repaired() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        f.sync().unwrap();
+        let synced = std::fs::metadata(&path).unwrap().len();
+        f.append(&[&msg(2, "room", "two")]).unwrap();
+        lose_unsynced(&path, synced);
+        // The fsync and the fsync after rewriting both fail: reported.
+        f.fail_syncs = 2;
+        assert!(matches!(f.sync(), Err(StoreError::Io { .. })));
+        assert!(f.needs_repair());
+        // Still failing: an append is refused and writes nothing.
+        f.fail_syncs = 1;
+        assert!(f.append(&[&msg(3, "room", "three")]).is_err());
+        assert!(f.needs_repair());
+        // The disk works again: the next append repairs first.
+        f.append(&[&msg(4, "room", "four")]).unwrap();
+        assert!(!f.needs_repair());
+        f.sync().unwrap();
+        assert_eq!(read_all(&path, &secret), ["four", "two", "one"]);
+        // And the file reopens cleanly, with no torn or stray frames.
+        drop(f);
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(5, "room", "five")]).unwrap();
+        assert_eq!(read_all(&path, &secret), ["five", "four", "two", "one"]);
+    }
+
+    #[test]
+    fn failed_write_is_reported_and_advances_nothing() {
+        let (d, _path, secret) = setup();
+        // Every write(2) to /dev/full fails with ENOSPC.
+        let path = d.path().join("full.hist");
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        let err = f.append(&[&msg(1, "room", "one")]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+            "{err}"
+        );
+        assert_eq!(f.len, 0);
+        assert!(f.unsynced.is_empty());
+        // A device cannot be cut back, so the file is marked for repair and
+        // refuses records instead of writing after a possibly torn one.
+        assert!(f.needs_repair());
+        assert!(f.append(&[&msg(2, "room", "two")]).is_err());
+    }
+
+    #[test]
+    fn reopening_with_a_known_length_skips_the_scan_only_if_unchanged() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        let len = f.len;
+        drop(f);
+        // Grown behind the writer's back (a torn frame): the known length
+        // no longer matches, so the file is scanned and cut.
+        let g = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        (&g).write_all(&[2, 0, 0, 1, 0, 7]).unwrap();
+        drop(g);
+        let f = HistoryFile::open_known(&path, secret.public(), Some(len)).unwrap();
+        assert_eq!(f.len, len);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+    }
+}
