@@ -6,12 +6,12 @@
 //!
 //! Modules, from the bottom up (each imports only modules below it):
 //!
-//! - [`sync`](crate::sync), [`clock`], `b64`, [`config`] and [`outbox`]:
-//!   small leaves (the mutex helper, message ids, base64, settings, the
-//!   queue to one connection's writer).
+//! - `sync`, `b64`, [`config`] and [`outbox`]: small leaves (the mutex
+//!   helper, base64, settings, the queue to one connection's writer).
 //! - [`credentials`]: the password cryptography.
 //! - [`store`]: everything on disk: keys, `users.json`, the per-user
-//!   histories.
+//!   histories, the message id reservation.
+//! - [`clock`]: message ids, increasing across restarts.
 //! - [`accounts`]: the accounts database's thread, the login throttle and
 //!   password checks.
 //! - [`hub`]: rooms, presence and the fan-out of messages.

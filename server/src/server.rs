@@ -15,6 +15,7 @@ use tokio_util::codec::FramedRead;
 use tracing::{info, warn};
 
 use crate::accounts::Accounts;
+use crate::clock::IdClock;
 use crate::cmd::ConnState;
 use crate::config::Config;
 use crate::connection::{FrameReader, handshake, write_loop};
@@ -22,6 +23,7 @@ use crate::hub::Hub;
 use crate::outbox::{Kick, Outbox};
 use crate::state::ServerState;
 use crate::store::history::HistoryService;
+use crate::store::ids::IdReservation;
 use crate::store::keys::ServerKeys;
 use crate::store::users::UserDb;
 use crate::store::{self, StoreError};
@@ -55,12 +57,13 @@ impl Server {
         let data_dir = config.data_dir.clone();
         let kdf = config.kdf.clone();
         let passphrase = config.passphrase.clone();
-        let (keys, db, history) = tokio::task::spawn_blocking(move || {
+        let (keys, db, history, ids) = tokio::task::spawn_blocking(move || {
             store::ensure_data_dir(&data_dir)?;
             let keys = ServerKeys::load_or_create(&data_dir, passphrase.as_ref(), &kdf)?;
             let db = UserDb::open(&data_dir, &keys.storage_key)?;
             let history = HistoryService::start(&data_dir)?;
-            Ok::<_, StoreError>((keys, db, history))
+            let ids = IdClock::open(IdReservation::in_dir(&data_dir))?;
+            Ok::<_, StoreError>((keys, db, history, ids))
         })
         .await
         .map_err(|e| StoreError::Io {
@@ -80,7 +83,7 @@ impl Server {
             config.max_queued_logins,
         )
         .with_registration_limit(config.registrations_per_address_per_hour);
-        let hub = Hub::new(db, history);
+        let hub = Hub::new(db, history, ids);
         let state = Arc::new(ServerState::new(hub, accounts, keys.identity, config));
         Ok(Server { listener, state })
     }

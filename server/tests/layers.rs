@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 /// line are independent of each other.
 const LAYERS: &[&[&str]] = &[
     &["sync", "b64", "config", "outbox"],
-    &["clock"],
     &["credentials"],
     &["store"],
+    &["clock"],
     &["accounts"],
     &["hub"],
     &["state"],

@@ -116,13 +116,13 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// Builds the live state from the account database, then hands the
     /// database to its own thread.
-    pub fn new(db: UserDb, history: HistoryService) -> Self {
+    pub fn new(db: UserDb, history: HistoryService, ids: IdClock) -> Self {
         let live = LiveState::load(&db);
         Self {
             live: Mutex::new(live),
             db: AccountDb::start(db),
             history,
-            ids: IdClock::default(),
+            ids,
         }
     }
 

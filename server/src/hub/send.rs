@@ -122,7 +122,7 @@ impl Hub {
                 .into();
             let done = self.history.append(AppendJob { users, entry });
             Ok::<_, HubError>((msg, done))
-        })?;
+        })??;
         let live_frame = Bytes::from(ServerMessage::Message(msg.clone()).encode());
         let deliver = move || {
             for s in &fanout.online {

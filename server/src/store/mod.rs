@@ -1,11 +1,13 @@
 //! Everything the server keeps on disk: its keys ([`keys`]), the account
-//! database ([`users`]) and the per-user chat histories ([`history`]).
+//! database ([`users`]), the per-user chat histories ([`history`]) and the
+//! message id reservation ([`ids`]).
 //!
 //! Every directory is created with mode 0700 and every file with 0600.
 //! Whole-file writes are atomic (temporary file, fsync, rename, fsync of the
 //! directory): a crash at any instant leaves the old file or the new one.
 
 pub mod history;
+pub mod ids;
 pub mod keys;
 pub mod users;
 
