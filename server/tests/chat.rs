@@ -615,6 +615,43 @@ async fn a_resent_client_id_is_acknowledged_once_and_delivered_once() {
 }
 
 #[tokio::test]
+async fn a_resend_racing_the_first_copy_is_stored_once() {
+    let srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    let (bob, mut be, _) = register(&srv.addr, "bob").await;
+    // Both copies leave before the first one's history write (grouped every
+    // 100 ms) can have finished: the second arrives while the first is
+    // still being written.
+    let general = Target::Room(RoomName::general());
+    let first = alice
+        .say(general.clone(), text("raced"), cid("race-1"))
+        .await
+        .unwrap();
+    let second = alice
+        .say(general.clone(), text("raced"), cid("race-1"))
+        .await
+        .unwrap();
+    let mut acked = Vec::new();
+    for id in [first, second] {
+        let ack = expect(
+            &mut ae,
+            "ack",
+            |m| matches!(m, ServerMessage::Ack { id: i, .. } if *i == id),
+        )
+        .await;
+        let ServerMessage::Ack { message_id, .. } = ack else {
+            unreachable!()
+        };
+        acked.push(message_id);
+    }
+    assert_eq!(acked[0], acked[1], "both acks name the same message");
+    let (messages, _) = history_page(&bob, &mut be, general.clone(), None, 10).await;
+    assert_eq!(messages.len(), 1, "bob's history holds it once");
+    let (messages, _) = history_page(&alice, &mut ae, general, None, 10).await;
+    assert_eq!(messages.len(), 1, "alice's history holds it once");
+}
+
+#[tokio::test]
 async fn big_rooms_get_no_presence_storm_but_still_hear_who_left() {
     let srv = TestServer::start().await;
     let (alice, mut ae, _) = register(&srv.addr, "alice").await;

@@ -5,7 +5,7 @@ use cove_common::proto::ChatMessage;
 use cove_common::{ClientMsgId, ErrorCode, MessageText, ServerMessage, Target};
 
 use crate::accounts::UserCtx;
-use crate::hub::{ConnId, HubError};
+use crate::hub::{ConnId, HubError, NotStored};
 use crate::state::ServerState;
 
 use super::AckFuture;
@@ -27,23 +27,18 @@ pub(super) fn send(
     let sender = user.id.clone();
     Ok(Box::pin(async move {
         match stored.await {
-            Ok(Ok(())) => {
-                state.hub.remember_sent(&sender, client_id.clone(), &msg);
-                ack(id, client_id, &msg)
+            Ok(()) => ack(id, client_id, &msg),
+            Err(e) => {
+                state.hub.forget_unstored(&sender, &client_id, &msg);
+                let text = match e {
+                    NotStored::Storage(e) => format!(
+                        "the message could not be stored: {}; try again later",
+                        e.public_reason()
+                    ),
+                    NotStored::Stopped => "the message could not be stored".to_owned(),
+                };
+                ServerMessage::error(Some(id), ErrorCode::Storage, text)
             }
-            Ok(Err(e)) => ServerMessage::error(
-                Some(id),
-                ErrorCode::Storage,
-                format!(
-                    "the message could not be stored: {}; try again later",
-                    e.public_reason()
-                ),
-            ),
-            Err(_) => ServerMessage::error(
-                Some(id),
-                ErrorCode::Storage,
-                "the message could not be stored",
-            ),
         }
     }))
 }

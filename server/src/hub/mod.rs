@@ -26,9 +26,10 @@ mod presence;
 mod rooms;
 mod send;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cove_common::{ErrorCode, RoomName, Username};
+use futures_util::future::{BoxFuture, Shared};
 
 use crate::accounts::{AccountDb, DbError, UserCtx};
 use crate::clock::IdClock;
@@ -41,8 +42,21 @@ use crate::sync::lock;
 pub use live::PRESENCE_ROOM_LIMIT;
 use live::{LiveState, LiveUser, Room};
 
-/// Completes when a message is in every recipient's history file.
-pub type StoreDone = tokio::sync::oneshot::Receiver<Result<(), StoreError>>;
+/// Completes when a message is in every recipient's history file. It can be
+/// cloned: a resend of the same message awaits the first copy's outcome.
+pub type StoreDone = Shared<BoxFuture<'static, Result<(), NotStored>>>;
+
+/// Why a message was not stored (for nobody: a write stores a message for
+/// all its recipients or for none).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NotStored {
+    /// The disk refused the write.
+    #[error("{}", .0.public_reason())]
+    Storage(Arc<StoreError>),
+    /// The history writer stopped before the write was done.
+    #[error("the history writer stopped")]
+    Stopped,
+}
 
 /// Identifies one connection.
 pub type ConnId = u64;

@@ -8,22 +8,58 @@ use bytes::Bytes;
 use cove_common::proto::{ChatMessage, ServerMessage};
 use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, MessageText, Target};
+use futures_util::FutureExt;
+use tokio::sync::oneshot;
 
 use crate::accounts::UserCtx;
+use crate::store::StoreError;
 use crate::store::history::AppendJob;
+use crate::store::users::UserId;
 use crate::sync::lock;
 
-use super::live::Fanout;
-use super::{ConnId, Hub, HubError, StoreDone};
+use super::live::{Fanout, LiveState};
+use super::{ConnId, Hub, HubError, NotStored, StoreDone};
+
+/// What one send queued, and what remains to do once the locks are
+/// released.
+struct Queued {
+    msg: ChatMessage,
+    fanout: Arc<Fanout>,
+    /// Set when the outcome must wait for more than the history write (a
+    /// new contact's save, or delivery after storage while the disk is in
+    /// trouble): a task of its own finishes the send.
+    finish: Option<Finish>,
+}
+
+struct Finish {
+    written: oneshot::Receiver<Result<(), StoreError>>,
+    contact_saved: Option<oneshot::Receiver<()>>,
+    outcome: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The storage outcome as every copy of a message (the first and its
+/// resends) awaits it.
+fn shared_outcome(written: oneshot::Receiver<Result<(), StoreError>>) -> StoreDone {
+    async move {
+        match written.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(NotStored::Storage(Arc::new(e))),
+            Err(_) => Err(NotStored::Stopped),
+        }
+    }
+    .boxed()
+    .shared()
+}
 
 impl Hub {
     /// Delivers a message live to every online recipient (except the sending
     /// connection) and queues it for every recipient's history. The returned
-    /// receiver completes once the history write is done: only then may the
+    /// future completes once the history write is done: only then may the
     /// sender get its ack.
     ///
-    /// A `client_id` this user already had stored is not sent again: the
-    /// original id and time come back, as if acknowledged once more.
+    /// A `client_id` this user already sent is not sent again, whether its
+    /// first copy is stored or still being written: the original id and
+    /// time come back with the first copy's outcome.
     pub fn send(
         &self,
         from: &UserCtx,
@@ -32,16 +68,20 @@ impl Hub {
         to: Target,
         text: MessageText,
     ) -> Result<(ChatMessage, StoreDone), HubError> {
-        let mut contact_saved = None;
-        let fanout = {
+        // Judged before this message's own write is queued (see below).
+        let healthy = self.history.healthy();
+        // The id is taken, the history write queued and the client id
+        // recorded in one critical section, under the id clock and then the
+        // live state: every history file holds ids in increasing order
+        // (paging by id relies on it), and a resend that arrives while the
+        // first copy is being written finds it.
+        let queued = self.ids.issue(|id| {
             let mut live = lock(&self.live);
             let earlier = live
                 .users
                 .get(&from.id)
                 .and_then(|u| u.recent.find(client_id));
-            if let Some((id, ts)) = earlier {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                let _ = tx.send(Ok(()));
+            if let Some((id, ts, done)) = earlier {
                 let msg = ChatMessage {
                     id,
                     ts,
@@ -49,67 +89,10 @@ impl Hub {
                     to,
                     text,
                 };
-                return Ok((msg, rx));
+                return Ok(Err((msg, done)));
             }
-            match &to {
-                Target::Room(room) => {
-                    let fanout = live.member_room(room, &from.id)?.fanout.clone();
-                    if !fanout.offline.is_empty() {
-                        for id in &fanout.offline {
-                            if let Some(u) = live.users.get_mut(id) {
-                                *u.unread.entry(to.clone()).or_default() += 1;
-                            }
-                        }
-                    }
-                    fanout
-                }
-                Target::User(peer) => {
-                    let peer_id = live
-                        .names
-                        .get(&peer.key())
-                        .cloned()
-                        .ok_or_else(|| HubError::NoSuchUser(peer.clone()))?;
-                    let (mut members, mut online) = (Vec::new(), Vec::new());
-                    let mut ids = vec![from.id.clone()];
-                    if peer_id != from.id {
-                        ids.push(peer_id.clone());
-                    }
-                    if peer_id != from.id
-                        && live
-                            .users
-                            .get_mut(&from.id)
-                            .is_some_and(|u| u.contacts.insert(peer_id.clone()))
-                    {
-                        if let Some(p) = live.users.get_mut(&peer_id) {
-                            p.contacts.insert(from.id.clone());
-                        }
-                        contact_saved = Some(self.db.add_contact(from.id.clone(), peer_id.clone()));
-                    }
-                    for id in ids {
-                        if let Some(u) = live.users.get_mut(&id) {
-                            members.push((id.clone(), u.history_public));
-                            online.extend(u.sessions.iter().cloned());
-                            if u.sessions.is_empty() {
-                                *u.unread.entry(Target::User(from.name.clone())).or_default() += 1;
-                            }
-                        }
-                    }
-                    Arc::new(Fanout {
-                        members: members.into(),
-                        online,
-                        offline: Vec::new(),
-                    })
-                }
-            }
-        };
-        let users = fanout.members.clone();
-        // Judged before this message's own write is queued (see below).
-        let healthy = self.history.healthy();
-        // The id is taken and the history write queued under one lock, so
-        // every history file holds ids in increasing order: paging by id
-        // relies on it (two senders racing between the two steps once
-        // stored ids out of order, and pages skipped messages).
-        let (msg, done) = self.ids.issue(|id| {
+            let (fanout, new_contact) = live.fanout_for(from, &to)?;
+            let contact_saved = new_contact.map(|(a, b)| self.db.add_contact(a, b));
             let msg = ChatMessage {
                 id,
                 ts: now_ms(),
@@ -120,10 +103,52 @@ impl Hub {
             let entry: Arc<[u8]> = serde_json::to_vec(&msg)
                 .map_err(|_| HubError::Internal)?
                 .into();
-            let done = self.history.append(AppendJob { users, entry });
-            Ok::<_, HubError>((msg, done))
+            let written = self.history.append(AppendJob {
+                users: fanout.members.clone(),
+                entry,
+            });
+            let (done, finish) = if healthy && contact_saved.is_none() {
+                (shared_outcome(written), None)
+            } else {
+                let (outcome, rx) = oneshot::channel();
+                let finish = Finish {
+                    written,
+                    contact_saved,
+                    outcome,
+                };
+                (shared_outcome(rx), Some(finish))
+            };
+            if let Some(u) = live.users.get_mut(&from.id) {
+                u.recent
+                    .remember(client_id.clone(), msg.id, msg.ts, done.clone());
+            }
+            Ok::<_, HubError>(Ok((
+                Queued {
+                    msg,
+                    fanout,
+                    finish,
+                },
+                done,
+            )))
         })??;
-        let live_frame = Bytes::from(ServerMessage::Message(msg.clone()).encode());
+        let (queued, done) = match queued {
+            Ok(q) => q,
+            Err(repeat) => return Ok(repeat),
+        };
+        let msg = queued.msg.clone();
+        Self::deliver(queued, conn, healthy);
+        Ok((msg, done))
+    }
+
+    /// Pushes the message to the online recipients' queues, now or (after
+    /// a storage failure) once it is stored.
+    fn deliver(queued: Queued, conn: ConnId, healthy: bool) {
+        let Queued {
+            msg,
+            fanout,
+            finish,
+        } = queued;
+        let live_frame = Bytes::from(ServerMessage::Message(msg).encode());
         let deliver = move || {
             for s in &fanout.online {
                 if s.conn != conn {
@@ -135,27 +160,92 @@ impl Hub {
         // After a storage failure (disk full, read-only) it is shown to
         // others only once it is stored, so nobody sees a message whose
         // sender was told it failed; this lasts until a write succeeds.
+        let Some(finish) = finish else {
+            deliver();
+            return;
+        };
         if healthy {
             deliver();
         }
-        if healthy && contact_saved.is_none() {
-            return Ok((msg, done));
-        }
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A task of its own, so the late delivery happens even if the sender
+        // disconnects and nobody awaits the outcome.
         tokio::spawn(async move {
-            let stored = done.await;
+            let stored = finish.written.await;
             // A first direct message: acknowledge once the contact is saved
             // too.
-            if let Some(saving) = contact_saved {
+            if let Some(saving) = finish.contact_saved {
                 let _ = saving.await;
             }
             if let Ok(result) = stored {
                 if !healthy && result.is_ok() {
                     deliver();
                 }
-                let _ = tx.send(result);
+                let _ = finish.outcome.send(result);
             }
         });
-        Ok((msg, rx))
+    }
+}
+
+/// Two users whose first direct message is being sent.
+type NewContact = (UserId, UserId);
+
+impl LiveState {
+    /// The recipients of a message from `from` to `to`, counting it as
+    /// unread for those offline, and the pair of users whose first direct
+    /// message this is (their contact is to be saved).
+    fn fanout_for(
+        &mut self,
+        from: &UserCtx,
+        to: &Target,
+    ) -> Result<(Arc<Fanout>, Option<NewContact>), HubError> {
+        match to {
+            Target::Room(room) => {
+                let fanout = self.member_room(room, &from.id)?.fanout.clone();
+                for id in &fanout.offline {
+                    if let Some(u) = self.users.get_mut(id) {
+                        *u.unread.entry(to.clone()).or_default() += 1;
+                    }
+                }
+                Ok((fanout, None))
+            }
+            Target::User(peer) => {
+                let peer_id = self
+                    .names
+                    .get(&peer.key())
+                    .cloned()
+                    .ok_or_else(|| HubError::NoSuchUser(peer.clone()))?;
+                let mut new_contact = None;
+                let mut ids = vec![from.id.clone()];
+                if peer_id != from.id {
+                    ids.push(peer_id.clone());
+                    if self
+                        .users
+                        .get_mut(&from.id)
+                        .is_some_and(|u| u.contacts.insert(peer_id.clone()))
+                    {
+                        if let Some(p) = self.users.get_mut(&peer_id) {
+                            p.contacts.insert(from.id.clone());
+                        }
+                        new_contact = Some((from.id.clone(), peer_id.clone()));
+                    }
+                }
+                let (mut members, mut online) = (Vec::new(), Vec::new());
+                for id in ids {
+                    if let Some(u) = self.users.get_mut(&id) {
+                        members.push((id.clone(), u.history_public));
+                        online.extend(u.sessions.iter().cloned());
+                        if u.sessions.is_empty() {
+                            *u.unread.entry(Target::User(from.name.clone())).or_default() += 1;
+                        }
+                    }
+                }
+                let fanout = Fanout {
+                    members: members.into(),
+                    online,
+                    offline: Vec::new(),
+                };
+                Ok((Arc::new(fanout), new_contact))
+            }
+        }
     }
 }
