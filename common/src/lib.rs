@@ -19,6 +19,7 @@ pub mod names;
 pub mod proto;
 pub mod record;
 pub mod time;
+pub mod unicode;
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -34,8 +34,9 @@ pub enum InvalidInput {
     /// no name can ever look like a path component.
     #[error("a name may not start with '.'")]
     NameLeadingDot,
-    /// Message text that is empty (or only whitespace).
-    #[error("a message may not be empty")]
+    /// Message text with nothing visible: empty, only whitespace, or only
+    /// characters that render as nothing (see [`crate::unicode`]).
+    #[error("a message must contain at least one visible character")]
     TextEmpty,
     /// Message text that is too long.
     #[error("a message may be at most {max} characters (got {got})", max = MESSAGE_MAX_CHARS)]
@@ -46,6 +47,15 @@ pub enum InvalidInput {
     /// Message text with a control character other than newline or tab.
     #[error("a message may not contain control characters (found U+{code:04X})")]
     TextControl {
+        /// The offending code point.
+        code: u32,
+    },
+    /// Message text with a bidi embedding, override or isolate control,
+    /// which could make it display as something it does not say.
+    #[error(
+        "a message may not contain bidirectional override or isolate characters (found U+{code:04X})"
+    )]
+    TextBidiControl {
         /// The offending code point.
         code: u32,
     },
@@ -188,7 +198,7 @@ impl MessageText {
     /// Validates `s` and wraps it.
     pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
         let s = s.into();
-        if s.trim().is_empty() {
+        if !s.chars().any(crate::unicode::is_visible) {
             return Err(InvalidInput::TextEmpty);
         }
         let len = s.chars().count();
@@ -200,6 +210,9 @@ impl MessageText {
             .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
         {
             return Err(InvalidInput::TextControl { code: c as u32 });
+        }
+        if let Some(c) = s.chars().find(|&c| crate::unicode::is_bidi_control(c)) {
+            return Err(InvalidInput::TextBidiControl { code: c as u32 });
         }
         Ok(Self(s))
     }
@@ -382,6 +395,33 @@ mod tests {
         assert_eq!(
             MessageText::new("é".repeat(4001)).unwrap_err(),
             InvalidInput::TextLength { got: 4001 }
+        );
+    }
+
+    #[test]
+    fn a_message_must_show_something_and_cannot_reorder_itself() {
+        for blank in [
+            "\u{200B}",
+            "\u{200B}\u{200D} \u{FEFF}",
+            "\u{3164}\n\u{FE0F}",
+        ] {
+            assert_eq!(
+                MessageText::new(blank).unwrap_err(),
+                InvalidInput::TextEmpty,
+                "{blank:?}"
+            );
+        }
+        // Invisible characters among visible ones are fine (emoji sequences
+        // use joiners and variation selectors).
+        assert!(MessageText::new("👩\u{200D}💻 \u{2764}\u{FE0F}").is_ok());
+        assert!(MessageText::new("שלום \u{200F}123").is_ok());
+        assert_eq!(
+            MessageText::new("pay \u{202E}gnp.exe").unwrap_err(),
+            InvalidInput::TextBidiControl { code: 0x202E }
+        );
+        assert_eq!(
+            MessageText::new("x \u{2067}y\u{2069}").unwrap_err(),
+            InvalidInput::TextBidiControl { code: 0x2067 }
         );
     }
 
