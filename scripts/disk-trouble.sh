@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Disk trouble, for real: the release cove-server on a 4 MiB tmpfs, real
-# clients (server/examples/disk_trouble.rs), the disk filled up and freed,
+# clients (server/examples/disk_trouble/), the disk filled up and freed,
 # then remounted read-only and writable again, all without restarting the
 # server. Then the server is restarted once to check that what is on the
 # disk opens and verifies.

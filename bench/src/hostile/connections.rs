@@ -1,0 +1,172 @@
+//! Attacks on the server's connections: half-open handshakes held by the
+//! thousands, connect-and-close churn, and logged-in room members that stop
+//! reading.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cove_common::{Password, Request, Username};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::{ATTACKER, AttackReport, Counters, Scale, bump, get, is_stopped, stopped};
+use crate::raw::{self, Raw};
+
+/// Holds `n` connections that sent half a client hello; each one the
+/// server closes is opened again.
+pub(super) async fn half_open(
+    addr: &str,
+    scale: &Scale,
+    stop: watch::Receiver<bool>,
+    ready: watch::Sender<bool>,
+    report: &mut AttackReport,
+) {
+    let c = Arc::new(Counters::default()); // a: opened, b: closed by server, c: failed to open
+    let mut set = JoinSet::new();
+    let up = Arc::new(AtomicU64::new(0));
+    for _ in 0..scale.half_open {
+        let (addr, c, up, mut stop) = (addr.to_owned(), c.clone(), up.clone(), stop.clone());
+        set.spawn(async move {
+            let mut counted = false;
+            while !is_stopped(&stop) {
+                let Ok(mut s) = raw::tcp(&addr, Some(IpAddr::from(ATTACKER))).await else {
+                    bump(&c.c);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                bump(&c.a);
+                if !counted {
+                    counted = true;
+                    up.fetch_add(1, Ordering::Relaxed);
+                }
+                // The length prefix and half of a hello.
+                let _ = s.write_all(&[0, 0, 0, 39, b'C', b'O', b'V', b'E']).await;
+                tokio::select! {
+                    _ = raw::closed_within(&mut s, Duration::from_secs(3600)) => bump(&c.b),
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+    }
+    let t = Instant::now();
+    while get(&up) < scale.half_open as u64 && t.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    report.add("half-open connections held", get(&up));
+    if get(&up) < scale.half_open as u64 {
+        report.fail(format!(
+            "only {} of {} connections opened",
+            get(&up),
+            scale.half_open
+        ));
+    }
+    let _ = ready.send(true);
+    stopped(stop).await;
+    set.abort_all();
+    report.add("connections opened in all", get(&c.a));
+    report.add("closed by the server (handshake timeout)", get(&c.b));
+    report.add("connect failures", get(&c.c));
+}
+
+/// Connects and closes at once (half the time after a full client hello),
+/// as fast as it can.
+pub(super) async fn churn(
+    addr: &str,
+    scale: &Scale,
+    stop: watch::Receiver<bool>,
+    ready: watch::Sender<bool>,
+    report: &mut AttackReport,
+) {
+    let c = Arc::new(Counters::default()); // a: connections, b: connect failures
+    let mut set = JoinSet::new();
+    for k in 0..scale.parallel {
+        let (addr, c, stop) = (addr.to_owned(), c.clone(), stop.clone());
+        set.spawn(async move {
+            let mut n = 0u64;
+            while !is_stopped(&stop) {
+                n += 1;
+                match raw::tcp(&addr, Some(IpAddr::from(ATTACKER))).await {
+                    Ok(mut s) => {
+                        bump(&c.a);
+                        if (n + k as u64).is_multiple_of(2) {
+                            let (_, hello) = cove_common::handshake::ClientHandshake::start();
+                            let mut f = bytes::BytesMut::new();
+                            let _ = cove_common::frame::encode_frame(&hello, &mut f);
+                            let _ = s.write_all(&f).await;
+                        }
+                        drop(s);
+                    }
+                    Err(_) => {
+                        bump(&c.b);
+                        // Out of ephemeral ports; let TIME_WAIT drain.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+    }
+    let t = Instant::now();
+    let _ = ready.send(true);
+    stopped(stop).await;
+    set.abort_all();
+    let s = t.elapsed().as_secs_f64();
+    report.add("connect-and-close loops", get(&c.a));
+    report.add("per second", format!("{:.0}", get(&c.a) as f64 / s));
+    report.add("connect failures", get(&c.b));
+}
+
+/// Room members that join the chatters' room and then never read again.
+pub(super) async fn stalled(
+    addr: &str,
+    scale: &Scale,
+    stop: watch::Receiver<bool>,
+    ready: watch::Sender<bool>,
+    report: &mut AttackReport,
+) {
+    let password = Password::new("stalled reader password").unwrap_or_else(|_| unreachable!());
+    let mut conns = Vec::new();
+    for i in 0..scale.stalled {
+        let r = async {
+            let mut raw = Raw::connect(addr, Some(IpAddr::from(ATTACKER))).await?;
+            let name = Username::new(format!("stalled-{i}-{}", std::process::id()))?;
+            let id = raw
+                .send(Request::Register {
+                    username: name,
+                    password: password.clone(),
+                })
+                .await?;
+            raw.reply_to(id).await?;
+            let id = raw
+                .send(Request::Join {
+                    room: crate::run::room_of(0, 1),
+                })
+                .await?;
+            raw.reply_to(id).await?;
+            Ok::<_, anyhow::Error>(raw)
+        }
+        .await;
+        if let Ok(r) = r {
+            conns.push(r);
+        }
+    }
+    report.add("stalled readers in the room", conns.len());
+    let _ = ready.send(true);
+    stopped(stop).await;
+    // The server must have cut them off: what is left to read ends in a
+    // close, not in a connection that stays open.
+    let mut checks = JoinSet::new();
+    for mut c in conns {
+        let settle = scale.settle;
+        checks.spawn(async move { raw::closed_within(&mut c.stream, settle).await });
+    }
+    let mut closed = 0;
+    while let Some(r) = checks.join_next().await {
+        if r.unwrap_or(false) {
+            closed += 1;
+        }
+    }
+    report.add("disconnected by the server", closed);
+}
