@@ -4,7 +4,7 @@
 mod support;
 
 use cove_common::client::{Auth, ClientError};
-use cove_common::proto::{NoticeKind, Target};
+use cove_common::proto::{ChatMessage, NoticeKind, Target};
 use cove_common::{ClientMsgId, ErrorCode, MessageText, Request, RoomName, ServerMessage};
 use support::*;
 
@@ -649,6 +649,92 @@ async fn a_resend_racing_the_first_copy_is_stored_once() {
     assert_eq!(messages.len(), 1, "bob's history holds it once");
     let (messages, _) = history_page(&alice, &mut ae, general, None, 10).await;
     assert_eq!(messages.len(), 1, "alice's history holds it once");
+}
+
+#[tokio::test]
+async fn names_are_spelled_as_registered_however_the_sender_typed_them() {
+    let srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    let (bob, mut be, _) = register(&srv.addr, "Bob").await;
+    let id = alice
+        .send(Request::Join {
+            room: RoomName::new("Rust").unwrap(),
+        })
+        .await
+        .unwrap();
+    expect(
+        &mut ae,
+        "joined",
+        |m| matches!(m, ServerMessage::Joined { id: i, .. } if *i == id),
+    )
+    .await;
+    let id = bob
+        .send(Request::Join {
+            room: RoomName::new("rust").unwrap(),
+        })
+        .await
+        .unwrap();
+    expect(
+        &mut be,
+        "joined",
+        |m| matches!(m, ServerMessage::Joined { id: i, .. } if *i == id),
+    )
+    .await;
+    alice
+        .say(Target::User(user("BOB")), text("psst"), cid("dm-case"))
+        .await
+        .unwrap();
+    alice
+        .say(
+            Target::Room(RoomName::new("RUST").unwrap()),
+            text("hello"),
+            cid("room-case"),
+        )
+        .await
+        .unwrap();
+    let spelled = |m: &ChatMessage| match &m.to {
+        Target::User(u) => u.as_str().to_owned(),
+        Target::Room(r) => r.as_str().to_owned(),
+    };
+    // Both are stored once acknowledged.
+    for _ in 0..2 {
+        expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+    }
+    for want in ["Bob", "Rust"] {
+        let live = expect(&mut be, "a message", |m| {
+            matches!(m, ServerMessage::Message(_))
+        })
+        .await;
+        let ServerMessage::Message(m) = live else {
+            unreachable!()
+        };
+        assert_eq!(spelled(&m), want, "live");
+    }
+    let (page, _) = history_page(&bob, &mut be, Target::User(user("alice")), None, 10).await;
+    assert_eq!(
+        page.iter().map(spelled).collect::<Vec<_>>(),
+        ["Bob"],
+        "bob's history"
+    );
+    let (page, _) = history_page(&alice, &mut ae, Target::User(user("bob")), None, 10).await;
+    assert_eq!(
+        page.iter().map(spelled).collect::<Vec<_>>(),
+        ["Bob"],
+        "alice's history"
+    );
+    let (page, _) = history_page(
+        &alice,
+        &mut ae,
+        Target::Room(RoomName::new("rust").unwrap()),
+        None,
+        10,
+    )
+    .await;
+    assert_eq!(
+        page.iter().map(spelled).collect::<Vec<_>>(),
+        ["Rust"],
+        "room history"
+    );
 }
 
 #[tokio::test]

@@ -91,7 +91,7 @@ impl Hub {
                 };
                 return Ok(Err((msg, done)));
             }
-            let (fanout, new_contact) = live.fanout_for(from, &to)?;
+            let (fanout, new_contact, to) = live.fanout_for(from, &to)?;
             let contact_saved = new_contact.map(|(a, b)| self.db.add_contact(a, b));
             let msg = ChatMessage {
                 id,
@@ -191,22 +191,24 @@ type NewContact = (UserId, UserId);
 
 impl LiveState {
     /// The recipients of a message from `from` to `to`, counting it as
-    /// unread for those offline, and the pair of users whose first direct
-    /// message this is (their contact is to be saved).
+    /// unread for those offline; the pair of users whose first direct
+    /// message this is (their contact is to be saved); and `to` spelled as
+    /// the room or user was first named, however the sender typed it.
     fn fanout_for(
         &mut self,
         from: &UserCtx,
         to: &Target,
-    ) -> Result<(Arc<Fanout>, Option<NewContact>), HubError> {
+    ) -> Result<(Arc<Fanout>, Option<NewContact>, Target), HubError> {
         match to {
             Target::Room(room) => {
-                let fanout = self.member_room(room, &from.id)?.fanout.clone();
+                let room = self.member_room(room, &from.id)?;
+                let (fanout, to) = (room.fanout.clone(), Target::Room(room.name.clone()));
                 for id in &fanout.offline {
                     if let Some(u) = self.users.get_mut(id) {
                         *u.unread.entry(to.clone()).or_default() += 1;
                     }
                 }
-                Ok((fanout, None))
+                Ok((fanout, None, to))
             }
             Target::User(peer) => {
                 let peer_id = self
@@ -229,6 +231,10 @@ impl LiveState {
                         new_contact = Some((from.id.clone(), peer_id.clone()));
                     }
                 }
+                let canonical = self
+                    .users
+                    .get(&peer_id)
+                    .map_or(peer.clone(), |p| p.name.clone());
                 let (mut members, mut online) = (Vec::new(), Vec::new());
                 for id in ids {
                     if let Some(u) = self.users.get_mut(&id) {
@@ -244,7 +250,7 @@ impl LiveState {
                     online,
                     offline: Vec::new(),
                 };
-                Ok((Arc::new(fanout), new_contact))
+                Ok((Arc::new(fanout), new_contact, Target::User(canonical)))
             }
         }
     }
