@@ -366,10 +366,38 @@ pub enum ParseError {
     Malformed(#[from] serde_json::Error),
 }
 
+/// What a receiver can still tell of a request that did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unparsed {
+    /// Not a JSON object at all (not JSON, an array, a string …).
+    NotAnObject,
+    /// A JSON object that is not a valid request, with its `id` if that is
+    /// an unsigned 64-bit number.
+    Invalid {
+        /// The request's `id`, for the error reply to echo.
+        id: Option<u64>,
+    },
+}
+
 impl ClientMessage {
     /// Parses one client message from a decrypted record.
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
         parse(bytes)
+    }
+
+    /// Looks again at a request that failed [`ClientMessage::parse`]: was
+    /// it a JSON object, and which `id` did it carry? Only called on the
+    /// error path, so the generic parse costs nothing on valid requests.
+    pub fn salvage(bytes: &[u8]) -> Unparsed {
+        if bytes.len() > MAX_FRAME_LEN {
+            return Unparsed::NotAnObject;
+        }
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes) {
+            Ok(object) => Unparsed::Invalid {
+                id: object.get("id").and_then(serde_json::Value::as_u64),
+            },
+            Err(_) => Unparsed::NotAnObject,
+        }
     }
 
     /// Encodes to JSON bytes.
@@ -464,6 +492,37 @@ mod tests {
         assert!(matches!(e, ParseError::Malformed(_)));
         let e = ClientMessage::parse(&vec![b' '; MAX_FRAME_LEN + 1]).unwrap_err();
         assert!(matches!(e, ParseError::TooLarge(_)));
+    }
+
+    #[test]
+    fn an_invalid_request_still_gives_its_id() {
+        let cases: [(&[u8], Unparsed); 7] = [
+            (
+                br#"{"id":7,"type":"teleport"}"#,
+                Unparsed::Invalid { id: Some(7) },
+            ),
+            (
+                br#"{"type":"ping","id":8,"extra":[1,{}]}"#,
+                Unparsed::Invalid { id: Some(8) },
+            ),
+            (
+                br#"{"id":"9","type":"ping"}"#,
+                Unparsed::Invalid { id: None },
+            ),
+            (br#"{"id":-1}"#, Unparsed::Invalid { id: None }),
+            (b"[1,2]", Unparsed::NotAnObject),
+            (b"{not json", Unparsed::NotAnObject),
+            (b"\"id\"", Unparsed::NotAnObject),
+        ];
+        for (bytes, want) in cases {
+            assert!(ClientMessage::parse(bytes).is_err());
+            assert_eq!(
+                ClientMessage::salvage(bytes),
+                want,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 
     #[test]

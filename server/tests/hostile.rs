@@ -179,6 +179,89 @@ async fn invalid_requests_get_typed_errors() {
 }
 
 #[tokio::test]
+async fn invalid_requests_echo_their_ids_and_keep_the_connection() {
+    let srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    let mut raw = RawClient::connect(&srv.addr).await;
+    raw.send(
+        1,
+        Request::Login {
+            username: user("alice"),
+            password: pw(PASSWORD),
+        },
+    )
+    .await;
+    assert!(matches!(
+        raw.recv().await,
+        Some(ServerMessage::Welcome { .. })
+    ));
+    let long = "字".repeat(4001);
+    let cases = [
+        r#"{"id":ID,"type":"teleport"}"#.to_owned(),
+        r#"{"id":ID,"type":"send","to":{"room":"general"},"text":"no client id"}"#.to_owned(),
+        r#"{"id":ID,"type":"send","client_id":"","to":{"room":"general"},"text":"x"}"#.to_owned(),
+        r#"{"id":ID,"type":"send","client_id":"c","to":{"room":"general"},"text":"   "}"#
+            .to_owned(),
+        r#"{"id":ID,"type":"send","client_id":"c","to":{"room":"general"},"text":"\u200b"}"#.to_owned(),
+        format!(
+            r#"{{"id":ID,"type":"send","client_id":"c","to":{{"room":"general"}},"text":"{long}"}}"#
+        ),
+        r#"{"id":ID,"type":"join","room":"../etc"}"#.to_owned(),
+    ];
+    // Far more than the 16 records that are not objects a connection may
+    // send: bad values in a well-formed object never close it.
+    for round in 0..5u64 {
+        for (i, case) in cases.iter().enumerate() {
+            let id = 100 + round * 10 + i as u64;
+            raw.send_plain(case.replace("ID", &id.to_string()).as_bytes())
+                .await;
+            let m = raw.recv().await.unwrap();
+            assert!(
+                matches!(&m, ServerMessage::Error { id: Some(i), code: ErrorCode::BadRequest, .. } if *i == id),
+                "{case}: {m:?}"
+            );
+        }
+    }
+    raw.send(7, Request::Ping).await;
+    assert!(matches!(
+        raw.recv().await,
+        Some(ServerMessage::Pong { id: 7 })
+    ));
+    // Nothing was stored or delivered: alice's history of general is empty.
+    let (page, _) =
+        history_page(&alice, &mut ae, Target::Room(RoomName::general()), None, 10).await;
+    assert!(page.is_empty(), "{page:?}");
+}
+
+#[tokio::test]
+async fn records_that_are_not_objects_close_the_connection_with_a_reason() {
+    let srv = TestServer::start().await;
+    let mut raw = RawClient::connect(&srv.addr).await;
+    for _ in 0..16 {
+        raw.send_plain(b"[]").await;
+        let m = raw.recv().await.unwrap();
+        assert!(
+            matches!(
+                m,
+                ServerMessage::Error {
+                    id: None,
+                    code: ErrorCode::BadRequest,
+                    ..
+                }
+            ),
+            "{m:?}"
+        );
+    }
+    raw.send_plain(b"\"hello\"").await;
+    let m = raw.recv().await.unwrap();
+    assert!(
+        matches!(&m, ServerMessage::Bye { reason } if reason == cove_server::cmd::BYE_NOT_OBJECTS),
+        "{m:?}"
+    );
+    assert!(raw.closed().await);
+}
+
+#[tokio::test]
 async fn client_that_stops_reading_is_disconnected() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().join("data"));

@@ -12,11 +12,13 @@ mod history;
 mod rooms;
 mod send;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use cove_common::proto::ParseError;
+use cove_common::proto::{ParseError, Unparsed};
 use cove_common::record::Opener;
 use cove_common::{ClientMessage, ErrorCode, Request, ServerMessage};
 use futures_util::StreamExt;
@@ -31,8 +33,13 @@ use crate::hub::{ConnId, HubError};
 use crate::outbox::{Kick, Outbox};
 use crate::state::ServerState;
 
-/// Unparseable requests tolerated before the connection is closed.
-const MAX_BAD_REQUESTS: u32 = 16;
+/// Records that are not JSON objects at all tolerated in
+/// [`NON_OBJECT_WINDOW`]; one more closes the connection. Requests that are
+/// objects with bad values only get errors: a client with a bug in one
+/// field keeps its connection.
+const MAX_NON_OBJECTS: usize = 16;
+/// See [`MAX_NON_OBJECTS`].
+const NON_OBJECT_WINDOW: Duration = Duration::from_secs(60);
 
 /// A reply that waits for something (a send's history write).
 type AckFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ServerMessage> + Send>>;
@@ -54,7 +61,8 @@ pub struct ConnState {
     user: Option<LoggedIn>,
     /// Replies waiting for their history writes, answered in request order.
     acks: FuturesOrdered<AckFuture>,
-    bad_requests: u32,
+    /// When the recent records that were not JSON objects arrived.
+    non_objects: VecDeque<Instant>,
     exited: bool,
 }
 
@@ -82,7 +90,7 @@ impl ConnState {
             opener,
             user: None,
             acks: FuturesOrdered::new(),
-            bad_requests: 0,
+            non_objects: VecDeque::new(),
             exited: false,
         }
     }
@@ -175,19 +183,41 @@ impl ConnState {
         match ClientMessage::parse(plaintext) {
             Ok(msg) => self.on_request(msg).await,
             Err(e) => {
-                self.bad_requests += 1;
                 debug!(peer = %self.peer, error = %e, "unparseable request");
                 let text = match &e {
                     ParseError::TooLarge(_) => e.to_string(),
                     ParseError::Malformed(inner) => format!("malformed request: {inner}"),
                 };
-                self.reply(ServerMessage::error(None, ErrorCode::BadRequest, text));
-                if self.bad_requests >= MAX_BAD_REQUESTS {
-                    return Flow::Close(Some(bye("too many malformed requests")));
-                }
+                let id = match ClientMessage::salvage(plaintext) {
+                    Unparsed::Invalid { id } => id,
+                    Unparsed::NotAnObject => {
+                        if self.too_many_non_objects(Instant::now()) {
+                            return Flow::Close(Some(bye(BYE_NOT_OBJECTS)));
+                        }
+                        None
+                    }
+                };
+                self.reply(ServerMessage::error(id, ErrorCode::BadRequest, text));
                 Flow::Continue
             }
         }
+    }
+
+    /// Counts one record that was not a JSON object; true once more than
+    /// [`MAX_NON_OBJECTS`] arrived within [`NON_OBJECT_WINDOW`].
+    fn too_many_non_objects(&mut self, now: Instant) -> bool {
+        while self
+            .non_objects
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= NON_OBJECT_WINDOW)
+        {
+            self.non_objects.pop_front();
+        }
+        if self.non_objects.len() >= MAX_NON_OBJECTS {
+            return true;
+        }
+        self.non_objects.push_back(now);
+        false
     }
 
     fn reply(&self, msg: ServerMessage) {
@@ -297,6 +327,10 @@ impl ConnState {
         Flow::Continue
     }
 }
+
+/// `bye` reasons: every one a client can see is documented in §7 of
+/// `docs/protocol.md`.
+pub const BYE_NOT_OBJECTS: &str = "too many records that are not JSON objects";
 
 /// The last message of a connection the server closes.
 pub fn bye(reason: &str) -> Bytes {
