@@ -202,7 +202,8 @@ async fn invalid_requests_echo_their_ids_and_keep_the_connection() {
         r#"{"id":ID,"type":"send","client_id":"","to":{"room":"general"},"text":"x"}"#.to_owned(),
         r#"{"id":ID,"type":"send","client_id":"c","to":{"room":"general"},"text":"   "}"#
             .to_owned(),
-        r#"{"id":ID,"type":"send","client_id":"c","to":{"room":"general"},"text":"\u200b"}"#.to_owned(),
+        r#"{"id":ID,"type":"send","client_id":"c","to":{"room":"general"},"text":"\u200b"}"#
+            .to_owned(),
         format!(
             r#"{{"id":ID,"type":"send","client_id":"c","to":{{"room":"general"}},"text":"{long}"}}"#
         ),
