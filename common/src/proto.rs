@@ -502,7 +502,7 @@ mod tests {
                 Unparsed::Invalid { id: Some(7) },
             ),
             (
-                br#"{"type":"ping","id":8,"extra":[1,{}]}"#,
+                br#"{"type":"join","id":8,"extra":[1,{}]}"#,
                 Unparsed::Invalid { id: Some(8) },
             ),
             (
