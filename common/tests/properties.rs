@@ -30,7 +30,9 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn text() -> impl Strategy<Value = String> {
-    "[^\\p{Cc}]{1,200}".prop_filter("not blank", |s| !s.trim().is_empty())
+    "[^\\p{Cc}]{1,200}".prop_filter("a valid message text", |s| {
+        MessageText::new(s.as_str()).is_ok()
+    })
 }
 
 fn request() -> impl Strategy<Value = Request> {
