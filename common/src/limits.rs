@@ -5,7 +5,7 @@
 
 /// Protocol version carried in both handshake hellos. Bumped on any
 /// incompatible change to the wire format.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Largest frame body (the bytes after the 4-byte length prefix) that any side
 /// accepts. Checked before anything is allocated for the frame.
@@ -29,6 +29,21 @@ pub const CLIENT_ID_MAX_LEN: usize = 64;
 
 /// Most messages one history page may hold.
 pub const HISTORY_PAGE_MAX: u16 = 200;
+
+/// Most bytes of messages (their JSON, with a separator each) one history
+/// page holds: a page of long messages stops early, with `more: true`, so
+/// that the reply always fits in one record.
+pub const HISTORY_PAGE_BYTES: usize = 60_000;
+
+/// Most members one `members` reply lists; its `total` is the room's size.
+pub const MEMBERS_LIST_MAX: usize = 1_000;
+
+/// Most rooms one `rooms` reply or `welcome` lists; `rooms.total` is the
+/// number of rooms.
+pub const ROOMS_LIST_MAX: usize = 400;
+
+/// Most direct conversations `welcome` lists.
+pub const DIRECTS_LIST_MAX: usize = 400;
 
 /// The room every user belongs to.
 pub const DEFAULT_ROOM: &str = "general";

@@ -192,8 +192,12 @@ pub enum ServerMessage {
     Rooms {
         /// The request id.
         id: u64,
-        /// Every room.
+        /// The rooms, by name: all of them, or at most
+        /// [`ROOMS_LIST_MAX`](crate::limits::ROOMS_LIST_MAX) (the user's own
+        /// first, then the biggest).
         rooms: Vec<RoomInfo>,
+        /// How many rooms there are.
+        total: u32,
     },
     /// Reply to `members`.
     Members {
@@ -201,8 +205,12 @@ pub enum ServerMessage {
         id: u64,
         /// The room.
         room: RoomName,
-        /// Its members, online or not.
+        /// Its members, online or not, by name: all of them, or at most
+        /// [`MEMBERS_LIST_MAX`](crate::limits::MEMBERS_LIST_MAX) (online
+        /// ones first).
         members: Vec<Member>,
+        /// How many members the room has.
+        total: u32,
     },
     /// Reply to `history`.
     History {
@@ -421,6 +429,25 @@ impl ServerMessage {
     /// Encodes to JSON bytes.
     pub fn encode(&self) -> Vec<u8> {
         encode(self)
+    }
+
+    /// The id of the request this message answers (`None` for pushed
+    /// events and for errors that answer no identifiable request).
+    pub fn answers(&self) -> Option<u64> {
+        match self {
+            ServerMessage::Welcome { id, .. }
+            | ServerMessage::Ack { id, .. }
+            | ServerMessage::Joined { id, .. }
+            | ServerMessage::Left { id, .. }
+            | ServerMessage::Rooms { id, .. }
+            | ServerMessage::Members { id, .. }
+            | ServerMessage::History { id, .. }
+            | ServerMessage::Pong { id } => Some(*id),
+            ServerMessage::Error { id, .. } => *id,
+            ServerMessage::Message(_) | ServerMessage::Notice(_) | ServerMessage::Bye { .. } => {
+                None
+            }
+        }
     }
 
     /// Shorthand for an error reply.

@@ -23,6 +23,9 @@ fn srv(m: ServerMessage) -> String {
     String::from_utf8(m.encode()).unwrap()
 }
 
+/// The document itself: each example below must appear in it verbatim.
+const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");
+
 #[test]
 fn client_messages_match_the_document() {
     let pw = || Password::new("correct horse").unwrap();
@@ -101,6 +104,7 @@ fn client_messages_match_the_document() {
     ];
     for (got, want) in cases {
         assert_eq!(got, want);
+        assert!(PROTOCOL_MD.contains(want), "docs/protocol.md lacks {want}");
     }
 }
 
@@ -193,8 +197,9 @@ fn server_messages_match_the_document() {
             srv(ServerMessage::Rooms {
                 id: 4,
                 rooms: vec![general],
+                total: 1,
             }),
-            r#"{"type":"rooms","id":4,"rooms":[{"name":"general","members":2,"online":1,"unread":3}]}"#,
+            r#"{"type":"rooms","id":4,"rooms":[{"name":"general","members":2,"online":1,"unread":3}],"total":1}"#,
         ),
         (
             srv(ServerMessage::Members {
@@ -204,8 +209,9 @@ fn server_messages_match_the_document() {
                     username: u("alice"),
                     online: true,
                 }],
+                total: 1,
             }),
-            r#"{"type":"members","id":5,"room":"general","members":[{"username":"alice","online":true}]}"#,
+            r#"{"type":"members","id":5,"room":"general","members":[{"username":"alice","online":true}],"total":1}"#,
         ),
         (
             srv(ServerMessage::Pong { id: 6 }),
@@ -229,6 +235,7 @@ fn server_messages_match_the_document() {
     ];
     for (got, want) in cases {
         assert_eq!(got, want);
+        assert!(PROTOCOL_MD.contains(want), "docs/protocol.md lacks {want}");
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use cove_common::proto::MessageId;
+use cove_common::limits::HISTORY_PAGE_BYTES;
+use cove_common::proto::{ChatMessage, MessageId};
 use cove_common::{ServerMessage, Target};
 
 use crate::accounts::UserCtx;
@@ -19,13 +20,33 @@ pub(super) async fn page(
     before: Option<MessageId>,
     limit: u16,
 ) -> Result<ServerMessage, HubError> {
-    let (messages, more) = hub
+    let (mut messages, mut more) = hub
         .history(user, secret, with.clone(), before, limit)
         .await?;
+    // Newest first: what does not fit is the oldest part, which the next
+    // page (`before` the oldest id sent) brings.
+    let fit = fitting(&messages, HISTORY_PAGE_BYTES);
+    if fit < messages.len() {
+        messages.truncate(fit);
+        more = true;
+    }
     Ok(ServerMessage::History {
         id,
         with,
         messages,
         more,
     })
+}
+
+/// How many of `messages`, from the first, fit in `budget` bytes of JSON
+/// (with one separator each).
+fn fitting(messages: &[ChatMessage], budget: usize) -> usize {
+    let mut used = 0;
+    messages
+        .iter()
+        .take_while(|m| {
+            used += serde_json::to_vec(m).map_or(usize::MAX / 2, |v| v.len()) + 1;
+            used <= budget
+        })
+        .count()
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use cove_common::proto::{ParseError, Unparsed};
-use cove_common::record::Opener;
+use cove_common::record::{MAX_RECORD_PLAINTEXT, Opener};
 use cove_common::{ClientMessage, ErrorCode, Request, ServerMessage};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -220,8 +220,22 @@ impl ConnState {
         false
     }
 
+    /// Queues a reply. Replies are built to fit in one record (lists are
+    /// capped, history pages cut by size); should one still not fit, the
+    /// client gets an error naming its request rather than no answer.
     fn reply(&self, msg: ServerMessage) {
-        self.outbox.push(Bytes::from(msg.encode()));
+        let bytes = msg.encode();
+        if bytes.len() > MAX_RECORD_PLAINTEXT {
+            warn!(peer = %self.peer, bytes = bytes.len(), "reply too large for one record");
+            let error = ServerMessage::error(
+                msg.answers(),
+                ErrorCode::Internal,
+                "the reply would not fit in one record",
+            );
+            self.outbox.push(Bytes::from(error.encode()));
+            return;
+        }
+        self.outbox.push(Bytes::from(bytes));
     }
 
     /// Routes one request to its handler and queues the reply.

@@ -32,10 +32,8 @@ pub(super) async fn leave(
 
 /// Every room, with counts.
 pub(super) fn list(hub: &Hub, user: &UserCtx, id: u64) -> ServerMessage {
-    ServerMessage::Rooms {
-        id,
-        rooms: hub.list_rooms(user),
-    }
+    let (rooms, total) = hub.list_rooms(user);
+    ServerMessage::Rooms { id, rooms, total }
 }
 
 /// The members of a room the user is in, with presence.
@@ -45,6 +43,11 @@ pub(super) fn members(
     id: u64,
     room: RoomName,
 ) -> Result<ServerMessage, HubError> {
-    let members = hub.members(user, &room)?;
-    Ok(ServerMessage::Members { id, room, members })
+    let (members, total) = hub.members(user, &room)?;
+    Ok(ServerMessage::Members {
+        id,
+        room,
+        members,
+        total,
+    })
 }

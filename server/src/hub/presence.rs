@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use cove_common::Target;
 use cove_common::Username;
+use cove_common::limits::{DIRECTS_LIST_MAX, ROOMS_LIST_MAX};
 use cove_common::proto::{Notice, NoticeKind, RoomInfo, ServerMessage};
 use cove_common::time::now_ms;
 
@@ -17,7 +18,8 @@ use super::{ConnId, Hub};
 impl Hub {
     /// Attaches a logged-in session; tells room peers the user came online if
     /// this is their first session. Returns the user's rooms with unread
-    /// counts (which are then reset) and their direct-conversation partners.
+    /// counts (which are then reset) and their direct-conversation partners,
+    /// by name, at most [`ROOMS_LIST_MAX`] and [`DIRECTS_LIST_MAX`] of them.
     pub fn attach(
         &self,
         user: &UserCtx,
@@ -45,9 +47,11 @@ impl Hub {
             .get(&user.id)
             .map(|u| u.rooms.iter().cloned().collect())
             .unwrap_or_default();
+        // Both lists are capped so that `welcome` always fits in a record.
         let infos = rooms
             .iter()
             .filter_map(|r| live.rooms.get(r))
+            .take(ROOMS_LIST_MAX)
             .map(|room| {
                 let n = unread
                     .get(&Target::Room(room.name.clone()))
@@ -56,7 +60,7 @@ impl Hub {
                 live.room_info(room, n)
             })
             .collect();
-        let directs = live
+        let mut directs: Vec<Username> = live
             .users
             .get(&user.id)
             .map(|u| {
@@ -66,6 +70,8 @@ impl Hub {
                     .collect()
             })
             .unwrap_or_default();
+        directs.sort();
+        directs.truncate(DIRECTS_LIST_MAX);
         (infos, directs)
     }
 

@@ -2,6 +2,7 @@
 
 use cove_common::RoomName;
 use cove_common::Target;
+use cove_common::limits::{MEMBERS_LIST_MAX, ROOMS_LIST_MAX};
 use cove_common::proto::{Member, NoticeKind, RoomInfo};
 
 use crate::accounts::UserCtx;
@@ -83,12 +84,23 @@ impl Hub {
         Ok(name)
     }
 
-    /// Every room, with counts.
-    pub fn list_rooms(&self, user: &UserCtx) -> Vec<RoomInfo> {
+    /// Every room with counts, by name, or at most [`ROOMS_LIST_MAX`] of
+    /// them (the user's own first, then the biggest), and how many there
+    /// are.
+    pub fn list_rooms(&self, user: &UserCtx) -> (Vec<RoomInfo>, u32) {
         let live = lock(&self.live);
-        let mut rooms: Vec<RoomInfo> = live
-            .rooms
-            .values()
+        let total = live.rooms.len();
+        let mine = live.users.get(&user.id).map(|u| &u.rooms);
+        let mut chosen: Vec<&Room> = live.rooms.values().collect();
+        if chosen.len() > ROOMS_LIST_MAX {
+            chosen.sort_by_key(|r| {
+                let own = mine.is_some_and(|m| m.contains(&r.name.key()));
+                (!own, std::cmp::Reverse(r.members.len()))
+            });
+            chosen.truncate(ROOMS_LIST_MAX);
+        }
+        let mut rooms: Vec<RoomInfo> = chosen
+            .into_iter()
             .map(|r| {
                 let unread = live
                     .users
@@ -100,11 +112,13 @@ impl Hub {
             })
             .collect();
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        rooms
+        (rooms, u32::try_from(total).unwrap_or(u32::MAX))
     }
 
-    /// The members of a room the user is in.
-    pub fn members(&self, user: &UserCtx, room: &RoomName) -> Result<Vec<Member>, HubError> {
+    /// The members of a room the user is in, by name, or at most
+    /// [`MEMBERS_LIST_MAX`] of them (online ones first), and how many it
+    /// has.
+    pub fn members(&self, user: &UserCtx, room: &RoomName) -> Result<(Vec<Member>, u32), HubError> {
         let live = lock(&self.live);
         let r = live.member_room(room, &user.id)?;
         let mut out: Vec<Member> = r
@@ -116,7 +130,16 @@ impl Hub {
                 online: !u.sessions.is_empty(),
             })
             .collect();
+        let total = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        if out.len() > MEMBERS_LIST_MAX {
+            out.sort_by(|a, b| {
+                b.online
+                    .cmp(&a.online)
+                    .then_with(|| a.username.cmp(&b.username))
+            });
+            out.truncate(MEMBERS_LIST_MAX);
+        }
         out.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok(out)
+        Ok((out, total))
     }
 }
