@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cove_common::limits::HISTORY_PAGE_MAX;
-use cove_common::{MessageText, Request, RoomName, Target, Username};
-use cove_server::KdfParams;
+use cove_common::{KdfParams, MessageText, Request, RoomName, Target, Username};
 
 use crate::commands::{self, Input};
 use crate::net::{AuthMode, Net, NetCommand, NetEvent};
@@ -20,9 +19,11 @@ use crate::ui::login::{LoginAction, LoginForm};
 pub struct AppOptions {
     /// Settings and pinned servers.
     pub config_dir: PathBuf,
-    /// Data of a hosted server.
+    /// Data of a hosted server (used only in builds with the `host`
+    /// feature).
     pub server_data_dir: PathBuf,
-    /// Argon2 parameters for a hosted server (lighter only in tests).
+    /// Argon2 parameters for a hosted server (lighter only in tests; used
+    /// only in builds with the `host` feature).
     pub kdf: KdfParams,
 }
 
@@ -31,8 +32,12 @@ impl AppOptions {
     pub fn platform() -> anyhow::Result<Self> {
         let dirs = directories::ProjectDirs::from("", "", "cove")
             .ok_or_else(|| anyhow::anyhow!("no home directory found"))?;
-        let server_data_dir =
-            cove_server::default_data_dir().unwrap_or_else(|| dirs.data_dir().join("server"));
+        let fallback = dirs.data_dir().join("server");
+        // A hosted server keeps its data where a standalone one would.
+        #[cfg(feature = "host")]
+        let server_data_dir = crate::host::default_data_dir().unwrap_or(fallback);
+        #[cfg(not(feature = "host"))]
+        let server_data_dir = fallback;
         Ok(Self {
             config_dir: dirs.config_dir().to_path_buf(),
             server_data_dir,

@@ -1,14 +1,14 @@
 //! The network side of the app: a background tokio runtime running the
-//! headless client session (and, when hosting, the server). The UI talks to
-//! it only through [`NetCommand`]s and [`NetEvent`]s and never blocks.
+//! headless client session (and, when hosting, the server from the `host`
+//! module, in builds with the `host` feature). The UI talks to it
+//! only through [`NetCommand`]s and [`NetEvent`]s and never blocks.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use cove_common::client::{self, Auth, ClientError, Event, Events, Session, Welcome};
-use cove_common::{Password, Request, ServerMessage, Username};
-use cove_server::{Config, Server, ServerHandle};
+use cove_common::{KdfParams, Password, Request, ServerMessage, Username};
 use tokio::sync::mpsc;
 
 use crate::trust::{KnownServers, Verdict};
@@ -38,14 +38,15 @@ pub enum NetCommand {
     },
     /// The user's answer to a [`NetEvent::TrustPrompt`].
     Trust(bool),
-    /// Start the server in this process.
+    /// Start the server in this process. A build without the `host`
+    /// feature answers [`NetEvent::HostFailed`].
     Host {
         /// Address to listen on.
         listen: String,
         /// Data directory.
         data_dir: PathBuf,
         /// Argon2 parameters (lighter ones only in tests).
-        kdf: cove_server::KdfParams,
+        kdf: KdfParams,
     },
     /// A request for the server.
     Send(Request),
@@ -177,7 +178,8 @@ impl Net {
     }
 }
 
-struct Credentials {
+/// The login remembered in memory to log in again after a reconnect.
+struct SavedLogin {
     addr: String,
     username: Username,
     password: Password,
@@ -188,8 +190,9 @@ struct Driver {
     known: KnownServers,
     session: Option<Session>,
     events: Option<Events>,
-    creds: Option<Credentials>,
-    hosted: Option<ServerHandle>,
+    saved_login: Option<SavedLogin>,
+    #[cfg(feature = "host")]
+    hosted: Option<crate::host::Hosted>,
     leaving: bool,
 }
 
@@ -223,7 +226,8 @@ impl Driver {
             known,
             session: None,
             events: None,
-            creds: None,
+            saved_login: None,
+            #[cfg(feature = "host")]
             hosted: None,
             leaving: false,
         }
@@ -243,6 +247,7 @@ impl Driver {
                 }
             }
         }
+        #[cfg(feature = "host")]
         if let Some(h) = self.hosted.take() {
             h.shutdown().await;
         }
@@ -260,13 +265,13 @@ impl Driver {
                 username,
                 password,
             } => {
-                let creds = Credentials {
+                let login = SavedLogin {
                     addr,
                     username,
                     password,
                 };
-                match self.login(&creds, mode, commands, true).await {
-                    Ok(()) => self.creds = Some(creds),
+                match self.login(&login, mode, commands, true).await {
+                    Ok(()) => self.saved_login = Some(login),
                     Err(Some(msg)) => self.out.emit(NetEvent::Failed(msg)),
                     Err(None) => {}
                 }
@@ -294,50 +299,58 @@ impl Driver {
         }
     }
 
-    async fn host(&mut self, listen: String, data_dir: PathBuf, kdf: cove_server::KdfParams) {
+    #[cfg(feature = "host")]
+    async fn host(&mut self, listen: String, data_dir: PathBuf, kdf: KdfParams) {
         if let Some(h) = &self.hosted {
-            let addr = h.local_addr().to_string();
-            let fingerprint = h.public_key().fingerprint();
+            let addr = h.addr().to_string();
+            let fingerprint = h.key().fingerprint();
             self.out.emit(NetEvent::Hosting { addr, fingerprint });
             return;
         }
-        let mut config = Config::new(listen, data_dir);
-        config.kdf = kdf;
-        match Server::bind(config).await {
-            Ok(server) => {
-                let bound = server.local_addr();
-                let key = server.public_key();
+        match crate::host::Hosted::start(listen, data_dir, kdf).await {
+            Ok(hosted) => {
+                let bound = hosted.addr();
+                let key = hosted.key();
                 // We trust the server we run ourselves.
                 let local = format!("127.0.0.1:{}", bound.port());
                 let _ = self.known.pin(&local, &key);
-                self.hosted = Some(server.spawn());
+                self.hosted = Some(hosted);
                 self.out.emit(NetEvent::Hosting {
                     addr: bound.to_string(),
                     fingerprint: key.fingerprint(),
                 });
             }
-            Err(e) => self.out.emit(NetEvent::HostFailed(e.to_string())),
+            Err(e) => self.out.emit(NetEvent::HostFailed(e)),
         }
+    }
+
+    /// Without the `host` feature there is no server to start (and the start
+    /// screen does not offer it).
+    #[cfg(not(feature = "host"))]
+    async fn host(&mut self, _listen: String, _data_dir: PathBuf, _kdf: KdfParams) {
+        self.out.emit(NetEvent::HostFailed(
+            "this build of Cove was made without hosting".into(),
+        ));
     }
 
     /// Connects and authenticates. `Err(None)` means the user declined trust
     /// (already reported).
     async fn login(
         &mut self,
-        creds: &Credentials,
+        login: &SavedLogin,
         mode: AuthMode,
         commands: &mut mpsc::UnboundedReceiver<NetCommand>,
         may_ask: bool,
     ) -> Result<(), Option<String>> {
-        let pending = client::connect(&creds.addr)
+        let pending = client::connect(&login.addr)
             .await
             .map_err(|e| Some(describe(&e)))?;
         let key = pending.server_key();
-        match self.known.check(&creds.addr, &key) {
+        match self.known.check(&login.addr, &key) {
             Verdict::Trusted => {}
             Verdict::Changed { pinned } => {
                 self.out.emit(NetEvent::KeyChanged {
-                    addr: creds.addr.clone(),
+                    addr: login.addr.clone(),
                     pinned: pinned.fingerprint(),
                     presented: key.fingerprint(),
                 });
@@ -348,7 +361,7 @@ impl Driver {
             }
             Verdict::Unknown => {
                 self.out.emit(NetEvent::TrustPrompt {
-                    addr: creds.addr.clone(),
+                    addr: login.addr.clone(),
                     fingerprint: key.fingerprint(),
                 });
                 let trusted = loop {
@@ -363,17 +376,17 @@ impl Driver {
                         "You did not trust the server; nothing was sent.".into(),
                     ));
                 }
-                let _ = self.known.pin(&creds.addr, &key);
+                let _ = self.known.pin(&login.addr, &key);
             }
         }
         let auth = match mode {
             AuthMode::Login => Auth::Login {
-                username: creds.username.clone(),
-                password: creds.password.clone(),
+                username: login.username.clone(),
+                password: login.password.clone(),
             },
             AuthMode::Register => Auth::Register {
-                username: creds.username.clone(),
-                password: creds.password.clone(),
+                username: login.username.clone(),
+                password: login.password.clone(),
             },
         };
         let (session, events, welcome) = pending
@@ -403,7 +416,7 @@ impl Driver {
     fn closed(&mut self, reason: Option<String>) -> Option<String> {
         self.session = None;
         self.events = None;
-        if self.leaving || self.creds.is_none() {
+        if self.leaving || self.saved_login.is_none() {
             self.out.emit(NetEvent::Closed { reason: None });
             return None;
         }
@@ -415,7 +428,7 @@ impl Driver {
         mut reason: String,
         commands: &mut mpsc::UnboundedReceiver<NetCommand>,
     ) {
-        let Some(creds) = self.creds.take() else {
+        let Some(login) = self.saved_login.take() else {
             return;
         };
         let mut delay = 1u64;
@@ -438,9 +451,9 @@ impl Driver {
                     },
                 }
             }
-            match self.login(&creds, AuthMode::Login, commands, false).await {
+            match self.login(&login, AuthMode::Login, commands, false).await {
                 Ok(()) => {
-                    self.creds = Some(creds);
+                    self.saved_login = Some(login);
                     return;
                 }
                 Err(None) => return,

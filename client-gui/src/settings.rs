@@ -23,7 +23,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            server: cove_server::DEFAULT_LISTEN.to_owned(),
+            server: cove_common::DEFAULT_LISTEN.to_owned(),
             username: String::new(),
             dark: true,
             zoom: 1.0,

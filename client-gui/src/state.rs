@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use cove_common::proto::{ChatMessage, Member, MessageId, Notice, NoticeKind, RoomInfo};
+use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, MessageText, RoomName, ServerMessage, Target, Username};
 
 /// One line of a conversation.
@@ -130,13 +131,6 @@ pub struct ChatState {
     pub status: Status,
     next_client_id: u64,
     client_tag: String,
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl ChatState {

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use cove_client::{AppOptions, CoveApp};
 use cove_common::client::{self, Auth, Event, Events, Session};
 use cove_common::proto::NoticeKind;
-use cove_common::{ClientMsgId, MessageText, Password, RoomName, ServerMessage, Target, Username};
-use cove_server::{Config, KdfParams, Server, ServerHandle};
+use cove_common::{
+    ClientMsgId, KdfParams, MessageText, Password, RoomName, ServerMessage, Target, Username,
+};
+use cove_server::{Config, Server, ServerHandle};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -306,6 +308,7 @@ fn history_of_rooms_and_direct_messages_is_there_after_login() {
     wait_for(&mut h, "direct history", |h| shows(h, "an old secret"));
 }
 
+#[cfg(feature = "host")]
 #[test]
 fn host_a_chat_on_this_computer_then_log_in_to_it() {
     let w = World::new();
@@ -335,6 +338,22 @@ fn host_a_chat_on_this_computer_then_log_in_to_it() {
     assert_eq!(pending.server_key().fingerprint(), fingerprint);
     // Its data lives in the app's server data directory.
     assert!(w.dir.path().join("hosted").join("users.json").exists());
+}
+
+/// A build without the `host` feature does not offer hosting, and joining a
+/// server works as ever.
+#[cfg(not(feature = "host"))]
+#[test]
+fn without_the_host_feature_hosting_is_not_offered() {
+    let w = World::new();
+    let mut h = w.app();
+    h.run();
+    assert!(shows(&h, "Sign in"));
+    assert!(!shows(&h, "Host a chat on this computer"));
+    sign_in(&mut h, "noor", PASSWORD, true);
+    wait_for(&mut h, "trust prompt", |h| shows(h, "Trust this server"));
+    h.get_by_label("Trust this server").click();
+    wait_for(&mut h, "chat", |h| h.state().chat().is_some());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The start screen: server, username, password, log in or register, or
-//! host a chat on this computer; the trust prompt and key-change warning.
+//! host a chat on this computer (in builds with the `host` feature); the
+//! trust prompt and key-change warning.
 
 use egui::{Color32, RichText};
 
@@ -18,7 +19,8 @@ pub struct LoginForm {
     pub password: String,
     /// Repeated password, when registering.
     pub confirm: String,
-    /// Host a chat on this computer instead of joining one.
+    /// Host a chat on this computer instead of joining one (offered only in
+    /// builds with the `host` feature).
     pub host: bool,
     /// Where the hosted server listens.
     pub host_listen: String,
@@ -132,8 +134,11 @@ impl LoginForm {
                         ui.end_row();
                     }
                 });
-            ui.add_space(6.0);
-            ui.checkbox(&mut self.host, "Host a chat on this computer");
+            #[cfg(feature = "host")]
+            {
+                ui.add_space(6.0);
+                ui.checkbox(&mut self.host, "Host a chat on this computer");
+            }
             ui.add_space(8.0);
             let label = match (self.host, self.mode) {
                 (true, _) => "Start hosting and sign in",
