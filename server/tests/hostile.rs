@@ -263,6 +263,55 @@ async fn records_that_are_not_objects_close_the_connection_with_a_reason() {
 }
 
 #[tokio::test]
+async fn parallel_guesses_are_throttled_like_sequential_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("data"));
+    // A hash that takes a few milliseconds, as real ones do, so that the
+    // attempts overlap.
+    config.kdf = cove_server::KdfParams {
+        m_cost_kib: 16 * 1024,
+        t_cost: 2,
+        p_cost: 1,
+    };
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let _handle = server.spawn();
+    drop(register(&addr, "alice").await);
+    // 64 connections, each with one wrong password, sent together.
+    let mut conns = Vec::new();
+    for _ in 0..64 {
+        conns.push(RawClient::connect(&addr).await);
+    }
+    for c in &mut conns {
+        c.send(
+            1,
+            Request::Login {
+                username: user("alice"),
+                password: pw("wrong password!"),
+            },
+        )
+        .await;
+    }
+    let (mut checked, mut limited) = (0, 0);
+    for c in &mut conns {
+        match c.recv().await.unwrap() {
+            ServerMessage::Error {
+                code: ErrorCode::AuthFailed,
+                ..
+            } => checked += 1,
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            } => limited += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    // Three free failures and the one that starts the first lockout.
+    assert!(checked <= 4, "{checked} passwords checked");
+    assert_eq!(checked + limited, 64);
+}
+
+#[tokio::test]
 async fn client_that_stops_reading_is_disconnected() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().join("data"));

@@ -141,7 +141,7 @@ impl Accounts {
     /// The second half of a registration: the address it was made from
     /// counts as one the owner logged in from.
     pub fn registered(&self, name: &Username, addr: IpAddr) {
-        lock(&self.throttle).succeed(&name.key(), addr);
+        lock(&self.throttle).trust(&name.key(), addr, Instant::now());
     }
 
     /// Checks a password against the account stored in `db` and returns the
@@ -154,13 +154,14 @@ impl Accounts {
         addr: IpAddr,
     ) -> Result<(UserCtx, HistorySecret), AuthError> {
         let name_key = name.key();
-        if let Some(wait) = lock(&self.throttle).blocked_for(&name_key, addr, Instant::now()) {
-            return Err(AuthError::RateLimited(wait.as_secs().max(1)));
-        }
+        // Counted before the hash runs, so parallel attempts see each other.
+        lock(&self.throttle)
+            .begin(&name_key, addr, Instant::now())
+            .map_err(|wait| AuthError::RateLimited(wait.as_secs().max(1)))?;
 
         let found = db.credentials_of(&name).await;
         let kdf = self.kdf.clone();
-        let outcome: Option<(UserCtx, HistorySecret)> = self
+        let outcome = self
             .hash(move || match found {
                 Some((user, creds)) => verify(&creds, &password).map(|s| (user, s)),
                 None => {
@@ -170,17 +171,22 @@ impl Accounts {
                     None
                 }
             })
-            .await?;
-        let now = Instant::now();
+            .await;
+        let outcome: Option<(UserCtx, HistorySecret)> = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                // No password was checked: the attempt does not count.
+                lock(&self.throttle).abandon(&name_key, addr);
+                return Err(e);
+            }
+        };
         match outcome {
             Some(ok) => {
-                lock(&self.throttle).succeed(&name_key, addr);
+                lock(&self.throttle).succeed(&name_key, addr, Instant::now());
                 Ok(ok)
             }
-            None => {
-                lock(&self.throttle).fail(&name_key, addr, now);
-                Err(AuthError::Failed)
-            }
+            // Already counted by `begin`.
+            None => Err(AuthError::Failed),
         }
     }
 }

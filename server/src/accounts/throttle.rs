@@ -8,8 +8,8 @@
 //! the account has logged in from before is exempt from it (never from its
 //! own pair and address limits).
 
-use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 /// Failures allowed per address, and per username and address, before
@@ -24,6 +24,56 @@ const MAX_LOCKOUT: Duration = Duration::from_secs(60);
 const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Bound on remembered keys, so a flood of names cannot grow memory.
 const MAX_TRACKED: usize = 100_000;
+
+/// The network a client address counts for: the address itself for IPv4,
+/// its /64 for IPv6 (one subscriber usually holds a whole /64, so counting
+/// single IPv6 addresses would let one client take 2^64 fresh ones). An
+/// IPv4 address mapped into IPv6 counts as the IPv4 address.
+pub fn client_network(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Keeps `map` under [`MAX_TRACKED`] entries: drops what is stale, then, if
+/// that is not enough, the eighth least recently used among entries not
+/// `protected` (a lockout still running), and only if every entry is
+/// protected, the eighth least recently used of all. Never everything at
+/// once: a flood of new keys must not wipe the lockouts it is meant to
+/// dilute.
+fn bound<K: Eq + std::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    now: Instant,
+    last: impl Fn(&V) -> Instant,
+    stale: impl Fn(&V) -> bool,
+    protected: impl Fn(&V) -> bool,
+) {
+    if map.len() < MAX_TRACKED {
+        return;
+    }
+    map.retain(|_, v| !stale(v));
+    if map.len() < MAX_TRACKED {
+        return;
+    }
+    let evictable = map.values().filter(|v| !protected(v)).count();
+    let spare_protected = evictable < map.len() / 8;
+    let mut ages: Vec<Duration> = map
+        .values()
+        .filter(|v| spare_protected || !protected(v))
+        .map(|v| now.duration_since(last(v)))
+        .collect();
+    let nth = (map.len() / 8).min(ages.len().saturating_sub(1));
+    let (_, cutoff, _) = ages.select_nth_unstable_by(nth, |a, b| b.cmp(a));
+    let cutoff = *cutoff;
+    map.retain(|_, v| (!spare_protected && protected(v)) || now.duration_since(last(v)) < cutoff);
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -64,12 +114,14 @@ impl RateLimiter {
 
     /// Records a failure.
     pub fn fail(&mut self, key: &str, now: Instant) {
-        if self.entries.len() >= MAX_TRACKED {
-            self.entries
-                .retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
-            if self.entries.len() >= MAX_TRACKED {
-                self.entries.clear();
-            }
+        if !self.entries.contains_key(key) {
+            bound(
+                &mut self.entries,
+                now,
+                |f| f.last,
+                |f| now.duration_since(f.last) >= FORGET_AFTER && f.blocked_until <= now,
+                |f| f.blocked_until > now,
+            );
         }
         let f = self.entries.entry(key.to_owned()).or_insert(Failures {
             count: 0,
@@ -88,13 +140,31 @@ impl RateLimiter {
         }
     }
 
+    /// Takes back one failure counted in advance for an attempt that
+    /// succeeded (the lockout it may have started stays until it ends).
+    pub fn refund(&mut self, key: &str) {
+        if let Some(f) = self.entries.get_mut(key) {
+            f.count = f.count.saturating_sub(1);
+        }
+    }
+
     /// Forgets a key's failures (after a successful login).
     pub fn succeed(&mut self, key: &str) {
         self.entries.remove(key);
     }
+
+    /// How many keys are tracked.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
-/// A token bucket per client address for registrations: `per_hour`
+/// A token bucket per client network for registrations: `per_hour`
 /// tokens at most, refilled at `per_hour` an hour.
 #[derive(Debug, Default)]
 pub struct RegistrationBudget {
@@ -103,7 +173,7 @@ pub struct RegistrationBudget {
 }
 
 impl RegistrationBudget {
-    /// A budget of `per_hour` registrations an hour per address (0: none).
+    /// A budget of `per_hour` registrations an hour per network (0: none).
     pub fn new(per_hour: u32) -> Self {
         Self {
             per_hour,
@@ -111,21 +181,24 @@ impl RegistrationBudget {
         }
     }
 
-    /// Takes one registration for `addr`, or says how long until one is
-    /// available.
+    /// Takes one registration for `addr`'s network, or says how long until
+    /// one is available.
     pub fn take(&mut self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
         if self.per_hour == 0 {
             return Ok(());
         }
+        let addr = client_network(addr);
         let cap = f64::from(self.per_hour);
         let per_sec = cap / 3600.0;
-        if self.buckets.len() >= MAX_TRACKED {
-            // Full buckets carry no information; drop them first.
-            self.buckets
-                .retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * per_sec < cap);
-            if self.buckets.len() >= MAX_TRACKED {
-                self.buckets.clear();
-            }
+        if !self.buckets.contains_key(&addr) {
+            // Full buckets carry no information; they go first.
+            bound(
+                &mut self.buckets,
+                now,
+                |(_, at)| *at,
+                |(t, at)| *t + now.duration_since(*at).as_secs_f64() * per_sec >= cap,
+                |(t, at)| *t + now.duration_since(*at).as_secs_f64() * per_sec < 1.0,
+            );
         }
         let (tokens, at) = self.buckets.entry(addr).or_insert((cap, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_sec).min(cap);
@@ -139,14 +212,21 @@ impl RegistrationBudget {
     }
 }
 
-/// Login throttling by address, by username and address, and by username
-/// (except from addresses the account has logged in from).
+/// Login throttling by client network, by username and network, and by
+/// username (except from networks the account has logged in from).
+///
+/// An attempt is counted as a failure *before* its password is checked
+/// ([`Throttle::begin`]) and refunded if it succeeds, so attempts sent in
+/// parallel cannot all pass the check before any failure is counted: from
+/// one network at most `FREE_FAILURES + 1` passwords are checked before the
+/// first lockout, however many attempts arrive at once.
 #[derive(Debug)]
 pub struct Throttle {
     by_addr: RateLimiter,
     by_pair: RateLimiter,
     by_name: RateLimiter,
-    trusted: HashSet<(String, IpAddr)>,
+    /// (name key, network) pairs that logged in, and when they last did.
+    trusted: HashMap<(String, IpAddr), Instant>,
 }
 
 impl Default for Throttle {
@@ -155,26 +235,27 @@ impl Default for Throttle {
             by_addr: RateLimiter::new(FREE_FAILURES),
             by_pair: RateLimiter::new(FREE_FAILURES),
             by_name: RateLimiter::new(FREE_NAME_FAILURES),
-            trusted: HashSet::new(),
+            trusted: HashMap::new(),
         }
     }
 }
 
 impl Throttle {
-    fn pair(name_key: &str, addr: IpAddr) -> String {
-        format!("{name_key} {addr}")
+    fn pair(name_key: &str, net: IpAddr) -> String {
+        format!("{name_key} {net}")
     }
 
     /// How long a login for `name_key` from `addr` must wait, if at all.
     pub fn blocked_for(&self, name_key: &str, addr: IpAddr, now: Instant) -> Option<Duration> {
-        let by_name = if self.trusted.contains(&(name_key.to_owned(), addr)) {
+        let net = client_network(addr);
+        let by_name = if self.trusted.contains_key(&(name_key.to_owned(), net)) {
             None
         } else {
             self.by_name.blocked_for(name_key, now)
         };
         [
-            self.by_addr.blocked_for(&addr.to_string(), now),
-            self.by_pair.blocked_for(&Self::pair(name_key, addr), now),
+            self.by_addr.blocked_for(&net.to_string(), now),
+            self.by_pair.blocked_for(&Self::pair(name_key, net), now),
             by_name,
         ]
         .into_iter()
@@ -182,22 +263,52 @@ impl Throttle {
         .max()
     }
 
+    /// Starts an attempt: refused with the wait if locked out, otherwise
+    /// counted as a failure until [`Throttle::succeed`] refunds it.
+    pub fn begin(&mut self, name_key: &str, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+        if let Some(wait) = self.blocked_for(name_key, addr, now) {
+            return Err(wait);
+        }
+        self.fail(name_key, addr, now);
+        Ok(())
+    }
+
     /// Records a failed login.
     pub fn fail(&mut self, name_key: &str, addr: IpAddr, now: Instant) {
-        self.by_addr.fail(&addr.to_string(), now);
-        self.by_pair.fail(&Self::pair(name_key, addr), now);
+        let net = client_network(addr);
+        self.by_addr.fail(&net.to_string(), now);
+        self.by_pair.fail(&Self::pair(name_key, net), now);
         self.by_name.fail(name_key, now);
     }
 
-    /// Records a successful login: the address becomes trusted for the
-    /// account, and the account's failures are forgotten.
-    pub fn succeed(&mut self, name_key: &str, addr: IpAddr) {
-        self.by_pair.succeed(&Self::pair(name_key, addr));
+    /// Takes back an attempt begun with [`Throttle::begin`] whose password
+    /// was never checked (the server was too busy).
+    pub fn abandon(&mut self, name_key: &str, addr: IpAddr) {
+        let net = client_network(addr);
+        self.by_addr.refund(&net.to_string());
+        self.by_pair.refund(&Self::pair(name_key, net));
+        self.by_name.refund(name_key);
+    }
+
+    /// Records a successful login begun with [`Throttle::begin`]: its
+    /// failure is refunded to the network, and then as [`Throttle::trust`].
+    pub fn succeed(&mut self, name_key: &str, addr: IpAddr, now: Instant) {
+        self.by_addr.refund(&client_network(addr).to_string());
+        self.trust(name_key, addr, now);
+    }
+
+    /// The network becomes trusted for the account (it is exempt from the
+    /// account's name-wide lockout), and the account's failures are
+    /// forgotten: after a successful login or a registration.
+    pub fn trust(&mut self, name_key: &str, addr: IpAddr, now: Instant) {
+        let net = client_network(addr);
+        self.by_pair.succeed(&Self::pair(name_key, net));
         self.by_name.succeed(name_key);
-        if self.trusted.len() >= MAX_TRACKED {
-            self.trusted.clear();
+        let key = (name_key.to_owned(), net);
+        if !self.trusted.contains_key(&key) {
+            bound(&mut self.trusted, now, |at| *at, |_| false, |_| false);
         }
-        self.trusted.insert((name_key.to_owned(), addr));
+        self.trusted.insert(key, now);
     }
 }
 
@@ -247,7 +358,7 @@ mod tests {
         let owner: IpAddr = "127.0.0.2".parse().unwrap();
         let stranger: IpAddr = "127.0.0.3".parse().unwrap();
         let t0 = Instant::now();
-        t.succeed("alice", owner);
+        t.succeed("alice", owner, t0);
         let mut now = t0;
         for _ in 0..10_000 {
             // The attacker retries the moment each lockout ends.
@@ -301,5 +412,62 @@ mod tests {
         for _ in 0..1000 {
             assert!(free.take(a, t0).is_ok());
         }
+    }
+
+    #[test]
+    fn attempts_in_parallel_are_counted_before_their_passwords_are_checked() {
+        let mut t = Throttle::default();
+        let addr: IpAddr = "198.51.100.7".parse().unwrap();
+        let now = Instant::now();
+        // 64 attempts arrive before any has been checked.
+        let begun = (0..64)
+            .filter(|i| t.begin(&format!("user{i}"), addr, now).is_ok())
+            .count();
+        assert_eq!(begun, FREE_FAILURES as usize + 1);
+        // A success takes its own count back, not the others'.
+        t.succeed("user0", addr, now);
+        assert!(
+            t.blocked_for("user0", addr, now).is_some(),
+            "the lockout runs on"
+        );
+        assert!(t.blocked_for("x", addr, now + MAX_LOCKOUT).is_none());
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        let mut t = Throttle::default();
+        let now = Instant::now();
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        for i in 0..=FREE_FAILURES {
+            t.fail(&format!("n{i}"), a, now);
+        }
+        assert!(t.blocked_for("fresh", same, now).is_some());
+        assert!(t.blocked_for("fresh", other, now).is_none());
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(
+            client_network(mapped),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_does_not_lift_a_running_lockout() {
+        let mut r = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..=FREE_FAILURES + 5 {
+            r.fail("victim", t0);
+        }
+        let locked = r.blocked_for("victim", t0).unwrap();
+        let later = t0 + Duration::from_secs(1);
+        for i in 0..MAX_TRACKED + 1000 {
+            r.fail(&format!("flood{i}"), later);
+        }
+        assert!(r.len() <= MAX_TRACKED);
+        assert_eq!(
+            r.blocked_for("victim", later),
+            Some(locked - Duration::from_secs(1))
+        );
     }
 }
