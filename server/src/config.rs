@@ -22,8 +22,15 @@ pub struct Config {
     pub passphrase: Option<Zeroizing<String>>,
     /// Most simultaneous connections; more are closed at once.
     pub max_connections: usize,
-    /// Time allowed for the handshake and for the first (login) request.
+    /// Time allowed for each step of the handshake and between requests
+    /// before login.
     pub handshake_timeout: Duration,
+    /// Time from accept by which a connection must have logged in, however
+    /// busy it keeps itself meanwhile (pings do not extend it).
+    pub login_deadline: Duration,
+    /// Connections from one client network (an IPv4 address, an IPv6 /64)
+    /// that may wait to log in at once; more are closed at accept.
+    pub max_unauthenticated_per_address: usize,
     /// A logged-in connection that sends nothing for this long is closed.
     /// Clients ping every 20 s.
     pub idle_timeout: Duration,
@@ -53,6 +60,8 @@ impl Config {
             passphrase: None,
             max_connections: 20_000,
             handshake_timeout: Duration::from_secs(10),
+            login_deadline: Duration::from_secs(30),
+            max_unauthenticated_per_address: 128,
             idle_timeout: Duration::from_secs(90),
             outbox_capacity: 16_384,
             max_concurrent_hashes: cores,

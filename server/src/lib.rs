@@ -15,7 +15,8 @@
 //! - [`accounts`]: the accounts database's thread, the login throttle and
 //!   password checks.
 //! - [`hub`]: rooms, presence and the fan-out of messages.
-//! - [`state`]: what every connection shares.
+//! - [`state`] and [`admission`]: what every connection shares, and the
+//!   per-network cap on connections not yet logged in.
 //! - [`connection`]: one connection on the wire (handshake, writer).
 //! - [`cmd`]: one connection's requests, a handler per kind.
 //! - [`server`]: the listener, connection tasks and shutdown.
@@ -23,6 +24,7 @@
 //! `docs/architecture.md` follows one message through these modules.
 
 pub mod accounts;
+pub mod admission;
 mod b64;
 pub mod clock;
 pub mod cmd;

@@ -43,6 +43,12 @@ struct Args {
     /// load tests that register thousands of accounts from one machine.
     #[arg(long, default_value_t = 60, value_name = "N")]
     registrations_per_hour: u32,
+
+    /// Connections from one client address (an IPv6 /64 counts as one) that
+    /// may be open without having logged in yet; more are closed at once.
+    /// Every connection must log in within 30 seconds of connecting.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    max_unauthenticated_per_address: usize,
 }
 
 fn main() -> Result<()> {
@@ -63,6 +69,7 @@ fn main() -> Result<()> {
     let mut config = Config::new(args.listen, data_dir.clone());
     config.passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
     config.registrations_per_address_per_hour = args.registrations_per_hour;
+    config.max_unauthenticated_per_address = args.max_unauthenticated_per_address;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 use cove_common::ServerKey;
 use cove_common::frame::FrameCodec;
@@ -12,9 +13,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::codec::FramedRead;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::accounts::Accounts;
+use crate::admission::PendingSlot;
 use crate::clock::IdClock;
 use crate::cmd::ConnState;
 use crate::config::Config;
@@ -129,10 +131,17 @@ impl Server {
                         drop(stream);
                         continue;
                     };
+                    // Debug, not warn: anyone can cause this, as often as
+                    // they like.
+                    let Some(pending) = self.state.admission.admit(peer.ip()) else {
+                        debug!(%peer, "too many connections from one network waiting to log in; refusing");
+                        drop(stream);
+                        continue;
+                    };
                     let state = self.state.clone();
                     let stop = stop_rx.clone();
                     conns.spawn(async move {
-                        serve(stream, peer, state, stop).await;
+                        serve(stream, peer, state, pending, stop).await;
                         drop(permit);
                     });
                 }
@@ -213,8 +222,10 @@ async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<ServerState>,
+    pending: PendingSlot,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let login_by = Instant::now() + state.config.login_deadline;
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     // Start small: most connections are idle most of the time, and the
@@ -231,7 +242,7 @@ async fn serve(
     let (outbox, rx) = Outbox::new(state.config.outbox_capacity, kick.clone());
     let writer = tokio::spawn(write_loop(write, sealer, rx, kick.clone()));
 
-    ConnState::new(conn, peer, state.clone(), outbox, opener)
+    ConnState::new(conn, peer, state.clone(), outbox, opener, pending, login_by)
         .run(&mut reader, &kick, &mut shutdown)
         .await;
     // The writer ends when its queue is drained and every sender is gone (or

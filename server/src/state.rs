@@ -1,11 +1,13 @@
 //! What every connection shares: the hub, the account service, the
-//! server's identity key and its configuration.
+//! server's identity key, its configuration and the admission of
+//! connections not yet logged in.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cove_common::ServerIdentity;
 
 use crate::accounts::Accounts;
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::hub::{ConnId, Hub};
 
@@ -20,6 +22,8 @@ pub struct ServerState {
     pub identity: ServerIdentity,
     /// Limits and timeouts.
     pub config: Config,
+    /// Connections not yet logged in, per client network.
+    pub admission: Admission,
     next_conn: AtomicU64,
 }
 
@@ -30,6 +34,7 @@ impl ServerState {
             hub,
             accounts,
             identity,
+            admission: Admission::new(config.max_unauthenticated_per_address),
             config,
             next_conn: AtomicU64::new(1),
         }

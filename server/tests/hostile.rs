@@ -312,6 +312,88 @@ async fn parallel_guesses_are_throttled_like_sequential_ones() {
 }
 
 #[tokio::test]
+async fn pings_do_not_keep_a_connection_that_never_logs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("data"));
+    config.login_deadline = std::time::Duration::from_millis(1500);
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let _handle = server.spawn();
+    let mut raw = RawClient::connect(&addr).await;
+    let started = std::time::Instant::now();
+    let mut id = 0;
+    let bye = loop {
+        id += 1;
+        raw.send(id, Request::Ping).await;
+        match raw.recv().await {
+            Some(ServerMessage::Pong { .. }) => {
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(5),
+                    "never closed"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(&bye, Some(ServerMessage::Bye { reason }) if reason == cove_server::cmd::BYE_NO_LOGIN),
+        "{bye:?}"
+    );
+    assert!(raw.closed().await);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1400));
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_more_than_its_share_of_connections_waiting_to_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("data"));
+    config.max_unauthenticated_per_address = 4;
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let _handle = server.spawn();
+    drop(register(&addr, "alice").await);
+    let mut waiting = Vec::new();
+    for _ in 0..4 {
+        waiting.push(RawClient::connect(&addr).await);
+    }
+    // The fifth is closed before its handshake is answered.
+    let refused = async {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let (_hs, hello) = cove_common::handshake::ClientHandshake::start();
+        let mut out = bytes::BytesMut::new();
+        cove_common::frame::encode_frame(&hello, &mut out).unwrap();
+        let _ = s.write_all(&out).await;
+        let mut buf = bytes::BytesMut::new();
+        read_frame(&mut s, &mut buf).await.is_none()
+    };
+    assert!(
+        refused.await,
+        "a fifth connection waiting to log in was admitted"
+    );
+    // Once one of them logs in, its place is free again.
+    waiting[0]
+        .send(
+            1,
+            Request::Login {
+                username: user("alice"),
+                password: pw(PASSWORD),
+            },
+        )
+        .await;
+    assert!(matches!(
+        waiting[0].recv().await,
+        Some(ServerMessage::Welcome { .. })
+    ));
+    let mut fifth = RawClient::connect(&addr).await;
+    fifth.send(2, Request::Ping).await;
+    assert!(matches!(
+        fifth.recv().await,
+        Some(ServerMessage::Pong { id: 2 })
+    ));
+}
+
+#[tokio::test]
 async fn client_that_stops_reading_is_disconnected() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().join("data"));

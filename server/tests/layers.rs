@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["clock"],
     &["accounts"],
     &["hub"],
+    &["admission"],
     &["state"],
     &["connection"],
     &["cmd"],

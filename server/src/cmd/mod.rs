@@ -15,7 +15,8 @@ mod send;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use cove_common::proto::{ParseError, Unparsed};
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::accounts::UserCtx;
+use crate::admission::PendingSlot;
 use crate::connection::FrameReader;
 use crate::credentials::HistorySecret;
 use crate::hub::{ConnId, HubError};
@@ -59,6 +61,10 @@ pub struct ConnState {
     outbox: Outbox,
     opener: Opener,
     user: Option<LoggedIn>,
+    /// Its place among connections not yet logged in, until it logs in.
+    pending: Option<PendingSlot>,
+    /// When it must have logged in by.
+    login_by: Instant,
     /// Replies waiting for their history writes, answered in request order.
     acks: FuturesOrdered<AckFuture>,
     /// When the recent records that were not JSON objects arrived.
@@ -81,6 +87,8 @@ impl ConnState {
         state: Arc<ServerState>,
         outbox: Outbox,
         opener: Opener,
+        pending: PendingSlot,
+        login_by: Instant,
     ) -> Self {
         Self {
             conn,
@@ -89,6 +97,8 @@ impl ConnState {
             outbox,
             opener,
             user: None,
+            pending: Some(pending),
+            login_by,
             acks: FuturesOrdered::new(),
             non_objects: VecDeque::new(),
             exited: false,
@@ -118,10 +128,11 @@ impl ConnState {
         shutdown: &mut watch::Receiver<bool>,
     ) {
         loop {
-            let timeout = if self.user.is_some() {
-                self.state.config.idle_timeout
+            let (timeout, logged_in) = if self.user.is_some() {
+                (self.state.config.idle_timeout, true)
             } else {
-                self.state.config.handshake_timeout
+                let left = self.login_by.saturating_duration_since(Instant::now());
+                (self.state.config.handshake_timeout.min(left), false)
             };
             tokio::select! {
                 biased;
@@ -141,6 +152,11 @@ impl ConnState {
                 }
                 next = tokio::time::timeout(timeout, reader.next()) => {
                     let frame = match next {
+                        Err(_) if !logged_in && Instant::now() >= self.login_by => {
+                            info!(peer = %self.peer, "no login in time");
+                            self.outbox.close_with(bye(BYE_NO_LOGIN));
+                            return;
+                        }
                         Err(_) => {
                             info!(peer = %self.peer, "idle timeout");
                             self.outbox.close_with(bye("idle for too long"));
@@ -335,6 +351,8 @@ impl ConnState {
                     user,
                     secret: Arc::new(secret),
                 });
+                // Logged in: it no longer counts against its network.
+                self.pending = None;
             }
             Err(e) => self.reply(ServerMessage::error(Some(id), e.code(), e.client_text())),
         }
@@ -345,6 +363,8 @@ impl ConnState {
 /// `bye` reasons: every one a client can see is documented in §7 of
 /// `docs/protocol.md`.
 pub const BYE_NOT_OBJECTS: &str = "too many records that are not JSON objects";
+/// See [`BYE_NOT_OBJECTS`].
+pub const BYE_NO_LOGIN: &str = "not logged in in time";
 
 /// The last message of a connection the server closes.
 pub fn bye(reason: &str) -> Bytes {
