@@ -46,8 +46,10 @@ impl Spawned {
     pub fn start_in(data_dir: &Path, listen: &str) -> Result<Self> {
         let bin = server_binary()?;
         let mut child = Command::new(&bin)
-            // Every simulated user registers from this one machine.
+            // Every simulated user registers from this one machine, and
+            // the load generator measures capacity, not the per-user limit.
             .args(["--registrations-per-hour", "0"])
+            .args(["--messages-per-second-per-user", "0"])
             .args(["--listen", listen, "--log-level", "warn", "--data-dir"])
             .arg(data_dir)
             .stdout(Stdio::piped())

@@ -15,6 +15,7 @@ async fn start_server() -> (String, ServerHandle, tempfile::TempDir) {
     let mut config = Config::new("127.0.0.1:0", dir.path().join("data"));
     config.kdf = KdfParams::insecure_for_tests();
     config.registrations_per_address_per_hour = 0;
+    config.messages_per_second_per_user = 0;
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr().to_string();
     (addr, server.spawn(), dir)

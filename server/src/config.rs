@@ -37,6 +37,13 @@ pub struct Config {
     /// Messages queued for one connection before it counts as not reading
     /// and is disconnected.
     pub outbox_capacity: usize,
+    /// Bytes of messages queued for one connection before it counts as not
+    /// reading and is disconnected.
+    pub outbox_capacity_bytes: usize,
+    /// Messages one user may send per second, sustained, over all their
+    /// sessions (bursts of three seconds' worth); more get `rate_limited`.
+    /// 0 for no limit (load tests).
+    pub messages_per_second_per_user: u32,
     /// Password hashes computed at once (each uses `kdf.m_cost_kib` memory).
     pub max_concurrent_hashes: usize,
     /// Logins waiting for a hash slot before new ones get `busy`.
@@ -64,6 +71,8 @@ impl Config {
             max_unauthenticated_per_address: 128,
             idle_timeout: Duration::from_secs(90),
             outbox_capacity: 16_384,
+            outbox_capacity_bytes: 8 << 20,
+            messages_per_second_per_user: 10,
             max_concurrent_hashes: cores,
             max_queued_logins: 512,
             registrations_per_address_per_hour: 60,

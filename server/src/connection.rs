@@ -18,11 +18,10 @@ use cove_common::record::{Opener, Sealer};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
-use crate::outbox::{Kick, Outgoing};
+use crate::outbox::{Kick, OutboxReceiver, Outgoing};
 
 /// Queued messages are sealed together into records of up to about this
 /// many bytes (TLS's largest record), so a busy connection pays one IV, one
@@ -85,7 +84,7 @@ pub async fn handshake(
 pub async fn write_loop(
     mut write: OwnedWriteHalf,
     mut sealer: Sealer,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut rx: OutboxReceiver,
     kick: Arc<Kick>,
 ) {
     // Grows with bursts and is dropped after a big one, so idle connections
@@ -97,13 +96,16 @@ pub async fn write_loop(
         let first = tokio::select! {
             biased;
             _ = kick.kicked() => break,
-            m = rx.recv() => m,
+            m = rx.rx.recv() => m,
         };
         let Some(first) = first else { break };
         let mut closing = false;
         let mut next = Some(first);
         let mut record_len = 0;
         while let Some(item) = next.take() {
+            // Counted down once taken: what waits here or in `buf` is
+            // bounded by the coalescing limit, not by the queue's cap.
+            rx.queued.taken(&item);
             let frame = match item {
                 Outgoing::Frame(b) => b,
                 Outgoing::Close(b) => {
@@ -121,7 +123,7 @@ pub async fn write_loop(
             if closing || buf.len() + record_len >= WRITE_COALESCE_BYTES {
                 break;
             }
-            next = rx.try_recv().ok();
+            next = rx.rx.try_recv().ok();
         }
         seal_record(&mut sealer, &mut record, &mut buf);
         tokio::select! {
@@ -178,7 +180,7 @@ mod tests {
         let key = EtmKey::derive(b"k", b"s", "writer test");
         let sealer = Sealer::new(key.clone(), Direction::ServerToClient);
         let mut opener = Opener::new(key, Direction::ServerToClient);
-        let (outbox, rx) = Outbox::new(queued.len() + 1, Arc::new(Kick::default()));
+        let (outbox, rx) = Outbox::new(queued.len() + 1, 1 << 20, Arc::new(Kick::default()));
         for frame in queued {
             outbox.push(frame);
         }

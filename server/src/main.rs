@@ -49,6 +49,12 @@ struct Args {
     /// Every connection must log in within 30 seconds of connecting.
     #[arg(long, default_value_t = 128, value_name = "N")]
     max_unauthenticated_per_address: usize,
+
+    /// Messages one user may send per second, sustained (bursts of three
+    /// seconds' worth); faster senders get a `rate_limited` error. 0 removes
+    /// the limit, for example for load tests.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    messages_per_second_per_user: u32,
 }
 
 fn main() -> Result<()> {
@@ -70,6 +76,7 @@ fn main() -> Result<()> {
     config.passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
     config.registrations_per_address_per_hour = args.registrations_per_hour;
     config.max_unauthenticated_per_address = args.max_unauthenticated_per_address;
+    config.messages_per_second_per_user = args.messages_per_second_per_user;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

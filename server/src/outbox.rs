@@ -6,7 +6,7 @@
 //! of growing the server's memory or slowing anyone else down.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
@@ -56,26 +56,92 @@ impl Kick {
 pub struct Outbox {
     tx: mpsc::Sender<Outgoing>,
     kick: Arc<Kick>,
+    queued: Arc<QueuedBytes>,
+}
+
+/// Bytes queued for one connection and not yet taken by its writer, against
+/// a cap: the count of items alone would let a client that stops reading
+/// pin thousands of the largest messages.
+#[derive(Debug)]
+pub struct QueuedBytes {
+    bytes: AtomicUsize,
+    cap: usize,
+}
+
+impl QueuedBytes {
+    /// Called by the writer for each item it takes off the queue.
+    pub fn taken(&self, item: &Outgoing) {
+        self.bytes.fetch_sub(item.len(), Ordering::AcqRel);
+    }
+
+    /// Bytes queued now.
+    pub fn now(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+}
+
+impl Outgoing {
+    /// The encoded message's length.
+    pub fn len(&self) -> usize {
+        match self {
+            Outgoing::Frame(b) | Outgoing::Close(b) => b.len(),
+        }
+    }
+
+    /// Whether the message is empty (never, for a real message).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What the connection's writer receives: the queue and its byte count.
+#[derive(Debug)]
+pub struct OutboxReceiver {
+    /// The queued items.
+    pub rx: mpsc::Receiver<Outgoing>,
+    /// Their bytes, to be counted down as they are taken.
+    pub queued: Arc<QueuedBytes>,
 }
 
 impl Outbox {
-    /// A queue holding at most `capacity` items, and its receiving end.
-    pub fn new(capacity: usize, kick: Arc<Kick>) -> (Self, mpsc::Receiver<Outgoing>) {
+    /// A queue holding at most `capacity` items and `capacity_bytes` bytes
+    /// of messages, and its receiving end.
+    pub fn new(capacity: usize, capacity_bytes: usize, kick: Arc<Kick>) -> (Self, OutboxReceiver) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Self { tx, kick }, rx)
+        let queued = Arc::new(QueuedBytes {
+            bytes: AtomicUsize::new(0),
+            cap: capacity_bytes,
+        });
+        (
+            Self {
+                tx,
+                kick,
+                queued: queued.clone(),
+            },
+            OutboxReceiver { rx, queued },
+        )
     }
 
-    /// Queues a frame without waiting; a full queue means the client is not
-    /// reading, and it is kicked.
+    /// Queues a frame without waiting; a full queue (in items or bytes)
+    /// means the client is not reading, and it is kicked.
     pub fn push(&self, frame: Bytes) {
-        if self.tx.try_send(Outgoing::Frame(frame)).is_err() {
-            self.kick.kick();
-        }
+        self.send(Outgoing::Frame(frame));
     }
 
     /// Queues a final frame and asks the writer to close after it.
     pub fn close_with(&self, frame: Bytes) {
-        if self.tx.try_send(Outgoing::Close(frame)).is_err() {
+        self.send(Outgoing::Close(frame));
+    }
+
+    fn send(&self, item: Outgoing) {
+        let len = item.len();
+        if self.queued.bytes.fetch_add(len, Ordering::AcqRel) + len > self.queued.cap {
+            self.queued.bytes.fetch_sub(len, Ordering::AcqRel);
+            self.kick.kick();
+            return;
+        }
+        if self.tx.try_send(item).is_err() {
+            self.queued.bytes.fetch_sub(len, Ordering::AcqRel);
             self.kick.kick();
         }
     }
@@ -93,13 +159,36 @@ mod tests {
     #[tokio::test]
     async fn full_queue_kicks_instead_of_growing() {
         let kick = Arc::new(Kick::default());
-        let (out, mut rx) = Outbox::new(2, kick.clone());
+        let (out, mut rx) = Outbox::new(2, 1 << 20, kick.clone());
         out.push(Bytes::from_static(b"1"));
         out.push(Bytes::from_static(b"2"));
         assert!(!kick.is_kicked());
         out.push(Bytes::from_static(b"3"));
         assert!(kick.is_kicked());
         kick.kicked().await; // resolves at once
-        assert!(matches!(rx.recv().await, Some(Outgoing::Frame(b)) if &b[..] == b"1"));
+        assert!(matches!(rx.rx.recv().await, Some(Outgoing::Frame(b)) if &b[..] == b"1"));
+    }
+
+    #[tokio::test]
+    async fn a_queue_is_capped_in_bytes_too() {
+        let kick = Arc::new(Kick::default());
+        let (out, mut rx) = Outbox::new(16_384, 64 * 1024, kick.clone());
+        let big = Bytes::from(vec![b'x'; 16 * 1024]);
+        for _ in 0..4 {
+            out.push(big.clone());
+        }
+        assert!(!kick.is_kicked(), "64 KiB fit");
+        assert_eq!(rx.queued.now(), 64 * 1024);
+        // What the writer takes no longer counts.
+        let item = rx.rx.recv().await.unwrap();
+        rx.queued.taken(&item);
+        out.push(big.clone());
+        assert!(!kick.is_kicked());
+        out.push(big);
+        assert!(
+            kick.is_kicked(),
+            "the fifth 16 KiB message queued is one too many"
+        );
+        assert_eq!(rx.queued.now(), 64 * 1024, "the refused one is not counted");
     }
 }

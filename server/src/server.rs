@@ -85,7 +85,7 @@ impl Server {
             config.max_queued_logins,
         )
         .with_registration_limit(config.registrations_per_address_per_hour);
-        let hub = Hub::new(db, history, ids);
+        let hub = Hub::new(db, history, ids, config.messages_per_second_per_user);
         let state = Arc::new(ServerState::new(hub, accounts, keys.identity, config));
         Ok(Server { listener, state })
     }
@@ -239,7 +239,11 @@ async fn serve(
     };
     let conn = state.next_conn_id();
     let kick = Arc::new(Kick::default());
-    let (outbox, rx) = Outbox::new(state.config.outbox_capacity, kick.clone());
+    let (outbox, rx) = Outbox::new(
+        state.config.outbox_capacity,
+        state.config.outbox_capacity_bytes,
+        kick.clone(),
+    );
     let writer = tokio::spawn(write_loop(write, sealer, rx, kick.clone()));
 
     ConnState::new(conn, peer, state.clone(), outbox, opener, pending, login_by)

@@ -394,6 +394,62 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections_waiting_to_l
 }
 
 #[tokio::test]
+async fn one_user_cannot_flood_a_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("data"));
+    config.messages_per_second_per_user = 5;
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let _handle = server.spawn();
+    let (alice, mut ae, _) = register(&addr, "alice").await;
+    let general = Target::Room(RoomName::general());
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let id = alice
+            .say(
+                general.clone(),
+                text("flood"),
+                ClientMsgId::new(format!("f{i}")).unwrap(),
+            )
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    // Refusals come at once, acks once stored: take replies as they come.
+    let (mut acked, mut limited) = (0, 0);
+    let mut waiting: std::collections::HashSet<u64> = ids.into_iter().collect();
+    while !waiting.is_empty() {
+        let m = expect(&mut ae, "a reply", |m| {
+            m.answers().is_some_and(|i| waiting.contains(&i))
+        })
+        .await;
+        waiting.remove(&m.answers().unwrap());
+        match m {
+            ServerMessage::Ack { .. } => acked += 1,
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                message,
+                ..
+            } => {
+                assert!(message.contains("too fast"), "{message}");
+                limited += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A burst of three seconds' worth, then the sustained rate.
+    assert!((15..=20).contains(&acked), "{acked} acked");
+    assert_eq!(acked + limited, 40);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let id = alice
+        .say(general, text("later"), ClientMsgId::new("later").unwrap())
+        .await
+        .unwrap();
+    let m = expect(&mut ae, "ack", |m| m.answers() == Some(id)).await;
+    assert!(matches!(m, ServerMessage::Ack { .. }), "{m:?}");
+}
+
+#[tokio::test]
 async fn client_that_stops_reading_is_disconnected() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().join("data"));

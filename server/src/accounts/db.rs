@@ -12,7 +12,9 @@
 
 use cove_common::time::now_ms;
 use cove_common::{RoomName, Username};
-use tokio::sync::oneshot;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::credentials::Credentials;
 use crate::store::StoreError;
@@ -36,10 +38,17 @@ pub enum DbError {
     Gone,
 }
 
+/// Jobs waiting for the accounts thread at most; callers wait for room.
+/// (New contacts, saved from a send that cannot wait, are not counted:
+/// each one's send holds an ack in flight, and those are bounded per
+/// connection.)
+const QUEUED_JOBS: usize = 1024;
+
 /// A handle to the accounts thread; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AccountDb {
     jobs: std::sync::mpsc::Sender<Job>,
+    room: Arc<Semaphore>,
 }
 
 impl AccountDb {
@@ -56,7 +65,10 @@ impl AccountDb {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the accounts thread");
         }
-        Self { jobs }
+        Self {
+            jobs,
+            room: Arc::new(Semaphore::new(QUEUED_JOBS)),
+        }
     }
 
     fn submit(&self, job: Job) {
@@ -69,9 +81,16 @@ impl AccountDb {
         &self,
         f: impl FnOnce(&mut UserDb) -> Result<R, DbError> + Send + 'static,
     ) -> Result<R, DbError> {
+        let room = self
+            .room
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| DbError::Gone)?;
         let (tx, rx) = oneshot::channel();
         self.submit(Box::new(move |db| {
             let _ = tx.send(f(db));
+            drop(room);
         }));
         rx.await.map_err(|_| DbError::Gone)?
     }

@@ -43,6 +43,12 @@ const MAX_NON_OBJECTS: usize = 16;
 /// See [`MAX_NON_OBJECTS`].
 const NON_OBJECT_WINDOW: Duration = Duration::from_secs(60);
 
+/// Sends whose acks may wait for their history writes at once; past this,
+/// the connection is not read until one is answered, so TCP pushes back on
+/// a client that sends faster than its messages are stored (one frame at a
+/// time, as mini-redis does).
+const MAX_ACKS_IN_FLIGHT: usize = 64;
+
 /// A reply that waits for something (a send's history write).
 type AckFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ServerMessage> + Send>>;
 
@@ -150,7 +156,9 @@ impl ConnState {
                 Some(ack) = self.acks.next(), if !self.acks.is_empty() => {
                     self.reply(ack);
                 }
-                next = tokio::time::timeout(timeout, reader.next()) => {
+                next = tokio::time::timeout(timeout, reader.next()),
+                    if self.acks.len() < MAX_ACKS_IN_FLIGHT =>
+                {
                     let frame = match next {
                         Err(_) if !logged_in && Instant::now() >= self.login_by => {
                             info!(peer = %self.peer, "no login in time");
@@ -278,10 +286,12 @@ impl ConnState {
                 client_id,
                 to,
                 text,
-            } => send::send(&state, &user, self.conn, id, client_id, to, text).map(|ack| {
-                self.acks.push_back(ack);
-                None
-            }),
+            } => send::send(&state, &user, self.conn, id, client_id, to, text)
+                .await
+                .map(|ack| {
+                    self.acks.push_back(ack);
+                    None
+                }),
             Request::Join { room } => rooms::join(hub, &user, id, room).await.map(Some),
             Request::Leave { room } => rooms::leave(hub, &user, id, room).await.map(Some),
             Request::ListRooms => Ok(Some(rooms::list(hub, &user, id))),

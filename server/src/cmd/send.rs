@@ -12,8 +12,8 @@ use super::AckFuture;
 
 /// Fans the message out and returns the future of its ack (or of the
 /// `storage` error if it could not be stored). Errors known at once (no
-/// such room or user, not a member) come back directly.
-pub(super) fn send(
+/// such room or user, not a member, sending too fast) come back directly.
+pub(super) async fn send(
     state: &std::sync::Arc<ServerState>,
     user: &UserCtx,
     conn: ConnId,
@@ -22,7 +22,10 @@ pub(super) fn send(
     to: Target,
     text: MessageText,
 ) -> Result<AckFuture, HubError> {
-    let (msg, stored) = state.hub.send(user, conn, &client_id, to, text)?;
+    // While the history queue is full this waits, and the connection is
+    // not read meanwhile: TCP pushes back on the sender.
+    let space = state.hub.reserve_history(&text).await;
+    let (msg, stored) = state.hub.send(user, conn, &client_id, to, text, space)?;
     let state = state.clone();
     let sender = user.id.clone();
     Ok(Box::pin(async move {

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use cove_common::proto::RoomInfo;
 use cove_common::{RoomName, Target, Username};
@@ -14,6 +15,7 @@ use crate::outbox::Outbox;
 use crate::store::users::{UserDb, UserId};
 
 use super::dedup::RecentIds;
+use super::pace::SendPace;
 use super::{ConnId, HubError};
 
 /// One logged-in connection of a user, as fan-out sees it.
@@ -36,6 +38,8 @@ pub(super) struct LiveUser {
     pub(super) contacts: BTreeSet<UserId>,
     /// Recently stored messages by client id (see [`RecentIds`]).
     pub(super) recent: RecentIds,
+    /// How fast they may send.
+    pub(super) pace: SendPace,
 }
 
 impl LiveUser {
@@ -49,6 +53,7 @@ impl LiveUser {
             unread: HashMap::new(),
             contacts: BTreeSet::new(),
             recent: RecentIds::default(),
+            pace: SendPace::new(Instant::now()),
         }
     }
 }

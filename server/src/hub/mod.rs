@@ -17,10 +17,12 @@
 //!
 //! By concept: [`presence`] attaches and detaches sessions, [`rooms`] joins,
 //! leaves and lists, [`send`] fans a message out, [`dedup`] remembers client
-//! ids, and [`pages`] reads history pages.
+//! ids, [`pace`] limits how fast one user sends, and [`pages`] reads history
+//! pages.
 
 mod dedup;
 mod live;
+mod pace;
 mod pages;
 mod presence;
 mod rooms;
@@ -80,6 +82,9 @@ pub enum HubError {
     /// `general` cannot be left.
     #[error("everyone stays in #general")]
     CannotLeave,
+    /// The user sends faster than the server allows.
+    #[error("you are sending messages too fast; wait {0:.1} seconds")]
+    SendingTooFast(f64),
     /// Storage failed; nothing was acknowledged. (The text a client sees
     /// names the kind of trouble, not the file; the log names the file.)
     #[error("{}; nothing was changed", .0.public_reason())]
@@ -98,6 +103,7 @@ impl HubError {
             HubError::NoSuchUser(_) => ErrorCode::NoSuchUser,
             HubError::NameTaken(_) => ErrorCode::NameTaken,
             HubError::CannotLeave => ErrorCode::CannotLeave,
+            HubError::SendingTooFast(_) => ErrorCode::RateLimited,
             HubError::Storage(_) => ErrorCode::Storage,
             HubError::Internal => ErrorCode::Internal,
         }
@@ -119,6 +125,8 @@ pub struct Hub {
     db: AccountDb,
     history: HistoryService,
     ids: IdClock,
+    /// Messages per second one user may send (0: no limit).
+    send_rate: u32,
 }
 
 impl std::fmt::Debug for Hub {
@@ -130,13 +138,14 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// Builds the live state from the account database, then hands the
     /// database to its own thread.
-    pub fn new(db: UserDb, history: HistoryService, ids: IdClock) -> Self {
+    pub fn new(db: UserDb, history: HistoryService, ids: IdClock, send_rate: u32) -> Self {
         let live = LiveState::load(&db);
         Self {
             live: Mutex::new(live),
             db: AccountDb::start(db),
             history,
             ids,
+            send_rate,
         }
     }
 

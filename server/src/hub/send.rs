@@ -3,6 +3,7 @@
 //! the history write.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use cove_common::proto::{ChatMessage, ServerMessage};
@@ -13,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::accounts::UserCtx;
 use crate::store::StoreError;
-use crate::store::history::AppendJob;
+use crate::store::history::{AppendJob, QueueSpace};
 use crate::store::users::UserId;
 use crate::sync::lock;
 
@@ -52,6 +53,13 @@ fn shared_outcome(written: oneshot::Receiver<Result<(), StoreError>>) -> StoreDo
 }
 
 impl Hub {
+    /// Waits for room in the history queue for a message of `text`; the
+    /// room goes with the message into [`Hub::send`].
+    pub async fn reserve_history(&self, text: &MessageText) -> QueueSpace {
+        // The entry is the text plus its JSON envelope (ids, names, time).
+        self.history.reserve(text.as_str().len() + 256).await
+    }
+
     /// Delivers a message live to every online recipient (except the sending
     /// connection) and queues it for every recipient's history. The returned
     /// future completes once the history write is done: only then may the
@@ -67,6 +75,7 @@ impl Hub {
         client_id: &ClientMsgId,
         to: Target,
         text: MessageText,
+        space: QueueSpace,
     ) -> Result<(ChatMessage, StoreDone), HubError> {
         // Judged before this message's own write is queued (see below).
         let healthy = self.history.healthy();
@@ -91,6 +100,13 @@ impl Hub {
                 };
                 return Ok(Err((msg, done)));
             }
+            // A repeat above is free; a new message takes from the sender's
+            // pace.
+            if let Some(u) = live.users.get_mut(&from.id) {
+                u.pace
+                    .take(self.send_rate, Instant::now())
+                    .map_err(|wait| HubError::SendingTooFast(wait.as_secs_f64().max(0.1)))?;
+            }
             let (fanout, new_contact, to) = live.fanout_for(from, &to)?;
             let contact_saved = new_contact.map(|(a, b)| self.db.add_contact(a, b));
             let msg = ChatMessage {
@@ -106,6 +122,7 @@ impl Hub {
             let written = self.history.append(AppendJob {
                 users: fanout.members.clone(),
                 entry,
+                space,
             });
             let (done, finish) = if healthy && contact_saved.is_none() {
                 (shared_outcome(written), None)

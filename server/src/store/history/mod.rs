@@ -9,20 +9,23 @@
 //! - `file`: [`HistoryFile`], a file open for appending: torn tails cut,
 //!   corrupt files moved aside, appends, fsyncs, rollback and repair.
 //! - `reader`: [`HistoryReader`], pages of one history, newest first.
+//! - `queue`: [`QueueRoom`], the bound on bytes waiting for the writer.
 //! - `writer`: [`HistoryService`] and its thread: batches of [`AppendJob`]s,
 //!   group commit, fsync retries, failure reports, idle files closed.
 //!
 //! Each depends only on those before it: `format` <- `file` <- `reader`,
-//! `writer`.
+//! `queue` <- `writer`.
 
 mod file;
 mod format;
+mod queue;
 mod reader;
 #[cfg(test)]
 mod test_support;
 mod writer;
 
 pub use file::HistoryFile;
+pub use queue::{QUEUE_BYTES, QueueRoom, QueueSpace};
 pub use reader::HistoryReader;
 pub use writer::{AppendJob, HistoryService, IDLE_CLOSE, SYNC_INTERVAL};
 

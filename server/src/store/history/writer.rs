@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use super::HISTORY_DIR;
 use super::file::HistoryFile;
+use super::queue::{QUEUE_BYTES, QueueRoom, QueueSpace};
 use crate::store::StoreError;
 use crate::store::users::UserId;
 
@@ -54,13 +55,15 @@ pub const IDLE_CLOSE: Duration = Duration::from_secs(5);
 const KNOWN_LENGTHS: usize = 65_536;
 
 /// One message to append to several users' histories.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AppendJob {
     /// Each recipient with their history public key.
     pub users: Arc<[(UserId, [u8; 32])]>,
     /// The entry (JSON of a
     /// [`ChatMessage`](cove_common::proto::ChatMessage)), shared by all.
     pub entry: Arc<[u8]>,
+    /// The room it takes in the queue, given back once it is done.
+    pub space: QueueSpace,
 }
 
 enum Command {
@@ -78,6 +81,7 @@ pub struct HistoryService {
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     healthy: Arc<AtomicBool>,
+    room: QueueRoom,
 }
 
 impl std::fmt::Debug for HistoryService {
@@ -124,6 +128,7 @@ impl HistoryService {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             healthy,
+            room: QueueRoom::new(QUEUE_BYTES),
         })
     }
 
@@ -137,6 +142,12 @@ impl HistoryService {
     /// The history file of `user`.
     pub fn path_of(&self, user: &UserId) -> PathBuf {
         path_in(&self.dir, user)
+    }
+
+    /// Waits for room in the queue for an entry of `bytes` bytes; the job
+    /// carries it ([`AppendJob::space`]).
+    pub async fn reserve(&self, bytes: usize) -> QueueSpace {
+        self.room.reserve(bytes).await
     }
 
     /// Queues a job; the receiver completes after the `write(2)` calls.
@@ -619,6 +630,7 @@ mod tests {
         let job = AppendJob {
             users: vec![(user.clone(), secret.public())].into(),
             entry: msg(3, "room", "three").into(),
+            space: QueueSpace::untracked(),
         };
         assert!(w.write_batch(vec![Command::Append(job, done)]).is_none());
         assert!(healthy.load(Ordering::Relaxed));
@@ -632,6 +644,7 @@ mod tests {
             AppendJob {
                 users: users.to_vec().into(),
                 entry: entry.into(),
+                space: QueueSpace::untracked(),
             },
             done,
         )
@@ -731,6 +744,7 @@ mod tests {
             let job = AppendJob {
                 users: users.into(),
                 entry: msg(id, "room", text).into(),
+                space: QueueSpace::untracked(),
             };
             (Command::Append(job, done), rx)
         };
@@ -777,6 +791,7 @@ mod tests {
             waits.push(svc.append(AppendJob {
                 users: users.clone(),
                 entry: msg(i, "room", &format!("n{i}")).into(),
+                space: QueueSpace::untracked(),
             }));
         }
         for w in waits {
@@ -794,6 +809,7 @@ mod tests {
         let rx = svc.append(AppendJob {
             users,
             entry: msg(99, "room", "late").into(),
+            space: QueueSpace::untracked(),
         });
         assert!(rx.await.unwrap().is_err());
     }
