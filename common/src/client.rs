@@ -203,7 +203,11 @@ impl Connecting {
             request: auth.into_request(),
         };
         let mut buf = BytesMut::new();
-        self.sealer.seal_frame(&msg.encode(), &mut buf)?;
+        // The encoded request holds the password in the clear: wiped once
+        // sealed (the `Password` inside `msg` wipes itself on drop).
+        let plain = zeroize::Zeroizing::new(msg.encode());
+        self.sealer.seal_frame(&plain, &mut buf)?;
+        drop(plain);
         drop(msg);
         self.writer.write_all(&buf).await.map_err(FrameError::Io)?;
 

@@ -84,9 +84,10 @@ impl EtmKey {
         self.seal_append_with_iv(header, &iv, plaintext, out);
     }
 
-    /// [`EtmKey::seal_append`] with a caller-chosen IV. Only for known-answer
-    /// tests: an IV must never repeat under one key.
-    pub fn seal_append_with_iv<B>(
+    /// [`EtmKey::seal_append`] with a caller-chosen IV: the sealing itself.
+    /// Private, as an IV must never repeat under one key; the known-answer
+    /// tests call it directly.
+    fn seal_append_with_iv<B>(
         &self,
         header: &[u8],
         iv: &[u8; IV_LEN],
@@ -199,10 +200,22 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Fresh random bytes from the thread's CSPRNG (seeded from the OS).
+/// Fresh random bytes from the thread's CSPRNG (seeded from the OS): for
+/// IVs, salts and per-connection or per-segment keys.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     rand::rng().fill_bytes(&mut b);
+    b
+}
+
+/// Fresh random bytes straight from the operating system's generator
+/// (`getrandom`): for long-term keys (the server's identity and storage
+/// keys, each user's history key pair), which should not depend on any
+/// state kept in the process. Like the thread CSPRNG's seeding, it panics
+/// only if the operating system cannot provide randomness at all.
+pub fn os_random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng).fill_bytes(&mut b);
     b
 }
 
@@ -324,5 +337,23 @@ mod tests {
         let b = EtmKey::derive(b"k", b"s", "two");
         let sealed = a.seal(b"", b"x");
         assert_eq!(b.open(b"", &sealed), Err(OpenError::BadTag));
+    }
+
+    #[test]
+    fn record_test_vector_matches_the_document() {
+        // docs/protocol.md, "Worked example": enc key 0x01.., mac key
+        // 0x02.., IV 0x03.., direction 1, sequence 0, plaintext
+        // {"id":6,"type":"ping"}; the expected box is in
+        // tests/record_vector.hex, which the document shows.
+        let key = EtmKey::new(&[1; 32], &[2; 32]);
+        let mut header = vec![1u8];
+        header.extend_from_slice(&0u64.to_be_bytes());
+        let mut out = Vec::new();
+        key.seal_append_with_iv(&header, &[3; 16], br#"{"id":6,"type":"ping"}"#, &mut out);
+        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        let want = include_str!("../tests/record_vector.hex").trim();
+        assert_eq!(hex, want);
+        let doc = include_str!("../../docs/protocol.md").replace(char::is_whitespace, "");
+        assert!(doc.contains(want), "docs/protocol.md shows the vector");
     }
 }

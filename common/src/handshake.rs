@@ -161,7 +161,7 @@ pub struct ServerIdentity {
 impl ServerIdentity {
     /// A fresh random identity.
     pub fn generate() -> Self {
-        Self::from_secret_bytes(crate::crypto::random_bytes::<32>())
+        Self::from_secret_bytes(crate::crypto::os_random_bytes::<32>())
     }
 
     /// Rebuilds an identity from its stored private key.

@@ -17,7 +17,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use cove_common::crypto::{EtmKey, Secret, hkdf_expand, random_bytes};
+use cove_common::crypto::{EtmKey, Secret, hkdf_expand, os_random_bytes, random_bytes};
 use cove_common::{KdfParams, Password};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -196,7 +196,8 @@ pub fn create(
 ) -> Result<(Credentials, HistorySecret), CredentialError> {
     let salt: [u8; SALT_LEN] = random_bytes();
     let d = derive(password, &salt, params)?;
-    let secret = HistorySecret(StaticSecret::from(random_bytes::<32>()));
+    // A long-term key: straight from the operating system.
+    let secret = HistorySecret(StaticSecret::from(os_random_bytes::<32>()));
     let raw = Zeroizing::new(secret.0.to_bytes());
     let wrapped = wrap_key(&d.wrap).seal(WRAP_HEADER, raw.as_ref());
     Ok((

@@ -26,6 +26,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
+use zeroize::Zeroize;
 
 use crate::accounts::UserCtx;
 use crate::admission::PendingSlot;
@@ -204,7 +205,14 @@ impl ConnState {
                 return Flow::Close(None);
             }
         };
-        match ClientMessage::parse(plaintext) {
+        let parsed = ClientMessage::parse(plaintext);
+        let unparsed = parsed.is_err().then(|| ClientMessage::salvage(plaintext));
+        if self.user.is_none() {
+            // Before login a record may hold a password in the clear; it is
+            // parsed (the `Password` wipes itself), so wipe the record too.
+            frame.as_mut().zeroize();
+        }
+        match parsed {
             Ok(msg) => self.on_request(msg).await,
             Err(e) => {
                 debug!(peer = %self.peer, error = %e, "unparseable request");
@@ -212,7 +220,7 @@ impl ConnState {
                     ParseError::TooLarge(_) => e.to_string(),
                     ParseError::Malformed(inner) => format!("malformed request: {inner}"),
                 };
-                let id = match ClientMessage::salvage(plaintext) {
+                let id = match unparsed.unwrap_or(Unparsed::NotAnObject) {
                     Unparsed::Invalid { id } => id,
                     Unparsed::NotAnObject => {
                         if self.too_many_non_objects(Instant::now()) {

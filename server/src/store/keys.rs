@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use cove_common::ServerIdentity;
-use cove_common::crypto::{EtmKey, Secret, random_bytes};
+use cove_common::crypto::{EtmKey, Secret, os_random_bytes, random_bytes};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{StoreError, atomic_write};
 use crate::b64;
@@ -76,7 +76,7 @@ impl ServerKeys {
     ) -> Result<ServerKeys, StoreError> {
         let path = data_dir.join(KEY_FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => Self::load(&path, &bytes, passphrase),
+            Ok(bytes) => Self::load(&path, &Zeroizing::new(bytes), passphrase),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Self::create(&path, passphrase, kdf)
             }
@@ -90,7 +90,7 @@ impl ServerKeys {
         kdf: &KdfParams,
     ) -> Result<ServerKeys, StoreError> {
         let identity = ServerIdentity::generate();
-        let storage = Zeroizing::new(random_bytes::<32>());
+        let storage = Zeroizing::new(os_random_bytes::<32>());
         let file = match passphrase {
             None => KeyFile::Plain {
                 identity: *identity.secret_bytes(),
@@ -130,8 +130,14 @@ impl ServerKeys {
         let file: KeyFile = serde_json::from_slice(bytes)
             .map_err(|e| StoreError::corrupt(path, format!("invalid key file: {e}")))?;
         let path_buf = || PathBuf::from(path);
-        let (identity, storage) = match (file, passphrase) {
-            (KeyFile::Plain { identity, storage }, None) => (identity, storage),
+        let mut file = file;
+        let (identity, storage) = match (&mut file, passphrase) {
+            (KeyFile::Plain { identity, storage }, None) => {
+                let both = (Zeroizing::new(*identity), Zeroizing::new(*storage));
+                identity.zeroize();
+                storage.zeroize();
+                both
+            }
             (KeyFile::Plain { .. }, Some(_)) => {
                 return Err(StoreError::Passphrase {
                     path: path_buf(),
@@ -155,12 +161,12 @@ impl ServerKeys {
                 Some(p),
             ) => {
                 let kdf = KdfParams {
-                    m_cost_kib,
-                    t_cost,
-                    p_cost,
+                    m_cost_kib: *m_cost_kib,
+                    t_cost: *t_cost,
+                    p_cost: *p_cost,
                 };
-                let key = passphrase_key(p, &salt, &kdf)?;
-                let both = Zeroizing::new(key.open(SEAL_HEADER, &sealed).map_err(|_| {
+                let key = passphrase_key(p, salt, &kdf)?;
+                let both = Zeroizing::new(key.open(SEAL_HEADER, sealed).map_err(|_| {
                     StoreError::Passphrase {
                         path: path_buf(),
                         reason: "wrong passphrase (or the key file was modified)",
@@ -172,16 +178,16 @@ impl ServerKeys {
                         "sealed keys have the wrong length",
                     ));
                 }
-                let mut identity = [0u8; 32];
-                let mut storage = [0u8; 32];
+                let mut identity = Zeroizing::new([0u8; 32]);
+                let mut storage = Zeroizing::new([0u8; 32]);
                 identity.copy_from_slice(&both[..32]);
                 storage.copy_from_slice(&both[32..]);
                 (identity, storage)
             }
         };
         Ok(ServerKeys {
-            identity: ServerIdentity::from_secret_bytes(identity),
-            storage_key: Zeroizing::new(storage),
+            identity: ServerIdentity::from_secret_bytes(*identity),
+            storage_key: storage,
         })
     }
 }
