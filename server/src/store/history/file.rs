@@ -11,6 +11,8 @@
 //! frame. Opening for append cuts that partial frame; everything before it
 //! stays. A frame that is complete but inconsistent is corruption, not a torn
 //! write: the file is moved aside (never overwritten) and a new one begun.
+//! A new (empty) file's directory is fsynced before its first append, so
+//! its name is as durable as the entries acknowledged in it.
 //!
 //! # Disk trouble
 //! A `write(2)` that fails (disk full, read-only file system, I/O error) may
@@ -36,7 +38,7 @@ use super::format::{
     HEAD, KIND_SEGMENT, MAX_BODY, RECORD_LABEL, SEGMENT_HEADER, TAIL, bundles, known_kind,
     push_bundle, push_frame, segment_seal_key,
 };
-use crate::store::{StoreError, open_private_append};
+use crate::store::{StoreError, open_private_append, sync_dir};
 
 /// Capacity kept for a file's unsynced bytes after an fsync, so a busy
 /// user's appends do not allocate afresh every group commit; beyond it the
@@ -87,6 +89,15 @@ pub(super) fn scan(file: &File, path: &Path) -> Result<Scan, StoreError> {
         pos = end;
     }
     Ok(Scan::Clean(pos))
+}
+
+/// fsyncs the directory holding `path`, making its creation or renaming
+/// durable.
+fn sync_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
 }
 
 /// Whether the file ends with a whole frame starting at or after `pos`
@@ -172,6 +183,12 @@ impl HistoryFile {
     ) -> Result<HistoryFile, StoreError> {
         let mut file = open_private_append(path)?;
         let current = file.metadata().map_err(StoreError::io(path))?.len();
+        if current == 0 {
+            // Perhaps just created: its name must be durable before anything
+            // written to it is acknowledged (an fdatasync of the file alone
+            // does not make a new directory entry durable).
+            sync_parent(path)?;
+        }
         let state = match known {
             Some(k) if k == current => Scan::Clean(k),
             _ => scan(&file, path)?,
@@ -191,6 +208,7 @@ impl HistoryFile {
                 drop(file);
                 std::fs::rename(path, &aside).map_err(StoreError::io(path))?;
                 file = open_private_append(path)?;
+                sync_parent(path)?;
                 0
             }
         };
