@@ -494,6 +494,7 @@ mod tests {
                 msg(30, "bob", general(), "a"),
             ],
             more: false,
+            unreadable: 0,
         });
         let conv = &s.conversations[&general()];
         assert_eq!(conv.oldest_id(), Some(30));
@@ -516,6 +517,7 @@ mod tests {
             with: general(),
             messages: vec![at(12, "c"), at(11, "b"), at(10, "a")],
             more: false,
+            unreadable: 0,
         });
         let texts: Vec<&str> = s.conversations[&general()]
             .entries

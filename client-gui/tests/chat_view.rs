@@ -44,6 +44,7 @@ fn page(ids: std::ops::Range<u64>, more: bool) -> ServerMessage {
         with: Target::Room(RoomName::general()),
         messages,
         more,
+        unreadable: 0,
     }
 }
 

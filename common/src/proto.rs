@@ -222,6 +222,11 @@ pub enum ServerMessage {
         messages: Vec<ChatMessage>,
         /// Whether older messages exist.
         more: bool,
+        /// Stored batches of messages (one or more each) in the stretch of
+        /// history this page covers that the server could not read because
+        /// they are damaged on disk; absent when 0.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        unreadable: u32,
     },
     /// Reply to `ping`.
     Pong {
@@ -465,6 +470,10 @@ fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ParseError> {
         return Err(ParseError::TooLarge(bytes.len()));
     }
     Ok(serde_json::from_slice(bytes)?)
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -223,6 +223,7 @@ fn server_messages_match_the_document() {
                 with: Target::Room(r("general")),
                 messages: vec![msg],
                 more: false,
+                unreadable: 0,
             }),
             r#"{"type":"history","id":9,"with":{"room":"general"},"messages":[{"id":1763800000000123,"ts":1763800000000,"from":"alice","to":{"room":"general"},"text":"hi"}],"more":false}"#,
         ),

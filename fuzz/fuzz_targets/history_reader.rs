@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = reader.page(None, 50, |_| true);
         let _ = reader.page(Some(5), 3, |_| true);
     }
-    // Opening for append cuts a torn tail or moves a corrupt file aside.
+    // Opening for append cuts a torn tail and steps over damage.
     if let Ok(mut f) = HistoryFile::open_append(&path, secret.public()) {
         let _ = f.append(&[b"{}"]);
     }

@@ -20,9 +20,10 @@ pub(super) async fn page(
     before: Option<MessageId>,
     limit: u16,
 ) -> Result<ServerMessage, HubError> {
-    let (mut messages, mut more) = hub
+    let page = hub
         .history(user, secret, with.clone(), before, limit)
         .await?;
+    let (mut messages, mut more, unreadable) = (page.messages, page.more, page.unreadable);
     // Newest first: what does not fit is the oldest part, which the next
     // page (`before` the oldest id sent) brings.
     let fit = fitting(&messages, HISTORY_PAGE_BYTES);
@@ -35,6 +36,7 @@ pub(super) async fn page(
         with,
         messages,
         more,
+        unreadable,
     })
 }
 

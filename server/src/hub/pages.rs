@@ -9,13 +9,14 @@ use cove_common::proto::{ChatMessage, MessageId};
 
 use crate::accounts::UserCtx;
 use crate::credentials::HistorySecret;
-use crate::store::history::HistoryReader;
+use crate::store::history::{HistoryReader, Page};
 use crate::sync::lock;
 
 use super::{Hub, HubError};
 
 impl Hub {
-    /// A page of the user's history of one conversation, newest first.
+    /// A page of the user's history of one conversation, newest first
+    /// (damaged stretches stepped over and counted).
     pub async fn history(
         &self,
         user: &UserCtx,
@@ -23,7 +24,7 @@ impl Hub {
         with: Target,
         before: Option<MessageId>,
         limit: u16,
-    ) -> Result<(Vec<ChatMessage>, bool), HubError> {
+    ) -> Result<Page, HubError> {
         {
             let live = lock(&self.live);
             match &with {

@@ -1,6 +1,6 @@
 //! [`HistoryFile`]: one history file open for appending. Opening walks the
-//! frame headers ([`scan`], which the reader also uses to find the last
-//! whole frame), cuts a torn tail and moves a corrupt file aside; an append
+//! frame headers ([`walk`], which the reader also uses to step over
+//! damage), cuts a torn tail and keeps damaged stretches as they are; an append
 //! writes its bundles (after a new segment frame, the first time) in one
 //! `write(2)`; fsync, rollback and repair keep the file exactly what its
 //! writer wrote. The layout of the frames is in [`super::format`].
@@ -9,8 +9,10 @@
 //! Each batch of records goes out in one `write(2)`. A crash can leave only a
 //! prefix of the last batch: whole frames followed by at most one partial
 //! frame. Opening for append cuts that partial frame; everything before it
-//! stays. A frame that is complete but inconsistent is corruption, not a torn
-//! write: the file is moved aside (never overwritten) and a new one begun.
+//! stays. A frame that is complete but inconsistent is damage, not a torn
+//! write: it is left as it is (never cut or overwritten), reads step over
+//! it to the next consistent frame, and new frames are appended after it,
+//! so damage costs the frames it touches and nothing written later.
 //! A new (empty) file's directory is fsynced before its first append, so
 //! its name is as durable as the entries acknowledged in it.
 //!
@@ -46,53 +48,124 @@ use crate::store::{StoreError, open_private_append, sync_dir};
 /// allocated, and only until the files go idle.
 const UNSYNCED_KEEP: usize = 256 * 1024;
 
-/// How the end of a file looks.
-pub(super) enum Scan {
-    /// Every frame is whole.
-    Clean(u64),
-    /// Whole frames up to this offset, then the start of one frame.
-    Torn(u64),
-    /// A complete frame that is not consistent, at this offset.
-    Corrupt(u64),
+/// A whole, consistent frame found by walking a file.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FrameAt {
+    /// Offset of its kind byte.
+    pub(super) start: u64,
+    /// Its kind.
+    pub(super) kind: u8,
+    /// Its body's length.
+    pub(super) len: u64,
 }
 
-/// Walks frame headers from the start (bodies are skipped, not read).
-pub(super) fn scan(file: &File, path: &Path) -> Result<Scan, StoreError> {
-    let file_len = file.metadata().map_err(StoreError::io(path))?.len();
+/// What walking a file's frames from the start found.
+#[derive(Debug, Default)]
+pub(super) struct Walk {
+    /// Where the whole frames (and any damaged stretch between or after
+    /// them) end: appends go here.
+    pub(super) end: u64,
+    /// Whether a partial frame, left by a write cut short, follows `end`.
+    pub(super) torn: bool,
+    /// Stretches `[from, to)` whose frames are damaged, stepped over.
+    pub(super) damaged: Vec<(u64, u64)>,
+    /// The whole frames, oldest first (only when asked for).
+    pub(super) frames: Vec<FrameAt>,
+}
+
+/// Walks frame headers from the start up to `upto` (bodies are skipped, not
+/// read). A frame whose lengths or kind do not agree is damage, not the end:
+/// the walk looks for the next consistent frame ([`next_frame`]) and goes
+/// on from there, so damage costs the frames it touches and nothing after.
+/// Only a partial frame at the very end, which a crash can leave, counts as
+/// torn.
+pub(super) fn walk(
+    file: &File,
+    path: &Path,
+    upto: u64,
+    keep_frames: bool,
+) -> Result<Walk, StoreError> {
+    let mut w = Walk::default();
     let mut pos = 0u64;
     let mut head = [0u8; HEAD as usize];
     let mut tail = [0u8; TAIL as usize];
-    while pos < file_len {
-        if file_len - pos < HEAD {
-            return Ok(Scan::Torn(pos));
+    while pos < upto {
+        if upto - pos < HEAD {
+            w.torn = true;
+            break;
         }
         file.read_exact_at(&mut head, pos)
             .map_err(StoreError::io(path))?;
         let kind = head[0];
         let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
-        if !known_kind(kind) || len > MAX_BODY {
-            return Ok(Scan::Corrupt(pos));
+        if known_kind(kind) && len <= MAX_BODY {
+            let end = pos + HEAD + len + TAIL;
+            if end > upto && !ends_with_whole_frame(file, path, pos, upto)? {
+                w.torn = true;
+                break;
+            }
+            if end <= upto {
+                file.read_exact_at(&mut tail, end - TAIL)
+                    .map_err(StoreError::io(path))?;
+                if u64::from(u32::from_be_bytes(tail)) == len {
+                    if keep_frames {
+                        w.frames.push(FrameAt {
+                            start: pos,
+                            kind,
+                            len,
+                        });
+                    }
+                    pos = end;
+                    continue;
+                }
+            }
         }
-        let end = pos + HEAD + len + TAIL;
-        if end > file_len {
-            return Ok(if ends_with_whole_frame(file, path, pos, file_len)? {
-                Scan::Corrupt(pos)
-            } else {
-                Scan::Torn(pos)
-            });
-        }
-        file.read_exact_at(&mut tail, end - TAIL)
-            .map_err(StoreError::io(path))?;
-        if u64::from(u32::from_be_bytes(tail)) != len {
-            return Ok(Scan::Corrupt(pos));
-        }
-        pos = end;
+        let next = next_frame(file, path, pos + 1, upto)?.unwrap_or(upto);
+        w.damaged.push((pos, next));
+        pos = next;
     }
-    Ok(Scan::Clean(pos))
+    w.end = pos;
+    Ok(w)
 }
 
-/// fsyncs the directory holding `path`, making its creation or renaming
-/// durable.
+/// The first offset at or after `from` where a consistent frame starts
+/// (known kind, equal leading and trailing lengths, wholly before `upto`).
+/// A random stretch passes these checks by chance with odds of about one
+/// in 2^38 per offset.
+fn next_frame(file: &File, path: &Path, from: u64, upto: u64) -> Result<Option<u64>, StoreError> {
+    const WINDOW: u64 = 1 << 20;
+    let mut at = from;
+    let mut buf = Vec::new();
+    while at + HEAD + TAIL <= upto {
+        let n = (upto - at).min(WINDOW + HEAD);
+        buf.resize(n as usize, 0);
+        file.read_exact_at(&mut buf, at)
+            .map_err(StoreError::io(path))?;
+        let candidates = (n.saturating_sub(HEAD - 1)).min(WINDOW);
+        for i in 0..candidates {
+            let p = at + i;
+            let h = &buf[i as usize..];
+            if !known_kind(h[0]) {
+                continue;
+            }
+            let len = u64::from(u32::from_be_bytes([h[1], h[2], h[3], h[4]]));
+            let end = p + HEAD + len + TAIL;
+            if !(8..=MAX_BODY).contains(&len) || end > upto {
+                continue;
+            }
+            let mut tail = [0u8; TAIL as usize];
+            file.read_exact_at(&mut tail, end - TAIL)
+                .map_err(StoreError::io(path))?;
+            if u64::from(u32::from_be_bytes(tail)) == len {
+                return Ok(Some(p));
+            }
+        }
+        at += candidates.max(1);
+    }
+    Ok(None)
+}
+
+/// fsyncs the directory holding `path`, making its creation durable.
 fn sync_parent(path: &Path) -> Result<(), StoreError> {
     match path.parent() {
         Some(dir) => sync_dir(dir),
@@ -181,7 +254,7 @@ impl HistoryFile {
         public: [u8; 32],
         known: Option<u64>,
     ) -> Result<HistoryFile, StoreError> {
-        let mut file = open_private_append(path)?;
+        let file = open_private_append(path)?;
         let current = file.metadata().map_err(StoreError::io(path))?.len();
         if current == 0 {
             // Perhaps just created: its name must be durable before anything
@@ -189,27 +262,22 @@ impl HistoryFile {
             // does not make a new directory entry durable).
             sync_parent(path)?;
         }
-        let state = match known {
-            Some(k) if k == current => Scan::Clean(k),
-            _ => scan(&file, path)?,
-        };
-        let len = match state {
-            Scan::Clean(len) => len,
-            Scan::Torn(len) => {
-                tracing::warn!(path = %path.display(), at = len, "cutting a torn record left by a crash");
-                file.set_len(len).map_err(StoreError::io(path))?;
-                file.sync_all().map_err(StoreError::io(path))?;
-                len
-            }
-            Scan::Corrupt(at) => {
-                let aside = path.with_extension(format!("corrupt-{}", cove_common::time::now_ms()));
-                tracing::error!(path = %path.display(), at, moved_to = %aside.display(),
-                    "history file is corrupt; keeping it aside and starting a new one");
-                drop(file);
-                std::fs::rename(path, &aside).map_err(StoreError::io(path))?;
-                file = open_private_append(path)?;
-                sync_parent(path)?;
-                0
+        let len = match known {
+            Some(k) if k == current => k,
+            _ => {
+                let w = walk(&file, path, current, false)?;
+                for (from, to) in &w.damaged {
+                    // Kept as they are: reads step over them, and appends
+                    // go after them.
+                    tracing::error!(path = %path.display(), from, to,
+                        "damaged stretch in a history file; its messages cannot be read");
+                }
+                if w.torn {
+                    tracing::warn!(path = %path.display(), at = w.end, "cutting a torn record left by a crash");
+                    file.set_len(w.end).map_err(StoreError::io(path))?;
+                    file.sync_all().map_err(StoreError::io(path))?;
+                }
+                w.end
             }
         };
         Ok(HistoryFile {
@@ -388,6 +456,7 @@ mod tests {
     use super::super::test_support::{frames, lose_unsynced, msg, read_all, setup, texts};
     use super::*;
     use crate::store::history::HistoryReader;
+    use crate::store::history::Page;
     use cove_common::crypto::{IV_LEN, TAG_LEN};
 
     #[test]
@@ -419,7 +488,11 @@ mod tests {
             "{bundles:?}"
         );
         let r = HistoryReader::open(&path, &secret).unwrap();
-        let (page, more) = r.page(None, 1000, |_| true).unwrap();
+        let Page {
+            messages: page,
+            more,
+            ..
+        } = r.page(None, 1000, |_| true).unwrap();
         let ids: Vec<u64> = page.iter().map(|m| m.id).collect();
         assert_eq!(ids, (1..403).rev().collect::<Vec<_>>());
         assert!(!more);
@@ -447,14 +520,14 @@ mod tests {
         let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
         f.append(&[&msg(4, "room", "four")]).unwrap();
         let r = HistoryReader::open(&path, &secret).unwrap();
-        let (page, _) = r.page(None, 10, |_| true).unwrap();
+        let Page { messages: page, .. } = r.page(None, 10, |_| true).unwrap();
         // The torn segment header survived whole, its record did not.
         assert_eq!(texts(&page), ["four", "two", "one"]);
         assert!(std::fs::metadata(&path).unwrap().len() > full);
     }
 
     #[test]
-    fn corrupt_file_is_moved_aside_not_overwritten() {
+    fn a_damaged_file_is_kept_and_new_messages_stay_readable() {
         let (d, path, secret) = setup();
         let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
         f.append(&[&msg(1, "room", "one")]).unwrap();
@@ -464,13 +537,18 @@ mod tests {
         std::fs::write(&path, &raw).unwrap();
         let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
         f.append(&[&msg(2, "room", "two")]).unwrap();
-        let kept: Vec<_> = std::fs::read_dir(d.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().contains("corrupt"))
-            .collect();
-        assert_eq!(kept.len(), 1);
-        assert_eq!(std::fs::read(&kept[0]).unwrap(), raw);
+        drop(f);
+        // Nothing moved aside, nothing cut: the damaged bytes stay, the new
+        // frames follow them.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        assert!(std::fs::read(&path).unwrap().starts_with(&raw));
+        let r = HistoryReader::open(&path, &secret).unwrap();
+        let page = r.page(None, 10, |_| true).unwrap();
+        assert_eq!(texts(&page.messages), ["two"]);
+        assert!(
+            page.unreadable >= 1,
+            "\"one\" is reported, not silently gone"
+        );
     }
 
     #[test]

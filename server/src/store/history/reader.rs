@@ -2,7 +2,13 @@
 //! page at a time, newest first. It walks the file backwards from its last
 //! whole frame, by the trailing length of each frame, so the newest page
 //! costs the same however long the file is; a batch being written meanwhile
-//! or a torn tail is left out, and anything else inconsistent is an error.
+//! or a torn tail is left out.
+//!
+//! Damage stays local: a frame that fails its check (its MAC, its segment's
+//! key, its lengths) is stepped over and counted in [`Page::unreadable`],
+//! and reading carries on with the frames before it; where the lengths no
+//! longer lead backwards, the frames are found again by walking forwards
+//! from the start ([`walk`]). Only a failing read of the disk is an error.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -14,7 +20,7 @@ use cove_common::proto::{ChatMessage, MessageId};
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
-use super::file::{Scan, scan};
+use super::file::{FrameAt, walk};
 use super::format::{
     BUNDLE_HEADER, HEAD, KIND_BUNDLE, KIND_RECORD, KIND_SEGMENT, MAX_BODY, RECORD_HEADER,
     RECORD_LABEL, SEGMENT_HEADER, TAIL, bundle_entries, known_kind, record_header,
@@ -29,6 +35,96 @@ pub struct HistoryReader<'a> {
     file: Option<File>,
     end: u64,
     secret: &'a HistorySecret,
+}
+
+/// One page of a history.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The messages, newest first.
+    pub messages: Vec<ChatMessage>,
+    /// Whether older messages remain.
+    pub more: bool,
+    /// Stored batches (each of one or more messages) in the stretch of the
+    /// history this page covers that could not be read: damaged on disk.
+    /// Counted once, in the page of the next older readable message.
+    pub unreadable: u32,
+}
+
+/// What walking backwards meets next.
+enum Item {
+    Frame { start: u64, kind: u8, body: Vec<u8> },
+    Damaged { from: u64, to: u64 },
+}
+
+/// The frames before some offset, newest first, found by trailing lengths
+/// while they agree and by a forward walk once they do not.
+struct Backwards<'r, 'a> {
+    reader: &'r HistoryReader<'a>,
+    file: &'r File,
+    end: u64,
+    /// Set once a forward walk was needed: what remains, oldest first.
+    index: Option<Vec<Found>>,
+}
+
+enum Found {
+    Frame(FrameAt),
+    Damaged(u64, u64),
+}
+
+impl Backwards<'_, '_> {
+    fn next(&mut self) -> Result<Option<Item>, StoreError> {
+        if let Some(index) = &mut self.index {
+            return match index.pop() {
+                None => Ok(None),
+                Some(Found::Damaged(from, to)) => Ok(Some(Item::Damaged { from, to })),
+                Some(Found::Frame(f)) => {
+                    let mut body = vec![0u8; f.len as usize];
+                    self.file
+                        .read_exact_at(&mut body, f.start + HEAD)
+                        .map_err(StoreError::io(&self.reader.path))?;
+                    Ok(Some(Item::Frame {
+                        start: f.start,
+                        kind: f.kind,
+                        body,
+                    }))
+                }
+            };
+        }
+        if self.end == 0 {
+            return Ok(None);
+        }
+        if let Some((start, kind, body)) = self.reader.frame_before(self.file, self.end)? {
+            self.end = start;
+            return Ok(Some(Item::Frame { start, kind, body }));
+        }
+        // The lengths no longer agree: find the frames before `end` from the
+        // start, stepping over what is damaged.
+        let w = walk(self.file, &self.reader.path, self.end, true)?;
+        let mut index: Vec<Found> = Vec::with_capacity(w.frames.len() + w.damaged.len());
+        let (mut frames, mut damaged) = (
+            w.frames.into_iter().peekable(),
+            w.damaged.into_iter().peekable(),
+        );
+        loop {
+            let take_frame = match (frames.peek(), damaged.peek()) {
+                (Some(f), Some(d)) => f.start < d.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_frame {
+                index.extend(frames.next().map(Found::Frame));
+            } else {
+                index.extend(damaged.next().map(|(a, b)| Found::Damaged(a, b)));
+            }
+        }
+        if w.end < self.end {
+            // A partial frame at the end of what was asked for.
+            index.push(Found::Damaged(w.end, self.end));
+        }
+        self.index = Some(index);
+        self.next()
+    }
 }
 
 impl<'a> HistoryReader<'a> {
@@ -79,27 +175,24 @@ impl<'a> HistoryReader<'a> {
                 }
             }
         }
-        match scan(file, path)? {
-            Scan::Clean(end) | Scan::Torn(end) => Ok(end),
-            Scan::Corrupt(at) => Err(StoreError::corrupt(
-                path,
-                format!("bad frame at offset {at}"),
-            )),
-        }
+        Ok(walk(file, path, len, false)?.end)
     }
 
-    fn frame_before(&self, file: &File, end: u64) -> Result<(u64, u8, Vec<u8>), StoreError> {
-        let bad =
-            |what: &str| StoreError::corrupt(&self.path, format!("{what} before offset {end}"));
+    /// The frame ending at `end`, if its lengths and kind agree.
+    fn frame_before(
+        &self,
+        file: &File,
+        end: u64,
+    ) -> Result<Option<(u64, u8, Vec<u8>)>, StoreError> {
         if end < HEAD + TAIL {
-            return Err(bad("truncated frame"));
+            return Ok(None);
         }
         let mut tail = [0u8; 4];
         file.read_exact_at(&mut tail, end - TAIL)
             .map_err(StoreError::io(&self.path))?;
         let len = u64::from(u32::from_be_bytes(tail));
         if len > MAX_BODY || end < HEAD + len + TAIL {
-            return Err(bad("bad frame length"));
+            return Ok(None);
         }
         let start = end - HEAD - len - TAIL;
         let mut frame = vec![0u8; (HEAD + len) as usize];
@@ -107,23 +200,28 @@ impl<'a> HistoryReader<'a> {
             .map_err(StoreError::io(&self.path))?;
         let hl = u64::from(u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]));
         if hl != len || !known_kind(frame[0]) {
-            return Err(bad("inconsistent frame"));
+            return Ok(None);
         }
         let kind = frame[0];
         frame.drain(..HEAD as usize);
-        Ok((start, kind, frame))
+        Ok(Some((start, kind, frame)))
     }
 
-    fn segment_key(&self, file: &File, offset: u64) -> Result<EtmKey, StoreError> {
+    /// The key of the segment at `offset`, or `None` if that frame is not
+    /// a segment this user's key opens (damaged).
+    fn segment_key(&self, file: &File, offset: u64) -> Result<Option<EtmKey>, StoreError> {
+        if offset + HEAD > self.end {
+            return Ok(None);
+        }
         let mut head = [0u8; HEAD as usize];
         file.read_exact_at(&mut head, offset)
             .map_err(StoreError::io(&self.path))?;
         let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
-        if head[0] != KIND_SEGMENT || !(32..=MAX_BODY).contains(&len) {
-            return Err(StoreError::corrupt(
-                &self.path,
-                format!("no segment at offset {offset}"),
-            ));
+        if head[0] != KIND_SEGMENT
+            || !(32..=MAX_BODY).contains(&len)
+            || offset + HEAD + len + TAIL > self.end
+        {
+            return Ok(None);
         }
         let mut body = vec![0u8; len as usize];
         file.read_exact_at(&mut body, offset + HEAD)
@@ -136,83 +234,125 @@ impl<'a> HistoryReader<'a> {
                 .diffie_hellman(&PublicKey::from(e_pub))
                 .to_bytes(),
         );
-        let data_key = segment_seal_key(&shared, &e_pub, &self.secret.public())
+        let Ok(data_key) = segment_seal_key(&shared, &e_pub, &self.secret.public())
             .open(SEGMENT_HEADER, &body[32..])
-            .map_err(|_| StoreError::Tampered {
-                path: self.path.clone(),
-            })?;
+        else {
+            return Ok(None);
+        };
         let data_key = Zeroizing::new(data_key);
-        Ok(EtmKey::derive(&data_key, b"", RECORD_LABEL))
+        Ok(Some(EtmKey::derive(&data_key, b"", RECORD_LABEL)))
+    }
+
+    /// The messages of one bundle or record frame, oldest first, or `None`
+    /// if it cannot be read (damaged).
+    fn open_frame(
+        &self,
+        file: &File,
+        keys: &mut HashMap<u64, Option<EtmKey>>,
+        start: u64,
+        kind: u8,
+        body: &mut [u8],
+    ) -> Result<Option<Vec<ChatMessage>>, StoreError> {
+        let label = if kind == KIND_BUNDLE {
+            BUNDLE_HEADER
+        } else {
+            RECORD_HEADER
+        };
+        if body.len() < 8 {
+            return Ok(None);
+        }
+        let seg = u64::from_be_bytes(body[..8].try_into().unwrap_or_default());
+        if seg >= start {
+            return Ok(None);
+        }
+        let key = match keys.get(&seg) {
+            Some(k) => k,
+            None => {
+                let k = self.segment_key(file, seg)?;
+                keys.entry(seg).or_insert(k)
+            }
+        };
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let Ok(plain) = key.open_in_place(&record_header(label, seg, start), &mut body[8..]) else {
+            return Ok(None);
+        };
+        let entries = if kind == KIND_RECORD {
+            vec![&plain[..]]
+        } else {
+            match bundle_entries(plain) {
+                Some(e) => e,
+                None => return Ok(None),
+            }
+        };
+        let msgs: Result<Vec<ChatMessage>, _> =
+            entries.iter().map(|e| serde_json::from_slice(e)).collect();
+        Ok(msgs.ok())
     }
 
     /// Up to `limit` entries accepted by `filter` with ids below `before`
-    /// (all if `None`), newest first, and whether older ones remain. Reads
-    /// backwards from the end and stops as soon as the page is full.
+    /// (all if `None`), newest first, whether older ones remain, and how
+    /// many damaged batches were stepped over. Reads backwards from the end
+    /// and stops as soon as the page is full.
     pub fn page(
         &self,
         before: Option<MessageId>,
         limit: usize,
         filter: impl Fn(&ChatMessage) -> bool,
-    ) -> Result<(Vec<ChatMessage>, bool), StoreError> {
+    ) -> Result<Page, StoreError> {
         let Some(file) = &self.file else {
-            return Ok((Vec::new(), false));
+            return Ok(Page::default());
         };
-        let mut keys: HashMap<u64, EtmKey> = HashMap::new();
-        let mut out = Vec::new();
-        let mut end = self.end;
-        while end > 0 {
-            let (start, kind, mut body) = self.frame_before(file, end)?;
-            end = start;
-            let label = match kind {
-                KIND_BUNDLE => BUNDLE_HEADER,
-                KIND_RECORD => RECORD_HEADER,
-                _ => continue,
-            };
-            if body.len() < 8 {
-                return Err(StoreError::corrupt(
-                    &self.path,
-                    format!("short record at {start}"),
-                ));
-            }
-            let seg = u64::from_be_bytes(body[..8].try_into().unwrap_or_default());
-            if seg >= start {
-                return Err(StoreError::corrupt(
-                    &self.path,
-                    format!("bad segment link at {start}"),
-                ));
-            }
-            let key = match keys.entry(seg) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(self.segment_key(file, seg)?)
-                }
-            };
-            let plain = key
-                .open_in_place(&record_header(label, seg, start), &mut body[8..])
-                .map_err(|_| StoreError::Tampered {
-                    path: self.path.clone(),
-                })?;
-            let entries = if kind == KIND_RECORD {
-                vec![&plain[..]]
-            } else {
-                bundle_entries(plain).ok_or_else(|| {
-                    StoreError::corrupt(&self.path, format!("bad bundle at {start}"))
-                })?
-            };
-            for entry in entries.into_iter().rev() {
-                let msg: ChatMessage = serde_json::from_slice(entry).map_err(|e| {
-                    StoreError::corrupt(&self.path, format!("record at {start}: {e}"))
-                })?;
-                if before.is_some_and(|b| msg.id >= b) || !filter(&msg) {
+        let mut keys: HashMap<u64, Option<EtmKey>> = HashMap::new();
+        let mut page = Page::default();
+        // Damage met since the last message taken: it belongs to this page
+        // if an older message is taken next (or the start is reached), and
+        // to a newer page if a message too new for this one comes next.
+        let mut pending = 0u32;
+        let mut items = Backwards {
+            reader: self,
+            file,
+            end: self.end,
+            index: None,
+        };
+        while let Some(item) = items.next()? {
+            let (start, kind, mut body) = match item {
+                Item::Damaged { from, to } => {
+                    tracing::warn!(path = %self.path.display(), from, to,
+                        "damaged stretch in a history file skipped");
+                    pending += 1;
                     continue;
                 }
-                if out.len() == limit {
-                    return Ok((out, true));
+                Item::Frame { start, kind, body } => (start, kind, body),
+            };
+            if kind != KIND_BUNDLE && kind != KIND_RECORD {
+                continue;
+            }
+            let Some(msgs) = self.open_frame(file, &mut keys, start, kind, &mut body)? else {
+                tracing::warn!(path = %self.path.display(), offset = start,
+                    "unreadable frame in a history file skipped");
+                pending += 1;
+                continue;
+            };
+            for msg in msgs.into_iter().rev() {
+                if before.is_some_and(|b| msg.id >= b) {
+                    pending = 0;
+                    continue;
                 }
-                out.push(msg);
+                if !filter(&msg) {
+                    continue;
+                }
+                if page.messages.len() == limit {
+                    page.more = true;
+                    return Ok(page);
+                }
+                page.unreadable += std::mem::take(&mut pending);
+                page.messages.push(msg);
             }
         }
-        Ok((out, false))
+        page.unreadable += pending;
+        Ok(page)
     }
 }
 
@@ -245,16 +385,24 @@ mod tests {
             f.append(&refs).unwrap();
         }
         let r = HistoryReader::open(&path, &secret).unwrap();
-        let (page, more) = r.page(None, 3, |_| true).unwrap();
+        let Page {
+            messages: page,
+            more,
+            ..
+        } = r.page(None, 3, |_| true).unwrap();
         assert_eq!(texts(&page), ["m23", "m22", "m21"]);
         assert!(more);
-        let (page, more) = r.page(Some(21), 100, |_| true).unwrap();
+        let Page {
+            messages: page,
+            more,
+            ..
+        } = r.page(Some(21), 100, |_| true).unwrap();
         assert_eq!(
             texts(&page),
             ["m20", "m13", "m12", "m11", "m10", "m3", "m2", "m1", "m0"]
         );
         assert!(!more);
-        let (page, _) = r
+        let Page { messages: page, .. } = r
             .page(None, 100, |m| {
                 m.to == Target::Room(RoomName::new("odd").unwrap())
             })
@@ -274,10 +422,9 @@ mod tests {
         bytes[at] = KIND_RECORD;
         std::fs::write(&path, &bytes).unwrap();
         let r = HistoryReader::open(&path, &secret).unwrap();
-        assert!(matches!(
-            r.page(None, 10, |_| true),
-            Err(StoreError::Tampered { .. })
-        ));
+        let page = r.page(None, 10, |_| true).unwrap();
+        assert!(page.messages.is_empty());
+        assert_eq!(page.unreadable, 1);
     }
 
     /// A file written before bundles, one record frame per entry (made by
@@ -305,7 +452,7 @@ mod tests {
         let secret = HistorySecret::from_bytes([5; 32]);
         let read = || {
             let r = HistoryReader::open(&path, &secret).unwrap();
-            let (page, _) = r.page(None, 10, |_| true).unwrap();
+            let Page { messages: page, .. } = r.page(None, 10, |_| true).unwrap();
             page.iter()
                 .map(|m| m.text.as_str().to_owned())
                 .collect::<Vec<_>>()
@@ -328,27 +475,43 @@ mod tests {
         assert!(!text.contains("axolotl") && !text.contains("walruses") && !text.contains("alice"));
         let other = HistorySecret::from_bytes(random_bytes());
         let r = HistoryReader::open(&path, &other).unwrap();
-        assert!(matches!(
-            r.page(None, 10, |_| true),
-            Err(StoreError::Tampered { .. })
-        ));
+        let page = r.page(None, 10, |_| true).unwrap();
+        assert!(page.messages.is_empty(), "nothing opens under another key");
+        assert_eq!(page.unreadable, 1);
     }
 
     #[test]
-    fn flipped_byte_in_a_record_is_detected() {
+    fn a_flipped_byte_costs_its_bundle_only() {
         let (_d, path, secret) = setup();
         let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
         f.append(&[&msg(1, "room", "one"), &msg(2, "room", "two")])
             .unwrap();
+        f.append(&[&msg(3, "room", "three")]).unwrap();
+        f.append(&[&msg(4, "room", "four")]).unwrap();
         drop(f);
         let mut raw = std::fs::read(&path).unwrap();
-        let n = raw.len();
-        raw[n - 20] ^= 1; // inside the last record's tag
+        // Inside the tag of the middle bundle ("three").
+        let sizes = frames(&path);
+        let middle_end: usize = sizes[..3].iter().map(|(_, n)| 5 + n + 4).sum();
+        raw[middle_end - 20] ^= 1;
         std::fs::write(&path, &raw).unwrap();
         let r = HistoryReader::open(&path, &secret).unwrap();
-        assert!(matches!(
-            r.page(None, 10, |_| true),
-            Err(StoreError::Tampered { .. })
-        ));
+        let page = r.page(None, 10, |_| true).unwrap();
+        assert_eq!(texts(&page.messages), ["four", "two", "one"]);
+        assert_eq!(page.unreadable, 1);
+        // Paging: the damage is counted once, in the page of the next older
+        // message.
+        let first = r.page(None, 1, |_| true).unwrap();
+        assert_eq!(
+            (texts(&first.messages), first.unreadable),
+            (vec!["four"], 0)
+        );
+        let second = r.page(Some(4), 1, |_| true).unwrap();
+        assert_eq!(
+            (texts(&second.messages), second.unreadable),
+            (vec!["two"], 1)
+        );
+        let third = r.page(Some(2), 5, |_| true).unwrap();
+        assert_eq!((texts(&third.messages), third.unreadable), (vec!["one"], 0));
     }
 }

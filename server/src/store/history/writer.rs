@@ -593,6 +593,7 @@ mod tests {
     use super::*;
     use crate::credentials::HistorySecret;
     use crate::store::history::HistoryReader;
+    use crate::store::history::Page;
     use cove_common::crypto::random_bytes;
 
     #[test]
@@ -800,7 +801,11 @@ mod tests {
         // Completed jobs are readable at once, by each recipient.
         for (id, secret) in [&a, &b] {
             let r = HistoryReader::open(&svc.path_of(id), secret).unwrap();
-            let (page, more) = r.page(None, 100, |_| true).unwrap();
+            let Page {
+                messages: page,
+                more,
+                ..
+            } = r.page(None, 100, |_| true).unwrap();
             assert_eq!(page.len(), 50);
             assert_eq!(page[0].text.as_str(), "n49");
             assert!(!more);
