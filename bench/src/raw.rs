@@ -213,18 +213,7 @@ impl RawWriter {
 
 /// The request id a server message answers, if any.
 pub fn reply_id(m: &ServerMessage) -> Option<u64> {
-    match m {
-        ServerMessage::Welcome { id, .. }
-        | ServerMessage::Ack { id, .. }
-        | ServerMessage::Joined { id, .. }
-        | ServerMessage::Left { id, .. }
-        | ServerMessage::Rooms { id, .. }
-        | ServerMessage::Members { id, .. }
-        | ServerMessage::History { id, .. }
-        | ServerMessage::Pong { id } => Some(*id),
-        ServerMessage::Error { id, .. } => *id,
-        ServerMessage::Message(_) | ServerMessage::Notice(_) | ServerMessage::Bye { .. } => None,
-    }
+    m.answers()
 }
 
 /// Reads one frame body; `None` on a clean close.

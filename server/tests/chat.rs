@@ -585,16 +585,7 @@ async fn a_resent_client_id_is_acknowledged_once_and_delivered_once() {
             )
             .await
             .unwrap();
-        let ack = expect(
-            &mut ae,
-            "ack",
-            |m| matches!(m, ServerMessage::Ack { id: i, .. } if *i == id),
-        )
-        .await;
-        let ServerMessage::Ack { message_id, .. } = ack else {
-            unreachable!()
-        };
-        acked.push(message_id);
+        acked.push(acked_message_id(&mut ae, id).await);
     }
     assert_eq!(acked[0], acked[1], "both acks name the same message");
     expect(&mut be, "the message", |m| {
@@ -633,16 +624,7 @@ async fn a_resend_racing_the_first_copy_is_stored_once() {
         .unwrap();
     let mut acked = Vec::new();
     for id in [first, second] {
-        let ack = expect(
-            &mut ae,
-            "ack",
-            |m| matches!(m, ServerMessage::Ack { id: i, .. } if *i == id),
-        )
-        .await;
-        let ServerMessage::Ack { message_id, .. } = ack else {
-            unreachable!()
-        };
-        acked.push(message_id);
+        acked.push(acked_message_id(&mut ae, id).await);
     }
     assert_eq!(acked[0], acked[1], "both acks name the same message");
     let (messages, _) = history_page(&bob, &mut be, general.clone(), None, 10).await;

@@ -33,16 +33,7 @@ async fn pages_of_the_longest_messages_arrive_and_page_back_completely() {
             )
             .await
             .unwrap();
-        let ack = expect(
-            &mut ae,
-            "ack",
-            |m| matches!(m, ServerMessage::Ack { id: x, .. } if *x == id),
-        )
-        .await;
-        let ServerMessage::Ack { message_id, .. } = ack else {
-            unreachable!()
-        };
-        sent.push(message_id);
+        sent.push(acked_message_id(&mut ae, id).await);
     }
     let mut got = Vec::new();
     let mut before = None;

@@ -30,21 +30,6 @@ pub(crate) struct Client {
     timeout: Duration,
 }
 
-fn reply_id(m: &ServerMessage) -> Option<u64> {
-    match m {
-        ServerMessage::Welcome { id, .. }
-        | ServerMessage::Ack { id, .. }
-        | ServerMessage::Joined { id, .. }
-        | ServerMessage::Left { id, .. }
-        | ServerMessage::Rooms { id, .. }
-        | ServerMessage::Members { id, .. }
-        | ServerMessage::History { id, .. }
-        | ServerMessage::Pong { id } => Some(*id),
-        ServerMessage::Error { id, .. } => *id,
-        _ => None,
-    }
-}
-
 /// Live messages received by all clients: how many, and their texts.
 #[derive(Debug, Default)]
 pub(crate) struct LiveDeliveries {
@@ -114,7 +99,7 @@ impl Client {
             match tokio::time::timeout_at(deadline, self.replies.recv()).await {
                 Err(_) => return Reply::Hang,
                 Ok(None) => return Reply::Closed,
-                Ok(Some(m)) if reply_id(&m) == Some(id) => return Reply::Answer(m),
+                Ok(Some(m)) if m.answers() == Some(id) => return Reply::Answer(m),
                 Ok(Some(_)) => {}
             }
         }

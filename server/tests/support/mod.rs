@@ -244,6 +244,21 @@ pub async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<By
     }
 }
 
+/// Waits for the ack of request `id` and returns the message id it names.
+#[allow(dead_code)]
+pub async fn acked_message_id(events: &mut Events, id: u64) -> u64 {
+    let ack = expect(
+        events,
+        "ack",
+        |m| matches!(m, ServerMessage::Ack { id: i, .. } if *i == id),
+    )
+    .await;
+    let ServerMessage::Ack { message_id, .. } = ack else {
+        unreachable!()
+    };
+    message_id
+}
+
 /// Asks for one page of `with`'s history and returns its messages (newest
 /// first) and whether older ones remain.
 pub async fn history_page(
