@@ -44,6 +44,10 @@ use crate::sync::lock;
 pub use live::PRESENCE_ROOM_LIMIT;
 use live::{LiveState, LiveUser, Room};
 
+/// History pages read at once; a burst of requests for deep pages waits
+/// here rather than taking every blocking thread.
+const HISTORY_READS: usize = 16;
+
 /// Completes when a message is in every recipient's history file. It can be
 /// cloned: a resend of the same message awaits the first copy's outcome.
 pub type StoreDone = Shared<BoxFuture<'static, Result<(), NotStored>>>;
@@ -127,6 +131,8 @@ pub struct Hub {
     ids: IdClock,
     /// Messages per second one user may send (0: no limit).
     send_rate: u32,
+    /// History pages read at once (each on a blocking thread); more wait.
+    reads: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Hub {
@@ -146,6 +152,7 @@ impl Hub {
             history,
             ids,
             send_rate,
+            reads: tokio::sync::Semaphore::new(HISTORY_READS),
         }
     }
 

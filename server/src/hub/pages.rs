@@ -41,6 +41,7 @@ impl Hub {
         let limit = usize::from(limit.clamp(1, HISTORY_PAGE_MAX));
         let path = self.history.path_of(&user.id);
         let me = user.name.clone();
+        let _reading = self.reads.acquire().await.map_err(|_| HubError::Internal)?;
         tokio::task::spawn_blocking(move || {
             let reader = HistoryReader::open(&path, &secret)?;
             let page = reader.page(before, limit, |m: &ChatMessage| {

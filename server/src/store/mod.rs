@@ -28,6 +28,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The operating system refused a read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A file's authentication tag does not verify: it was altered, or it
     /// belongs to another key. The file is left untouched.
     #[error(
@@ -64,6 +73,14 @@ impl StoreError {
         }
     }
 
+    /// A read of `path` that failed.
+    pub(crate) fn read(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+        move |source| StoreError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
     /// What went wrong, in words fit for a client: the kind of trouble,
     /// never a path.
     pub fn public_reason(&self) -> &'static str {
@@ -76,6 +93,7 @@ impl StoreError {
                 ErrorKind::ReadOnlyFilesystem => "the server's disk is read-only",
                 _ => "the server cannot write to its disk",
             },
+            StoreError::Read { .. } => "the server cannot read its disk",
             StoreError::Tampered { .. } | StoreError::Corrupt { .. } => {
                 "the server's stored data is damaged"
             }
@@ -210,5 +228,13 @@ mod tests {
                 0o700
             );
         }
+    }
+
+    #[test]
+    fn a_failed_read_is_not_called_a_failed_write() {
+        let read = StoreError::read(Path::new("h.hist"))(std::io::Error::other("EIO"));
+        assert_eq!(read.public_reason(), "the server cannot read its disk");
+        let write = StoreError::io(Path::new("h.hist"))(std::io::Error::other("EIO"));
+        assert_eq!(write.public_reason(), "the server cannot write to its disk");
     }
 }

@@ -95,7 +95,7 @@ pub(super) fn walk(
             break;
         }
         file.read_exact_at(&mut head, pos)
-            .map_err(StoreError::io(path))?;
+            .map_err(StoreError::read(path))?;
         let kind = head[0];
         let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
         if known_kind(kind) && len <= MAX_BODY {
@@ -106,7 +106,7 @@ pub(super) fn walk(
             }
             if end <= upto {
                 file.read_exact_at(&mut tail, end - TAIL)
-                    .map_err(StoreError::io(path))?;
+                    .map_err(StoreError::read(path))?;
                 if u64::from(u32::from_be_bytes(tail)) == len {
                     if keep_frames {
                         w.frames.push(FrameAt {
@@ -140,7 +140,7 @@ fn next_frame(file: &File, path: &Path, from: u64, upto: u64) -> Result<Option<u
         let n = (upto - at).min(WINDOW + HEAD);
         buf.resize(n as usize, 0);
         file.read_exact_at(&mut buf, at)
-            .map_err(StoreError::io(path))?;
+            .map_err(StoreError::read(path))?;
         let candidates = (n.saturating_sub(HEAD - 1)).min(WINDOW);
         for i in 0..candidates {
             let p = at + i;
@@ -155,7 +155,7 @@ fn next_frame(file: &File, path: &Path, from: u64, upto: u64) -> Result<Option<u
             }
             let mut tail = [0u8; TAIL as usize];
             file.read_exact_at(&mut tail, end - TAIL)
-                .map_err(StoreError::io(path))?;
+                .map_err(StoreError::read(path))?;
             if u64::from(u32::from_be_bytes(tail)) == len {
                 return Ok(Some(p));
             }
@@ -189,7 +189,7 @@ fn ends_with_whole_frame(
     }
     let mut tail = [0u8; TAIL as usize];
     file.read_exact_at(&mut tail, file_len - TAIL)
-        .map_err(StoreError::io(path))?;
+        .map_err(StoreError::read(path))?;
     let len = u64::from(u32::from_be_bytes(tail));
     if len > MAX_BODY || file_len - pos < HEAD + len + TAIL {
         return Ok(false);
@@ -197,7 +197,7 @@ fn ends_with_whole_frame(
     let start = file_len - HEAD - len - TAIL;
     let mut kind = [0u8; 1];
     file.read_exact_at(&mut kind, start)
-        .map_err(StoreError::io(path))?;
+        .map_err(StoreError::read(path))?;
     Ok(known_kind(kind[0]))
 }
 

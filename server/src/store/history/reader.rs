@@ -81,7 +81,7 @@ impl Backwards<'_, '_> {
                     let mut body = vec![0u8; f.len as usize];
                     self.file
                         .read_exact_at(&mut body, f.start + HEAD)
-                        .map_err(StoreError::io(&self.reader.path))?;
+                        .map_err(StoreError::read(&self.reader.path))?;
                     Ok(Some(Item::Frame {
                         start: f.start,
                         kind: f.kind,
@@ -140,7 +140,7 @@ impl<'a> HistoryReader<'a> {
                     secret,
                 });
             }
-            Err(e) => return Err(StoreError::io(path)(e)),
+            Err(e) => return Err(StoreError::read(path)(e)),
         };
         let end = Self::whole_frames_end(&file, path)?;
         Ok(HistoryReader {
@@ -155,20 +155,20 @@ impl<'a> HistoryReader<'a> {
     /// being written right now (or a torn one) makes it inconsistent, and
     /// then the frame headers are walked from the start.
     fn whole_frames_end(file: &File, path: &Path) -> Result<u64, StoreError> {
-        let len = file.metadata().map_err(StoreError::io(path))?.len();
+        let len = file.metadata().map_err(StoreError::read(path))?.len();
         if len == 0 {
             return Ok(0);
         }
         if len >= HEAD + TAIL {
             let mut tail = [0u8; 4];
             file.read_exact_at(&mut tail, len - TAIL)
-                .map_err(StoreError::io(path))?;
+                .map_err(StoreError::read(path))?;
             let body = u64::from(u32::from_be_bytes(tail));
             if body <= MAX_BODY && len >= HEAD + body + TAIL {
                 let start = len - HEAD - body - TAIL;
                 let mut head = [0u8; HEAD as usize];
                 file.read_exact_at(&mut head, start)
-                    .map_err(StoreError::io(path))?;
+                    .map_err(StoreError::read(path))?;
                 let hl = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
                 if known_kind(head[0]) && hl == body {
                     return Ok(len);
@@ -189,7 +189,7 @@ impl<'a> HistoryReader<'a> {
         }
         let mut tail = [0u8; 4];
         file.read_exact_at(&mut tail, end - TAIL)
-            .map_err(StoreError::io(&self.path))?;
+            .map_err(StoreError::read(&self.path))?;
         let len = u64::from(u32::from_be_bytes(tail));
         if len > MAX_BODY || end < HEAD + len + TAIL {
             return Ok(None);
@@ -197,7 +197,7 @@ impl<'a> HistoryReader<'a> {
         let start = end - HEAD - len - TAIL;
         let mut frame = vec![0u8; (HEAD + len) as usize];
         file.read_exact_at(&mut frame, start)
-            .map_err(StoreError::io(&self.path))?;
+            .map_err(StoreError::read(&self.path))?;
         let hl = u64::from(u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]));
         if hl != len || !known_kind(frame[0]) {
             return Ok(None);
@@ -215,7 +215,7 @@ impl<'a> HistoryReader<'a> {
         }
         let mut head = [0u8; HEAD as usize];
         file.read_exact_at(&mut head, offset)
-            .map_err(StoreError::io(&self.path))?;
+            .map_err(StoreError::read(&self.path))?;
         let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
         if head[0] != KIND_SEGMENT
             || !(32..=MAX_BODY).contains(&len)
@@ -225,7 +225,7 @@ impl<'a> HistoryReader<'a> {
         }
         let mut body = vec![0u8; len as usize];
         file.read_exact_at(&mut body, offset + HEAD)
-            .map_err(StoreError::io(&self.path))?;
+            .map_err(StoreError::read(&self.path))?;
         let mut e_pub = [0u8; 32];
         e_pub.copy_from_slice(&body[..32]);
         let shared = Zeroizing::new(

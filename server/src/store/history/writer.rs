@@ -98,6 +98,10 @@ fn copy_err(e: &StoreError) -> StoreError {
             path: path.clone(),
             source: std::io::Error::new(source.kind(), source.to_string()),
         },
+        StoreError::Read { path, source } => StoreError::Read {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
         StoreError::Tampered { path } => StoreError::Tampered { path: path.clone() },
         StoreError::Corrupt { path, reason } => StoreError::Corrupt {
             path: path.clone(),
