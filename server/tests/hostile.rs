@@ -312,6 +312,43 @@ async fn parallel_guesses_are_throttled_like_sequential_ones() {
 }
 
 #[tokio::test]
+async fn a_class_logging_in_at_once_from_one_address_is_not_locked_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("data"));
+    // Real-looking hashes, so that the logins overlap.
+    config.kdf = cove_server::KdfParams {
+        m_cost_kib: 16 * 1024,
+        t_cost: 2,
+        p_cost: 1,
+    };
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let _handle = server.spawn();
+    let names: Vec<String> = (0..20).map(|i| format!("student{i}")).collect();
+    for n in &names {
+        drop(register(&addr, n).await);
+    }
+    let mut conns = Vec::new();
+    for _ in &names {
+        conns.push(RawClient::connect(&addr).await);
+    }
+    for (c, n) in conns.iter_mut().zip(&names) {
+        c.send(
+            1,
+            Request::Login {
+                username: user(n),
+                password: pw(PASSWORD),
+            },
+        )
+        .await;
+    }
+    for (c, n) in conns.iter_mut().zip(&names) {
+        let m = c.recv().await.unwrap();
+        assert!(matches!(m, ServerMessage::Welcome { .. }), "{n}: {m:?}");
+    }
+}
+
+#[tokio::test]
 async fn pings_do_not_keep_a_connection_that_never_logs_in() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().join("data"));

@@ -16,14 +16,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use cove_common::{ErrorCode, KdfParams, Password, Username};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::credentials::{self, Credentials, HistorySecret};
 use crate::store::users::UserId;
 use crate::sync::lock;
 
 pub use db::{AccountDb, DbError};
-pub use throttle::{RateLimiter, RegistrationBudget, Throttle};
+pub use throttle::{Admit, RateLimiter, RegistrationBudget, Throttle};
 
 /// A logged-in user as the rest of the server sees it.
 #[derive(Debug, Clone)]
@@ -74,6 +74,8 @@ pub struct Accounts {
     max_queued: usize,
     queued: AtomicUsize,
     throttle: Mutex<Throttle>,
+    /// Woken whenever a login attempt ends, for attempts waiting to start.
+    attempt_ended: Notify,
     registrations: Mutex<RegistrationBudget>,
 }
 
@@ -87,6 +89,7 @@ impl Accounts {
             max_queued,
             queued: AtomicUsize::new(0),
             throttle: Mutex::default(),
+            attempt_ended: Notify::new(),
             registrations: Mutex::default(),
         }
     }
@@ -154,14 +157,11 @@ impl Accounts {
         addr: IpAddr,
     ) -> Result<(UserCtx, HistorySecret), AuthError> {
         let name_key = name.key();
-        // Counted before the hash runs, so parallel attempts see each other.
-        lock(&self.throttle)
-            .begin(&name_key, addr, Instant::now())
-            .map_err(|wait| AuthError::RateLimited(wait.as_secs().max(1)))?;
-
+        let attempt = self.begin_attempt(&name_key, addr).await?;
         let found = db.credentials_of(&name).await;
         let kdf = self.kdf.clone();
-        let outcome = self
+        // If the hash cannot run (busy), `attempt` ends unjudged on drop.
+        let outcome: Option<(UserCtx, HistorySecret)> = self
             .hash(move || match found {
                 Some((user, creds)) => verify(&creds, &password).map(|s| (user, s)),
                 None => {
@@ -171,23 +171,54 @@ impl Accounts {
                     None
                 }
             })
-            .await;
-        let outcome: Option<(UserCtx, HistorySecret)> = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                // No password was checked: the attempt does not count.
-                lock(&self.throttle).abandon(&name_key, addr);
-                return Err(e);
+            .await?;
+        attempt.finish(outcome.is_some());
+        outcome.ok_or(AuthError::Failed)
+    }
+
+    /// Waits until the throttle lets an attempt start (or refuses it).
+    async fn begin_attempt(&self, name_key: &str, addr: IpAddr) -> Result<Attempt<'_>, AuthError> {
+        loop {
+            // Registered before the check, so an end in between still wakes
+            // this waiter.
+            let ended = self.attempt_ended.notified();
+            let admit = lock(&self.throttle).begin(name_key, addr, Instant::now());
+            match admit {
+                Admit::Go => {
+                    return Ok(Attempt {
+                        accounts: self,
+                        name_key: name_key.to_owned(),
+                        addr,
+                        outcome: None,
+                    });
+                }
+                Admit::Locked(wait) => return Err(AuthError::RateLimited(wait.as_secs().max(1))),
+                Admit::Wait => ended.await,
             }
-        };
-        match outcome {
-            Some(ok) => {
-                lock(&self.throttle).succeed(&name_key, addr, Instant::now());
-                Ok(ok)
-            }
-            // Already counted by `begin`.
-            None => Err(AuthError::Failed),
         }
+    }
+}
+
+/// A login attempt the throttle let start; it ends, with its outcome if it
+/// has one, when dropped (also when the login is cancelled midway).
+struct Attempt<'a> {
+    accounts: &'a Accounts,
+    name_key: String,
+    addr: IpAddr,
+    outcome: Option<bool>,
+}
+
+impl Attempt<'_> {
+    /// Records whether the password was right, and ends the attempt.
+    fn finish(mut self, right: bool) {
+        self.outcome = Some(right);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        lock(&self.accounts.throttle).end(&self.name_key, self.addr, Instant::now(), self.outcome);
+        self.accounts.attempt_ended.notify_waiters();
     }
 }
 

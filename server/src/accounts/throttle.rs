@@ -89,6 +89,19 @@ struct Failures {
 pub struct RateLimiter {
     free: u32,
     entries: HashMap<String, Failures>,
+    /// Attempts begun and not yet ended, per key.
+    in_flight: HashMap<String, u32>,
+}
+
+/// Whether an attempt may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// It may.
+    Go,
+    /// Attempts in flight could start a lockout if they fail: wait for them.
+    Wait,
+    /// A lockout runs for this long.
+    Locked(Duration),
 }
 
 impl Default for RateLimiter {
@@ -103,6 +116,44 @@ impl RateLimiter {
         Self {
             free,
             entries: HashMap::new(),
+            in_flight: HashMap::new(),
+        }
+    }
+
+    /// Whether an attempt for `key` may start: not while a lockout runs,
+    /// and not while the attempts in flight, should they all fail, would
+    /// bring the failures past the free ones (then it waits for them, so
+    /// that parallel attempts are judged like sequential ones; honest
+    /// parallel attempts only queue).
+    pub fn admit(&self, key: &str, now: Instant) -> Admit {
+        if let Some(wait) = self.blocked_for(key, now) {
+            return Admit::Locked(wait);
+        }
+        let confirmed = self
+            .entries
+            .get(key)
+            .filter(|f| now.duration_since(f.last) < FORGET_AFTER)
+            .map_or(0, |f| f.count);
+        let in_flight = self.in_flight.get(key).copied().unwrap_or(0);
+        if confirmed + in_flight <= self.free || in_flight == 0 {
+            Admit::Go
+        } else {
+            Admit::Wait
+        }
+    }
+
+    /// An attempt for `key` starts.
+    pub fn start(&mut self, key: &str) {
+        *self.in_flight.entry(key.to_owned()).or_insert(0) += 1;
+    }
+
+    /// An attempt for `key` ended (its outcome is recorded separately).
+    pub fn end(&mut self, key: &str) {
+        if let Some(n) = self.in_flight.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(key);
+            }
         }
     }
 
@@ -137,14 +188,6 @@ impl RateLimiter {
             let exp = (f.count - self.free - 1).min(16);
             let delay = Duration::from_secs(1u64 << exp).min(MAX_LOCKOUT);
             f.blocked_until = now + delay;
-        }
-    }
-
-    /// Takes back one failure counted in advance for an attempt that
-    /// succeeded (the lockout it may have started stays until it ends).
-    pub fn refund(&mut self, key: &str) {
-        if let Some(f) = self.entries.get_mut(key) {
-            f.count = f.count.saturating_sub(1);
         }
     }
 
@@ -215,11 +258,13 @@ impl RegistrationBudget {
 /// Login throttling by client network, by username and network, and by
 /// username (except from networks the account has logged in from).
 ///
-/// An attempt is counted as a failure *before* its password is checked
-/// ([`Throttle::begin`]) and refunded if it succeeds, so attempts sent in
-/// parallel cannot all pass the check before any failure is counted: from
-/// one network at most `FREE_FAILURES + 1` passwords are checked before the
-/// first lockout, however many attempts arrive at once.
+/// Attempts that overlap are judged as if they came one after another: an
+/// attempt starts ([`Throttle::begin`]) only while the attempts already in
+/// flight, should they all fail, could not start a lockout; otherwise it
+/// waits for them ([`Admit::Wait`]) and is judged again. So from one network
+/// at most `FREE_FAILURES + 1` passwords are checked before the first
+/// lockout however many attempts arrive at once, while honest logins that
+/// arrive together (a class behind one address) only queue.
 #[derive(Debug)]
 pub struct Throttle {
     by_addr: RateLimiter,
@@ -263,14 +308,57 @@ impl Throttle {
         .max()
     }
 
-    /// Starts an attempt: refused with the wait if locked out, otherwise
-    /// counted as a failure until [`Throttle::succeed`] refunds it.
-    pub fn begin(&mut self, name_key: &str, addr: IpAddr, now: Instant) -> Result<(), Duration> {
-        if let Some(wait) = self.blocked_for(name_key, addr, now) {
-            return Err(wait);
+    fn keys(name_key: &str, addr: IpAddr) -> (String, String) {
+        let net = client_network(addr);
+        (net.to_string(), Self::pair(name_key, net))
+    }
+
+    /// Starts an attempt if it may start now; [`Admit::Go`] means it has
+    /// started and must be ended with [`Throttle::end`].
+    pub fn begin(&mut self, name_key: &str, addr: IpAddr, now: Instant) -> Admit {
+        let (net_key, pair_key) = Self::keys(name_key, addr);
+        let trusted = self
+            .trusted
+            .contains_key(&(name_key.to_owned(), client_network(addr)));
+        let mut verdicts = vec![
+            self.by_addr.admit(&net_key, now),
+            self.by_pair.admit(&pair_key, now),
+        ];
+        if !trusted {
+            verdicts.push(self.by_name.admit(name_key, now));
         }
-        self.fail(name_key, addr, now);
-        Ok(())
+        if let Some(wait) = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Admit::Locked(w) => Some(*w),
+                _ => None,
+            })
+            .max()
+        {
+            return Admit::Locked(wait);
+        }
+        if verdicts.contains(&Admit::Wait) {
+            return Admit::Wait;
+        }
+        self.by_addr.start(&net_key);
+        self.by_pair.start(&pair_key);
+        self.by_name.start(name_key);
+        Admit::Go
+    }
+
+    /// Ends an attempt begun with [`Throttle::begin`]: `Some(true)` for a
+    /// right password, `Some(false)` for a wrong one, `None` if no password
+    /// was checked (the server was too busy).
+    pub fn end(&mut self, name_key: &str, addr: IpAddr, now: Instant, outcome: Option<bool>) {
+        let (net_key, pair_key) = Self::keys(name_key, addr);
+        self.by_addr.end(&net_key);
+        self.by_pair.end(&pair_key);
+        self.by_name.end(name_key);
+        match outcome {
+            Some(true) => self.trust(name_key, addr, now),
+            Some(false) => self.fail(name_key, addr, now),
+            None => {}
+        }
     }
 
     /// Records a failed login.
@@ -279,22 +367,6 @@ impl Throttle {
         self.by_addr.fail(&net.to_string(), now);
         self.by_pair.fail(&Self::pair(name_key, net), now);
         self.by_name.fail(name_key, now);
-    }
-
-    /// Takes back an attempt begun with [`Throttle::begin`] whose password
-    /// was never checked (the server was too busy).
-    pub fn abandon(&mut self, name_key: &str, addr: IpAddr) {
-        let net = client_network(addr);
-        self.by_addr.refund(&net.to_string());
-        self.by_pair.refund(&Self::pair(name_key, net));
-        self.by_name.refund(name_key);
-    }
-
-    /// Records a successful login begun with [`Throttle::begin`]: its
-    /// failure is refunded to the network, and then as [`Throttle::trust`].
-    pub fn succeed(&mut self, name_key: &str, addr: IpAddr, now: Instant) {
-        self.by_addr.refund(&client_network(addr).to_string());
-        self.trust(name_key, addr, now);
     }
 
     /// The network becomes trusted for the account (it is exempt from the
@@ -358,7 +430,7 @@ mod tests {
         let owner: IpAddr = "127.0.0.2".parse().unwrap();
         let stranger: IpAddr = "127.0.0.3".parse().unwrap();
         let t0 = Instant::now();
-        t.succeed("alice", owner, t0);
+        t.trust("alice", owner, t0);
         let mut now = t0;
         for _ in 0..10_000 {
             // The attacker retries the moment each lockout ends.
@@ -415,22 +487,55 @@ mod tests {
     }
 
     #[test]
-    fn attempts_in_parallel_are_counted_before_their_passwords_are_checked() {
+    fn attempts_in_parallel_are_judged_like_sequential_ones() {
         let mut t = Throttle::default();
         let addr: IpAddr = "198.51.100.7".parse().unwrap();
         let now = Instant::now();
-        // 64 attempts arrive before any has been checked.
-        let begun = (0..64)
-            .filter(|i| t.begin(&format!("user{i}"), addr, now).is_ok())
-            .count();
-        assert_eq!(begun, FREE_FAILURES as usize + 1);
-        // A success takes its own count back, not the others'.
-        t.succeed("user0", addr, now);
-        assert!(
-            t.blocked_for("user0", addr, now).is_some(),
-            "the lockout runs on"
+        // 64 attempts arrive before any has been checked: four start, the
+        // rest wait for them.
+        let verdicts: Vec<Admit> = (0..64)
+            .map(|i| t.begin(&format!("user{i}"), addr, now))
+            .collect();
+        assert_eq!(
+            verdicts.iter().filter(|v| **v == Admit::Go).count(),
+            FREE_FAILURES as usize + 1
         );
-        assert!(t.blocked_for("x", addr, now + MAX_LOCKOUT).is_none());
+        assert!(
+            verdicts[FREE_FAILURES as usize + 1..]
+                .iter()
+                .all(|v| *v == Admit::Wait)
+        );
+        // The four fail: the waiting ones are now locked out.
+        for i in 0..=FREE_FAILURES {
+            t.end(&format!("user{i}"), addr, now, Some(false));
+        }
+        assert!(matches!(t.begin("user9", addr, now), Admit::Locked(_)));
+    }
+
+    #[test]
+    fn honest_parallel_logins_only_queue() {
+        let mut t = Throttle::default();
+        let addr: IpAddr = "198.51.100.8".parse().unwrap();
+        let now = Instant::now();
+        let mut waiting: Vec<String> = (0..30).map(|i| format!("student{i}")).collect();
+        let mut logged_in = 0;
+        while !waiting.is_empty() {
+            let mut started = Vec::new();
+            waiting.retain(|name| match t.begin(name, addr, now) {
+                Admit::Go => {
+                    started.push(name.clone());
+                    false
+                }
+                Admit::Wait => true,
+                Admit::Locked(w) => panic!("{name} locked out for {w:?}"),
+            });
+            assert!(!started.is_empty(), "progress");
+            for name in started {
+                t.end(&name, addr, now, Some(true));
+                logged_in += 1;
+            }
+        }
+        assert_eq!(logged_in, 30);
     }
 
     #[test]
