@@ -165,15 +165,20 @@ impl ChatState {
         self.info_in(self.current.clone(), text);
     }
 
-    /// Adds a line from the app to the conversation it concerns.
+    /// Adds a line from the app to the conversation it concerns, unless
+    /// the conversation's last line says the same (reopening a
+    /// conversation whose history the server refuses would otherwise
+    /// stack one sentence per visit).
     pub fn info_in(&mut self, target: Target, text: impl Into<String>) {
-        self.conversations
+        let text = text.into();
+        let conv = self
+            .conversations
             .entry(target)
-            .or_insert_with(Conversation::unloaded)
-            .insert(Entry::Info {
-                ts: now_ms(),
-                text: text.into(),
-            });
+            .or_insert_with(Conversation::unloaded);
+        if matches!(conv.entries.last(), Some(Entry::Info { text: last, .. }) if *last == text) {
+            return;
+        }
+        conv.insert(Entry::Info { ts: now_ms(), text });
     }
 
     fn deliver(&mut self, m: ChatMessage) {

@@ -283,6 +283,19 @@ mod tests {
         assert_eq!(s.failed_in(&ghost()), 1);
         assert!(infos(&s, &general()).is_empty(), "not in the open one");
         assert_eq!(s.purpose(id), None, "answered requests are forgotten");
+        // Shown again twice, its history refused each time: said once.
+        for _ in 0..2 {
+            s.show(ghost());
+            let (id, _) = s.take_outbox().pop().unwrap();
+            s.on_reply(
+                id,
+                refusal(ErrorCode::NoSuchUser, "there is no user called ghost"),
+            );
+        }
+        assert_eq!(
+            infos(&s, &ghost()),
+            ["Could not load the messages: there is no user called ghost."]
+        );
     }
 
     #[test]
