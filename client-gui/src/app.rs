@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cove_common::limits::HISTORY_PAGE_MAX;
-use cove_common::{KdfParams, MessageText, Request, RoomName, Target, Username};
+use cove_common::{KdfParams, RoomName, Target, Username};
 
 use crate::commands::{self, Input};
 use crate::net::{AuthMode, Net, NetCommand, NetEvent};
@@ -115,8 +114,11 @@ impl CoveApp {
         }
     }
 
-    fn request(&self, r: Request) {
-        self.net(NetCommand::Send(r));
+    /// Hands the requests the chat state queued to the network.
+    fn flush(&self, chat: &mut ChatState) {
+        for (id, request) in chat.take_outbox() {
+            self.net(NetCommand::Request { id, request });
+        }
     }
 
     /// Draws one frame. Used by eframe and by the UI tests alike.
@@ -151,6 +153,7 @@ impl CoveApp {
                 for a in actions {
                     self.on_chat_action(&mut chat, a);
                 }
+                self.flush(&mut chat);
                 self.chat = Some(chat);
             }
             None => {
@@ -206,6 +209,10 @@ impl CoveApp {
         for ev in events {
             self.on_net_event(ev, ctx);
         }
+        if let Some(mut chat) = self.chat.take() {
+            self.flush(&mut chat);
+            self.chat = Some(chat);
+        }
     }
 
     fn on_net_event(&mut self, ev: NetEvent, ctx: &egui::Context) {
@@ -254,45 +261,24 @@ impl CoveApp {
                 self.login.password.clear();
                 self.login.confirm.clear();
                 match &mut self.chat {
-                    Some(chat) => {
-                        chat.status = Status::Online;
-                        chat.set_rooms(welcome.rooms);
-                        for p in chat.take_resends() {
-                            self.net(NetCommand::Send(Request::Send {
-                                client_id: p.client_id,
-                                to: p.to,
-                                text: p.text,
-                            }));
-                        }
-                    }
-                    None => {
-                        let mut chat = ChatState::new(welcome.session.username, welcome.rooms);
-                        chat.directs = welcome.directs;
-                        let conversations = chat
-                            .rooms
-                            .iter()
-                            .map(|r| Target::Room(r.name.clone()))
-                            .chain(chat.directs.iter().map(|u| Target::User(u.clone())));
-                        for with in conversations {
-                            self.request(Request::History {
-                                with,
-                                before: None,
-                                limit: 100,
-                            });
-                        }
-                        self.request(Request::Members {
-                            room: RoomName::general(),
-                        });
-                        self.chat = Some(chat);
-                    }
+                    // Back after a lost connection: catch up, re-send.
+                    Some(chat) => chat.logged_in_again(welcome),
+                    None => self.chat = Some(ChatState::from_welcome(welcome)),
                 }
             }
             NetEvent::Server(msg) => {
-                if let Some(chat) = &mut self.chat
-                    && chat.apply(msg)
-                    && let Target::Room(room) = chat.current.clone()
-                {
-                    self.request(Request::Members { room });
+                if let Some(chat) = &mut self.chat {
+                    chat.apply(msg);
+                }
+            }
+            NetEvent::Reply { to, msg } => {
+                if let Some(chat) = &mut self.chat {
+                    chat.on_reply(to, msg);
+                }
+            }
+            NetEvent::Unanswered(ids) => {
+                if let Some(chat) = &mut self.chat {
+                    chat.on_unanswered(&ids);
                 }
             }
             NetEvent::Reconnecting { reason, retry_in } => {
@@ -317,20 +303,22 @@ impl CoveApp {
     fn on_chat_action(&mut self, chat: &mut ChatState, action: ChatAction) {
         match action {
             ChatAction::Submit(line) => match commands::parse(&line) {
-                Ok(Input::Say(text)) => self.say(chat, chat.current.clone(), text),
+                Ok(Input::Say(text)) => {
+                    chat.say(chat.current.clone(), text);
+                }
                 Ok(Input::Msg(user, text)) => {
                     let to = Target::User(user);
-                    chat.open(to.clone());
-                    self.say(chat, to, text);
+                    chat.show(to.clone());
+                    chat.say(to, text);
                 }
-                Ok(Input::Join(room)) => self.request(Request::Join { room }),
+                Ok(Input::Join(room)) => chat.join(room),
                 Ok(Input::Leave(room)) => {
                     let room = room.or_else(|| match &chat.current {
                         Target::Room(r) => Some(r.clone()),
                         Target::User(_) => None,
                     });
                     match room {
-                        Some(room) => self.request(Request::Leave { room }),
+                        Some(room) => chat.leave(room),
                         None => chat.info("/leave works in rooms; name one: /leave room"),
                     }
                 }
@@ -341,55 +329,27 @@ impl CoveApp {
                     self.view.input = line;
                 }
             },
-            ChatAction::Open(t) => {
-                let fresh = !chat.conversations.contains_key(&t);
-                chat.open(t.clone());
-                if fresh {
-                    self.request(Request::History {
-                        with: t.clone(),
-                        before: None,
-                        limit: 100,
-                    });
-                }
-                if let Target::Room(room) = t {
-                    self.request(Request::Members { room });
-                }
-            }
+            ChatAction::Open(t) => chat.show(t),
             ChatAction::Join(name) => match RoomName::new(name.trim()) {
-                Ok(room) => self.request(Request::Join { room }),
+                Ok(room) => chat.join(room),
                 Err(e) => chat.info(format!("Room name: {e}")),
             },
             ChatAction::Direct(name) => match Username::new(name.trim()) {
                 Ok(u) => self.on_chat_action(chat, ChatAction::Open(Target::User(u))),
                 Err(e) => chat.info(format!("Username: {e}")),
             },
-            ChatAction::LoadOlder => {
-                let with = chat.current.clone();
-                if let Some(conv) = chat.conversations.get_mut(&with) {
-                    conv.loading = true;
-                    let before = conv.oldest_id();
-                    self.request(Request::History {
-                        with,
-                        before,
-                        limit: HISTORY_PAGE_MAX,
-                    });
-                }
+            ChatAction::LoadOlder => chat.load_older(),
+            ChatAction::Retry(client_id) => {
+                chat.retry(&client_id);
+            }
+            ChatAction::Discard(client_id) => {
+                chat.discard(&client_id);
             }
             ChatAction::ToggleTheme => {
                 self.settings.dark = !self.settings.dark;
                 self.settings.save(&self.opts.config_dir);
             }
         }
-    }
-
-    fn say(&mut self, chat: &mut ChatState, to: Target, text: MessageText) {
-        let client_id = chat.new_client_id();
-        chat.add_pending(client_id.clone(), to.clone(), text.clone());
-        self.request(Request::Send {
-            client_id,
-            to,
-            text,
-        });
     }
 
     fn begin_exit(&mut self) {

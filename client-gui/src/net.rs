@@ -3,6 +3,7 @@
 //! module, in builds with the `host` feature). The UI talks to it
 //! only through [`NetCommand`]s and [`NetEvent`]s and never blocks.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -11,7 +12,8 @@ use cove_common::client::{self, Auth, ClientError, Event, Events, Session, Welco
 use cove_common::{KdfParams, Password, Request, ServerMessage, Username};
 use tokio::sync::mpsc;
 
-use crate::trust::{KnownServers, Verdict};
+use crate::state::RequestId;
+use crate::trust::{KnownServers, PinsError, Verdict};
 
 /// Register or log in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +50,15 @@ pub enum NetCommand {
         /// Argon2 parameters (lighter ones only in tests).
         kdf: KdfParams,
     },
-    /// A request for the server.
-    Send(Request),
+    /// A request for the server, under the app's id for it: its reply
+    /// comes back as [`NetEvent::Reply`] with that id, or the id comes
+    /// back in [`NetEvent::Unanswered`].
+    Request {
+        /// The app's id for the request.
+        id: RequestId,
+        /// The request.
+        request: Request,
+    },
     /// Leave the chat (`#exit`).
     Logout,
 }
@@ -86,8 +95,19 @@ pub enum NetEvent {
     Failed(String),
     /// Logged in (also after a reconnect).
     LoggedIn(Welcome),
-    /// A message from the server.
+    /// A message from the server that answers no request of the app's (a
+    /// pushed event, or an error naming no request).
     Server(ServerMessage),
+    /// The server's answer (reply or error) to the app's request `to`.
+    Reply {
+        /// The app's id for the request.
+        to: RequestId,
+        /// The answer.
+        msg: ServerMessage,
+    },
+    /// Requests that will get no answer: the connection was lost before
+    /// it came, or there was no connection to send them on.
+    Unanswered(Vec<RequestId>),
     /// The connection dropped; retrying.
     Reconnecting {
         /// Why it dropped.
@@ -147,7 +167,7 @@ impl Net {
             tx,
             ctx: ctx.clone(),
         };
-        runtime.spawn(Driver::new(emitter, KnownServers::load(&config_dir)).run(rx));
+        runtime.spawn(Driver::new(emitter, config_dir).run(rx));
         Ok(Self {
             runtime,
             commands,
@@ -187,9 +207,13 @@ struct SavedLogin {
 
 struct Driver {
     out: Emitter,
-    known: KnownServers,
+    /// Where the pins are kept; read again at every login.
+    config_dir: PathBuf,
     session: Option<Session>,
     events: Option<Events>,
+    /// The app's id for every request sent on this connection and not yet
+    /// answered, by the id the session put on the wire.
+    in_flight: HashMap<u64, RequestId>,
     saved_login: Option<SavedLogin>,
     #[cfg(feature = "host")]
     hosted: Option<crate::host::Hosted>,
@@ -219,13 +243,23 @@ fn describe(e: &ClientError) -> String {
     }
 }
 
+/// Why no connection is made while the pins cannot be read.
+fn describe_pins(e: &PinsError) -> String {
+    format!(
+        "Cove will not connect: its list of trusted servers could not be read ({e}). \
+         Without it an impostor could not be told from a server you trusted before. \
+         Repair the file, or delete it to check every server's fingerprint again."
+    )
+}
+
 impl Driver {
-    fn new(out: Emitter, known: KnownServers) -> Self {
+    fn new(out: Emitter, config_dir: PathBuf) -> Self {
         Self {
             out,
-            known,
+            config_dir,
             session: None,
             events: None,
+            in_flight: HashMap::new(),
             saved_login: None,
             #[cfg(feature = "host")]
             hosted: None,
@@ -282,9 +316,16 @@ impl Driver {
                 data_dir,
                 kdf,
             } => self.host(listen, data_dir, kdf).await,
-            NetCommand::Send(req) => {
-                if let Some(s) = &self.session {
-                    let _ = s.send(req).await;
+            NetCommand::Request { id, request } => {
+                let sent = match &self.session {
+                    Some(s) => s.send(request).await.ok(),
+                    None => None,
+                };
+                match sent {
+                    Some(wire) => {
+                        self.in_flight.insert(wire, id);
+                    }
+                    None => self.out.emit(NetEvent::Unanswered(vec![id])),
                 }
             }
             NetCommand::Logout => {
@@ -311,9 +352,18 @@ impl Driver {
             Ok(hosted) => {
                 let bound = hosted.addr();
                 let key = hosted.key();
-                // We trust the server we run ourselves.
+                // We trust the server we run ourselves. Pins that cannot be
+                // read are not overwritten (they may be the only record of
+                // other servers' keys): the login then says why it stops.
                 let local = format!("127.0.0.1:{}", bound.port());
-                let _ = self.known.pin(&local, &key);
+                match KnownServers::load(&self.config_dir) {
+                    Ok(mut known) => {
+                        if let Err(e) = known.pin(&local, &key) {
+                            tracing::warn!("could not pin our own server: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("not pinning our own server: {e}"),
+                }
                 self.hosted = Some(hosted);
                 self.out.emit(NetEvent::Hosting {
                     addr: bound.to_string(),
@@ -342,11 +392,15 @@ impl Driver {
         commands: &mut mpsc::UnboundedReceiver<NetCommand>,
         may_ask: bool,
     ) -> Result<(), Option<String>> {
+        // Fail closed: without readable pins, no connection at all (an
+        // empty list would greet an impostor with a first-contact prompt).
+        let mut known =
+            KnownServers::load(&self.config_dir).map_err(|e| Some(describe_pins(&e)))?;
         let pending = client::connect(&login.addr)
             .await
             .map_err(|e| Some(describe(&e)))?;
         let key = pending.server_key();
-        match self.known.check(&login.addr, &key) {
+        match known.check(&login.addr, &key) {
             Verdict::Trusted => {}
             Verdict::Changed { pinned } => {
                 self.out.emit(NetEvent::KeyChanged {
@@ -368,7 +422,7 @@ impl Driver {
                     match commands.recv().await {
                         Some(NetCommand::Trust(t)) => break t,
                         Some(NetCommand::Logout) | None => break false,
-                        Some(_) => continue,
+                        Some(other) => self.not_now(other),
                     }
                 };
                 if !trusted {
@@ -376,7 +430,11 @@ impl Driver {
                         "You did not trust the server; nothing was sent.".into(),
                     ));
                 }
-                let _ = self.known.pin(&login.addr, &key);
+                if let Err(e) = known.pin(&login.addr, &key) {
+                    // This session is safe (the user checked the key); the
+                    // next one will simply ask again.
+                    tracing::warn!("could not save the pin for {}: {e}", login.addr);
+                }
             }
         }
         let auth = match mode {
@@ -393,6 +451,7 @@ impl Driver {
             .authenticate(auth)
             .await
             .map_err(|e| Some(describe(&e)))?;
+        self.lose_in_flight();
         self.session = Some(session);
         self.events = Some(events);
         self.leaving = false;
@@ -404,8 +463,11 @@ impl Driver {
     /// unexpectedly (and should be retried).
     fn on_event(&mut self, ev: Option<Event>) -> Option<String> {
         match ev {
-            Some(Event::Message(m)) => {
-                self.out.emit(NetEvent::Server(m));
+            Some(Event::Message(msg)) => {
+                match msg.answers().and_then(|wire| self.in_flight.remove(&wire)) {
+                    Some(to) => self.out.emit(NetEvent::Reply { to, msg }),
+                    None => self.out.emit(NetEvent::Server(msg)),
+                }
                 None
             }
             Some(Event::Closed(err)) => self.closed(err.map(|e| describe(&e))),
@@ -416,11 +478,32 @@ impl Driver {
     fn closed(&mut self, reason: Option<String>) -> Option<String> {
         self.session = None;
         self.events = None;
+        self.lose_in_flight();
         if self.leaving || self.saved_login.is_none() {
             self.out.emit(NetEvent::Closed { reason: None });
             return None;
         }
         Some(reason.unwrap_or_else(|| "The server closed the connection.".into()))
+    }
+
+    /// Whatever was on its way on the old connection will not be answered:
+    /// the app decides what to send again (a new connection numbers its
+    /// requests anew).
+    fn lose_in_flight(&mut self) {
+        let mut lost: Vec<RequestId> = self.in_flight.drain().map(|(_, id)| id).collect();
+        if !lost.is_empty() {
+            lost.sort();
+            self.out.emit(NetEvent::Unanswered(lost));
+        }
+    }
+
+    /// A command that arrived while connecting or waiting to reconnect:
+    /// a request is reported unanswered (the app keeps what must be sent
+    /// again); anything else means nothing then.
+    fn not_now(&self, cmd: NetCommand) {
+        if let NetCommand::Request { id, .. } = cmd {
+            self.out.emit(NetEvent::Unanswered(vec![id]));
+        }
     }
 
     async fn reconnect(
@@ -447,7 +530,7 @@ impl Driver {
                             self.out.emit(NetEvent::Closed { reason: None });
                             return;
                         }
-                        Some(_) => continue,
+                        Some(other) => self.not_now(other),
                     },
                 }
             }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use cove_common::files::atomic_write;
 use serde::{Deserialize, Serialize};
 
 /// Remembered choices.
@@ -45,12 +46,15 @@ impl Settings {
             .unwrap_or_default()
     }
 
-    /// Saves settings; failures are not worth bothering the user about.
+    /// Saves settings atomically (a crash leaves the old file or the new
+    /// one, never a truncated one). Failures are not worth bothering the
+    /// user about: the settings are conveniences.
     pub fn save(&self, config_dir: &Path) {
         if std::fs::create_dir_all(config_dir).is_ok()
             && let Ok(json) = serde_json::to_vec_pretty(self)
+            && let Err(e) = atomic_write(&Self::path(config_dir), &json)
         {
-            let _ = std::fs::write(Self::path(config_dir), json);
+            tracing::warn!("could not save the settings: {e}");
         }
     }
 }

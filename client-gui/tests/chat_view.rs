@@ -1,10 +1,10 @@
 //! The chat screen alone, driven headless with a prepared state.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use cove_client::state::ChatState;
+use cove_client::state::{ChatState, Entry};
 use cove_client::ui::chat::{ChatAction, ChatView};
-use cove_common::proto::{ChatMessage, RoomInfo};
-use cove_common::{MessageText, RoomName, ServerMessage, Target, Username};
+use cove_common::proto::{ChatMessage, Member, RoomInfo};
+use cove_common::{ErrorCode, MessageText, Request, RoomName, ServerMessage, Target, Username};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -75,19 +75,43 @@ struct Screen {
     view: ChatView,
     state: ChatState,
     pages_asked: usize,
+    actions: Vec<ChatAction>,
 }
 
 impl Screen {
+    fn new(state: ChatState) -> Self {
+        Self {
+            view: ChatView::default(),
+            state,
+            pages_asked: 0,
+            actions: Vec::new(),
+        }
+    }
+
     fn show(&mut self, ui: &mut egui::Ui) {
         for action in self.view.show(ui, &self.state, true, None) {
             if action == ChatAction::LoadOlder {
                 self.pages_asked += 1;
-                if let Some(conv) = self.state.conversations.get_mut(&self.state.current) {
-                    conv.loading = true;
-                }
+                self.state.load_older();
             }
+            self.actions.push(action);
         }
     }
+}
+
+fn wheel(h: &mut Harness<'_, Screen>, pages: f32) {
+    h.event(egui::Event::PointerMoved(egui::pos2(500.0, 300.0)));
+    for _ in 0..10 {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Page,
+            delta: egui::vec2(0.0, pages),
+            modifiers: egui::Modifiers::default(),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+        });
+        h.step();
+    }
+    h.run();
 }
 
 /// Scrolling to the top asks for one older page; when it arrives the view
@@ -99,28 +123,10 @@ fn an_older_page_lands_above_what_is_being_read() {
     state.apply(page(200..260, true));
     let mut h = Harness::builder()
         .with_size([1000.0, 700.0])
-        .build_ui_state(
-            |ui, s: &mut Screen| s.show(ui),
-            Screen {
-                view: ChatView::default(),
-                state,
-                pages_asked: 0,
-            },
-        );
+        .build_ui_state(|ui, s: &mut Screen| s.show(ui), Screen::new(state));
     h.run();
     assert_eq!(h.state().pages_asked, 0, "at the bottom nothing is asked");
-    h.event(egui::Event::PointerMoved(egui::pos2(500.0, 300.0)));
-    for _ in 0..10 {
-        h.event(egui::Event::MouseWheel {
-            unit: egui::MouseWheelUnit::Page,
-            delta: egui::vec2(0.0, 5.0),
-            modifiers: egui::Modifiers::default(),
-            phase: egui::TouchPhase::Move,
-            source: egui::MouseWheelSource::Unknown,
-        });
-        h.step();
-    }
-    h.run();
+    wheel(&mut h, 5.0);
     assert_eq!(h.state().pages_asked, 1, "the top asks for one page");
     assert!(h.query_by_label("line 201").is_some(), "at the top");
     h.state_mut().state.apply(page(100..200, true));
@@ -141,4 +147,127 @@ fn an_older_page_lands_above_what_is_being_read() {
         1,
         "no second page asked for by itself"
     );
+}
+
+/// An older page that the server refuses is not asked for again while the
+/// reader stays at the top (no request every frame), but scrolling away
+/// and back up asks again.
+#[test]
+fn a_refused_older_page_is_asked_again_by_scrolling_up_again() {
+    let mut state = loaded_room(0);
+    state.apply(page(200..260, true));
+    let mut h = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(|ui, s: &mut Screen| s.show(ui), Screen::new(state));
+    h.run();
+    wheel(&mut h, 5.0);
+    assert_eq!(h.state().pages_asked, 1);
+    let (id, request) = h.state_mut().state.take_outbox().pop().unwrap();
+    assert!(matches!(
+        request,
+        Request::History {
+            before: Some(201),
+            ..
+        }
+    ));
+    h.state_mut().state.on_reply(
+        id,
+        ServerMessage::error(Some(9), ErrorCode::Internal, "internal error"),
+    );
+    for _ in 0..30 {
+        h.step();
+    }
+    assert_eq!(h.state().pages_asked, 1, "not again by itself");
+    let conv = h.state().state.current_conversation().unwrap();
+    assert!(!conv.loading);
+    assert!(conv.entries.iter().any(|e| matches!(
+        e,
+        Entry::Info { text, .. } if text == "Could not load the messages: internal error."
+    )));
+    wheel(&mut h, -1.0);
+    wheel(&mut h, 5.0);
+    assert_eq!(h.state().pages_asked, 2, "scrolling up again asks again");
+}
+
+/// Refused messages show why, with Retry and Discard, and each button
+/// stays bound to its own message when a line arrives above them: a click
+/// by widget id (as assistive technology clicks) on the second message's
+/// Discard never discards the first, which position-based ids would hand
+/// the second's ids to once it moved down a row.
+#[test]
+fn the_buttons_of_a_failed_message_stay_its_own_when_lines_arrive_above() {
+    let mut state = loaded_room(3);
+    let refuse = |state: &mut ChatState, text: &str| {
+        let cid = state.say(
+            Target::Room(RoomName::general()),
+            MessageText::new(text).unwrap(),
+        );
+        let (id, _) = state.take_outbox().pop().unwrap();
+        state.on_reply(
+            id,
+            ServerMessage::error(Some(4), ErrorCode::NotMember, "you are not in #general"),
+        );
+        cid
+    };
+    let first = refuse(&mut state, "are you there");
+    let second = refuse(&mut state, "hello again");
+    let mut h = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(|ui, s: &mut Screen| s.show(ui), Screen::new(state));
+    h.run();
+    assert_eq!(h.query_all_by_label("not sent").count(), 2);
+    assert_eq!(
+        h.query_all_by_label("The server refused it: you are not in #general.")
+            .count(),
+        2
+    );
+    let discards: Vec<_> = h.query_all_by_label("Discard").collect();
+    assert_eq!(discards.len(), 2);
+    discards[1].click_accesskit();
+    h.state_mut().state.info("a line that arrived meanwhile");
+    h.run();
+    assert_eq!(h.state().actions, [ChatAction::Discard(second)]);
+    // A pointer click, as a person makes it.
+    h.query_all_by_label("Retry").next().unwrap().click();
+    h.run();
+    assert_eq!(h.state().actions.last(), Some(&ChatAction::Retry(first)));
+}
+
+/// A member list cut by the server (protocol v3: at most 1,000, online
+/// first) says how many it leaves out.
+#[test]
+fn a_cut_member_list_says_how_many_more() {
+    let mut state = loaded_room(0);
+    state.apply(ServerMessage::Members {
+        id: 1,
+        room: RoomName::general(),
+        members: (0..1_000)
+            .map(|i| Member {
+                username: Username::new(format!("user{i:04}")).unwrap(),
+                online: i < 1_000,
+            })
+            .collect(),
+        total: 5_321,
+    });
+    let mut h = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(|ui, s: &mut Screen| s.show(ui), Screen::new(state));
+    h.run();
+    assert!(h.query_by_label("1,000+ of 5,321 online").is_some());
+    // The note sits at the end of the list: scroll the members pane down.
+    h.event(egui::Event::PointerMoved(egui::pos2(950.0, 300.0)));
+    for _ in 0..20 {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Page,
+            delta: egui::vec2(0.0, -50.0),
+            modifiers: egui::Modifiers::default(),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+        });
+        h.step();
+    }
+    for _ in 0..10 {
+        h.step();
+    }
+    assert!(h.query_by_label("and 4,321 more").is_some());
 }

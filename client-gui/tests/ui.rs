@@ -3,164 +3,14 @@
 //! UI until what it waits for is on screen (or fails after a deadline).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::time::{Duration, Instant};
+mod support;
 
-use cove_client::{AppOptions, CoveApp};
-use cove_common::client::{self, Auth, Event, Events, Session};
+use std::time::Duration;
+
 use cove_common::proto::NoticeKind;
-use cove_common::{
-    ClientMsgId, KdfParams, MessageText, Password, RoomName, ServerMessage, Target, Username,
-};
-use cove_server::{Config, Server, ServerHandle};
-use egui_kittest::Harness;
+use cove_common::{ClientMsgId, MessageText, RoomName, ServerMessage, Target, Username};
 use egui_kittest::kittest::Queryable;
-
-const PASSWORD: &str = "correct horse battery";
-const DEADLINE: Duration = Duration::from_secs(20);
-
-struct World {
-    rt: tokio::runtime::Runtime,
-    server: Option<ServerHandle>,
-    addr: String,
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    fn new() -> Self {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new("127.0.0.1:0", dir.path().join("server"));
-        config.kdf = KdfParams::insecure_for_tests();
-        let server = rt.block_on(Server::bind(config)).unwrap();
-        let addr = server.local_addr().to_string();
-        let server = {
-            let _guard = rt.enter();
-            server.spawn()
-        };
-        Self {
-            rt,
-            server: Some(server),
-            addr,
-            dir,
-        }
-    }
-
-    fn app(&self) -> Harness<'static, CoveApp> {
-        let opts = AppOptions {
-            config_dir: self.dir.path().join("config"),
-            server_data_dir: self.dir.path().join("hosted"),
-            kdf: KdfParams::insecure_for_tests(),
-        };
-        let mut app = CoveApp::new(opts).unwrap();
-        app.login_form().server = self.addr.clone();
-        Harness::builder()
-            .with_size([1000.0, 700.0])
-            .build_ui_state(|ui, app: &mut CoveApp| app.show(ui), app)
-    }
-
-    fn client(&self, name: &str, register: bool) -> (Session, Events) {
-        let username = Username::new(name).unwrap();
-        let password = Password::new(PASSWORD).unwrap();
-        let auth = if register {
-            Auth::Register { username, password }
-        } else {
-            Auth::Login { username, password }
-        };
-        let addr = self.addr.clone();
-        let (s, e, _) = self
-            .rt
-            .block_on(async move { client::connect(&addr).await?.authenticate(auth).await })
-            .unwrap();
-        (s, e)
-    }
-}
-
-impl World {
-    fn stop_server(&mut self) {
-        if let Some(s) = self.server.take() {
-            self.rt.block_on(s.shutdown());
-        }
-    }
-
-    /// Starts the server again on the same address and data.
-    fn start_server(&mut self) {
-        let mut config = Config::new(self.addr.clone(), self.dir.path().join("server"));
-        config.kdf = KdfParams::insecure_for_tests();
-        let server = self.rt.block_on(Server::bind(config)).unwrap();
-        let _guard = self.rt.enter();
-        self.server = Some(server.spawn());
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            self.rt.block_on(s.shutdown());
-        }
-    }
-}
-
-/// Steps the UI until `cond` holds.
-fn wait_for(
-    h: &mut Harness<'_, CoveApp>,
-    what: &str,
-    mut cond: impl FnMut(&mut Harness<'_, CoveApp>) -> bool,
-) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if cond(h) {
-            return;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn shows(h: &Harness<'_, CoveApp>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
-}
-
-fn type_into(h: &mut Harness<'_, CoveApp>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.step();
-    h.get_by_label(label).type_text(text);
-    h.step();
-}
-
-/// Fills the start screen and submits it, answering the trust prompt.
-fn sign_in(h: &mut Harness<'_, CoveApp>, name: &str, password: &str, register: bool) {
-    if register {
-        h.get_by_label("Register").click();
-        h.step();
-    }
-    type_into(h, "Username", name);
-    type_into(h, "Password", password);
-    if register {
-        type_into(h, "Confirm password", password);
-        h.get_by_label("Create account").click();
-    } else {
-        h.get_by_label("Sign in").click();
-    }
-    h.step();
-}
-
-fn next_message(
-    w: &World,
-    events: &mut Events,
-    what: &str,
-    mut pred: impl FnMut(&ServerMessage) -> bool,
-) -> ServerMessage {
-    w.rt.block_on(async {
-        loop {
-            match tokio::time::timeout(DEADLINE, events.recv()).await {
-                Ok(Some(Event::Message(m))) if pred(&m) => return m,
-                Ok(Some(Event::Message(_))) => continue,
-                other => panic!("waiting for {what}: {other:?}"),
-            }
-        }
-    })
-}
+use support::{PASSWORD, World, next_message, shows, sign_in, type_into, wait_for};
 
 #[test]
 fn register_chat_join_and_exit() {
@@ -333,7 +183,7 @@ fn host_a_chat_on_this_computer_then_log_in_to_it() {
     // Someone else can join it, and sees the same fingerprint.
     let port = addr.rsplit(':').next().unwrap();
     let pending =
-        w.rt.block_on(client::connect(&format!("127.0.0.1:{port}")))
+        w.rt.block_on(cove_common::client::connect(&format!("127.0.0.1:{port}")))
             .unwrap();
     assert_eq!(pending.server_key().fingerprint(), fingerprint);
     // Its data lives in the app's server data directory.

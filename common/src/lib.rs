@@ -7,7 +7,8 @@
 //! [`time`], [`kdf`] and [`defaults`] are the small shared facts (the clock,
 //! password-hashing presets, the default address) both sides need.
 //! With the `client` feature, [`client`] adds the headless async session the
-//! desktop app, the load generator and the tests all use.
+//! desktop app, the load generator and the tests all use; with `files`,
+//! [`files`] replaces small files atomically and durably.
 
 pub mod crypto;
 pub mod defaults;
@@ -23,6 +24,8 @@ pub mod unicode;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "files")]
+pub mod files;
 
 pub use defaults::DEFAULT_LISTEN;
 pub use handshake::{ServerIdentity, ServerKey};

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{Local, TimeZone};
 use cove_common::limits::MESSAGE_MAX_CHARS;
-use cove_common::{Target, Username};
+use cove_common::{ClientMsgId, Target, Username};
 use egui::{Color32, RichText};
 
-use crate::state::{ChatState, Entry, Pending, Status};
+use crate::state::{ChatState, Delivery, Entry, Pending, Status};
 
 /// What the user did on the chat screen this frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,10 @@ pub enum ChatAction {
     Direct(String),
     /// Scrolled to the top: load older messages.
     LoadOlder,
+    /// Send a refused message again.
+    Retry(ClientMsgId),
+    /// Forget a refused message.
+    Discard(ClientMsgId),
     /// Switch light/dark.
     ToggleTheme,
 }
@@ -55,12 +59,30 @@ struct ListMemory {
     /// the top whatever it will stick to, which is not the reader scrolling
     /// up for older messages.
     shown: bool,
+    /// Whether older messages were asked for since the reader last left the
+    /// top: a request that fails must not be repeated every frame, but
+    /// scrolling up again asks again.
+    asked_at_top: bool,
 }
 
 const DEFAULT_ROW: f32 = 22.0;
 const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
 const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
 const ONLINE: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
+const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
+
+/// `4321` as "4,321".
+fn grouped(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// A presence dot: filled green when online, a grey ring when not.
 fn dot(ui: &mut egui::Ui, online: bool) {
@@ -154,9 +176,18 @@ impl ChatView {
                 ui.heading("Members");
                 ui.separator();
                 match state.current_members() {
-                    Some(members) => {
+                    Some(list) => {
+                        let members = &list.members;
                         let online = members.iter().filter(|m| m.online).count();
-                        ui.label(format!("{online} of {} online", members.len()));
+                        // A cut list holds the online members first: when it
+                        // holds nothing else, more may be online.
+                        let more_online = list.not_listed() > 0 && online == members.len();
+                        let plus = if more_online { "+" } else { "" };
+                        ui.label(format!(
+                            "{}{plus} of {} online",
+                            grouped(u32::try_from(online).unwrap_or(u32::MAX)),
+                            grouped(list.total)
+                        ));
                         egui::ScrollArea::vertical()
                             .id_salt("members_scroll")
                             .show(ui, |ui| {
@@ -176,6 +207,13 @@ impl ChatView {
                                             )));
                                         }
                                     });
+                                }
+                                let hidden = list.not_listed();
+                                if hidden > 0 {
+                                    ui.label(
+                                        RichText::new(format!("and {} more", grouped(hidden)))
+                                            .color(NOTICE),
+                                    );
                                 }
                             });
                     }
@@ -199,12 +237,7 @@ impl ChatView {
         ui.heading("Rooms");
         for r in &state.rooms {
             let t = Target::Room(r.name.clone());
-            let unread = state.conversations.get(&t).map_or(0, |c| c.unread);
-            let label = if unread > 0 && t != state.current {
-                format!("# {}  ({unread})", r.name)
-            } else {
-                format!("# {}", r.name)
-            };
+            let label = sidebar_label(state, &t, format!("# {}", r.name));
             if ui.selectable_label(state.current == t, label).clicked() {
                 actions.push(ChatAction::Open(t));
             }
@@ -224,12 +257,7 @@ impl ChatView {
         ui.heading("Direct");
         for u in &state.directs {
             let t = Target::User(u.clone());
-            let unread = state.conversations.get(&t).map_or(0, |c| c.unread);
-            let label = if unread > 0 && t != state.current {
-                format!("@ {u}  ({unread})")
-            } else {
-                format!("@ {u}")
-            };
+            let label = sidebar_label(state, &t, format!("@ {u}"));
             if ui.selectable_label(state.current == t, label).clicked() {
                 actions.push(ChatAction::Open(t));
             }
@@ -354,13 +382,21 @@ impl ChatView {
                         origin + egui::vec2(0.0, y),
                         egui::vec2(width, f32::INFINITY),
                     );
-                    let mut row = ui.new_child(egui::UiBuilder::new().max_rect(rect));
-                    if i < conv.entries.len() {
+                    let builder = egui::UiBuilder::new().max_rect(rect);
+                    let row = if i < conv.entries.len() {
+                        let mut row = ui.new_child(builder);
                         let prev = i.checked_sub(1).map(|p| &conv.entries[p]);
                         draw_entry(&mut row, &conv.entries[i], prev, me);
+                        row
                     } else {
-                        draw_pending(&mut row, pending[i - conv.entries.len()]);
-                    }
+                        // Its buttons keep their ids when a line arrives
+                        // above it, so a click between frames still lands.
+                        let p = pending[i - conv.entries.len()];
+                        let id = ui.make_persistent_id(("pending", p.client_id.as_str()));
+                        let mut row = ui.new_child(builder.scope_id(id));
+                        draw_pending(&mut row, p, actions);
+                        row
+                    };
                     let h = row.min_rect().height() + 4.0;
                     remeasured |= (heights[i] - h).abs() > 0.5;
                     heights[i] = h;
@@ -378,7 +414,10 @@ impl ChatView {
         if at_top && first_frame {
             at_top = false;
         }
-        if at_top && conv.more_history && !conv.loading {
+        if !at_top {
+            list.asked_at_top = false;
+        } else if conv.loaded && conv.more_history && !conv.loading && !list.asked_at_top {
+            list.asked_at_top = true;
             actions.push(ChatAction::LoadOlder);
         }
     }
@@ -430,9 +469,59 @@ fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me: &Username)
     }
 }
 
-fn draw_pending(ui: &mut egui::Ui, p: &Pending) {
-    ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new("sending").color(NOTICE).monospace());
-        ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());
-    });
+/// A conversation's name in the sidebar, with its unread count and how
+/// many of the user's messages to it were refused.
+fn sidebar_label(state: &ChatState, t: &Target, name: String) -> String {
+    let mut label = name;
+    if t != &state.current {
+        let unread = state.conversations.get(t).map_or(0, |c| c.unread);
+        if unread > 0 {
+            label.push_str(&format!("  ({unread})"));
+        }
+    }
+    let failed = state.failed_in(t);
+    if failed > 0 {
+        label.push_str(&format!("  · {failed} not sent"));
+    }
+    label
+}
+
+fn draw_pending(ui: &mut egui::Ui, p: &Pending, actions: &mut Vec<ChatAction>) {
+    match &p.delivery {
+        // Interrupted ones go out again as soon as the app is back online.
+        Delivery::Sending | Delivery::Interrupted => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new("sending").color(NOTICE).monospace());
+                ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());
+            });
+        }
+        Delivery::Failed { reason, .. } => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new("not sent").color(FAILED).monospace());
+                ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());
+            });
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(format!("The server refused it: {reason}.")).color(FAILED));
+                if ui.small_button("Retry").clicked() {
+                    actions.push(ChatAction::Retry(p.client_id.clone()));
+                }
+                if ui.small_button("Discard").clicked() {
+                    actions.push(ChatAction::Discard(p.client_id.clone()));
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(4_321), "4,321");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
 }

@@ -1,97 +1,30 @@
 //! The chat as the app shows it: rooms, conversations, members, pending
 //! messages and connection status. Plain data, updated from server messages,
 //! testable without a window.
+//!
+//! It also knows what it asked the server: requests are queued in an outbox
+//! that the app hands to the network, and each answer is matched to its
+//! question ([`requests`]), so that a refusal lands in the conversation it
+//! concerns. [`conversation`] holds one conversation's lines, [`pending`]
+//! the messages not yet stored, [`history`] the pages of history and the
+//! catch-up after a reconnect.
 
-use std::collections::{HashMap, HashSet};
+mod conversation;
+mod history;
+mod pending;
+mod requests;
 
-use cove_common::proto::{ChatMessage, Member, MessageId, Notice, NoticeKind, RoomInfo};
+use std::collections::HashMap;
+
+use cove_common::client::Welcome;
+use cove_common::proto::{ChatMessage, Member, NoticeKind, RoomInfo};
 use cove_common::time::now_ms;
-use cove_common::{ClientMsgId, MessageText, RoomName, ServerMessage, Target, Username};
+use cove_common::{RoomName, ServerMessage, Target, Username};
 
-/// One line of a conversation.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Entry {
-    /// A delivered message.
-    Message(ChatMessage),
-    /// A system notice (joins, leaves, "alice left the chat").
-    Notice(Notice),
-    /// A line from the app itself (help, errors).
-    Info {
-        /// When it was added (ms since the epoch).
-        ts: u64,
-        /// The text.
-        text: String,
-    },
-}
-
-impl Entry {
-    /// When it happened (ms since the epoch).
-    pub(crate) fn ts(&self) -> u64 {
-        self.order().0
-    }
-
-    /// Where the entry sorts: by time, and within one millisecond messages
-    /// by their id (the server's order; many messages can share a
-    /// millisecond, and history pages arrive newest first), then the
-    /// other lines in the order they came.
-    pub(crate) fn order(&self) -> (u64, u64) {
-        match self {
-            Entry::Message(m) => (m.ts, m.id),
-            Entry::Notice(n) => (n.ts, u64::MAX),
-            Entry::Info { ts, .. } => (*ts, u64::MAX),
-        }
-    }
-}
-
-/// A message sent but not yet acknowledged.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pending {
-    /// The client's id for it (re-sent with the same id after a reconnect).
-    pub client_id: ClientMsgId,
-    /// Where it goes.
-    pub to: Target,
-    /// What it says.
-    pub text: MessageText,
-    /// Whether it was already re-sent once after a reconnect.
-    pub resent: bool,
-}
-
-/// One room's or direct conversation's lines.
-#[derive(Debug, Default, Clone)]
-pub struct Conversation {
-    /// Lines, oldest first.
-    pub entries: Vec<Entry>,
-    ids: HashSet<MessageId>,
-    /// Whether the server has older messages than those loaded.
-    pub more_history: bool,
-    /// Whether a history request is in flight.
-    pub loading: bool,
-    /// Messages that arrived while another conversation was shown.
-    pub unread: u32,
-}
-
-impl Conversation {
-    /// The oldest message id loaded.
-    pub fn oldest_id(&self) -> Option<MessageId> {
-        self.entries.iter().find_map(|e| match e {
-            Entry::Message(m) => Some(m.id),
-            _ => None,
-        })
-    }
-
-    /// Inserts in time order; a message already present is ignored.
-    pub fn insert(&mut self, entry: Entry) -> bool {
-        if let Entry::Message(m) = &entry
-            && !self.ids.insert(m.id)
-        {
-            return false;
-        }
-        let key = entry.order();
-        let at = self.entries.partition_point(|e| e.order() <= key);
-        self.entries.insert(at, entry);
-        true
-    }
-}
+pub use conversation::{Conversation, Entry};
+pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
+pub use pending::{Delivery, Pending};
+pub use requests::{Page, Purpose, RequestId};
 
 /// The state of the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +43,25 @@ pub enum Status {
     },
 }
 
+/// A room's member list as the server gave it: since protocol v3 at most
+/// [`MEMBERS_LIST_MAX`](cove_common::limits::MEMBERS_LIST_MAX) members,
+/// online ones first, with the room's size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberList {
+    /// The members listed, by name, online ones first when the list is cut.
+    pub members: Vec<Member>,
+    /// How many members the room has.
+    pub total: u32,
+}
+
+impl MemberList {
+    /// How many members the list leaves out.
+    pub fn not_listed(&self) -> u32 {
+        let listed = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
+        self.total.saturating_sub(listed)
+    }
+}
+
 /// Everything the chat screen shows.
 #[derive(Debug, Clone)]
 pub struct ChatState {
@@ -123,18 +75,23 @@ pub struct ChatState {
     pub current: Target,
     /// Lines per conversation.
     pub conversations: HashMap<Target, Conversation>,
-    /// Members per room (by room key).
-    pub members: HashMap<String, Vec<Member>>,
+    /// Member lists per room (by room key).
+    pub members: HashMap<String, MemberList>,
     /// Unacknowledged messages, in send order.
     pub pending: Vec<Pending>,
     /// Connection status.
     pub status: Status,
     next_client_id: u64,
     client_tag: String,
+    next_request: u64,
+    /// Requests not yet answered, and what each was for.
+    requests: HashMap<RequestId, Purpose>,
+    /// Requests not yet handed to the network.
+    outbox: Vec<(RequestId, cove_common::Request)>,
 }
 
 impl ChatState {
-    /// The state right after a welcome.
+    /// The state right after a welcome, before anything is fetched.
     pub fn new(me: Username, rooms: Vec<RoomInfo>) -> Self {
         let mut s = Self {
             me,
@@ -147,8 +104,26 @@ impl ChatState {
             status: Status::Online,
             next_client_id: 1,
             client_tag: format!("{:x}", now_ms()),
+            next_request: 1,
+            requests: HashMap::new(),
+            outbox: Vec::new(),
         };
         s.set_rooms(rooms);
+        s
+    }
+
+    /// The state after the first login, asking for the newest page of
+    /// every conversation and the members of `general`.
+    pub fn from_welcome(welcome: Welcome) -> Self {
+        let mut s = Self::new(welcome.session.username, welcome.rooms);
+        s.directs = welcome.directs;
+        let rooms = s.rooms.iter().map(|r| Target::Room(r.name.clone()));
+        let directs = s.directs.iter().map(|u| Target::User(u.clone()));
+        let all: Vec<Target> = rooms.chain(directs).collect();
+        for with in all {
+            s.fetch(with, Page::Newest, None);
+        }
+        s.ask_members(RoomName::general());
         s
     }
 
@@ -159,10 +134,7 @@ impl ChatState {
             let conv = self
                 .conversations
                 .entry(Target::Room(r.name.clone()))
-                .or_insert_with(|| Conversation {
-                    more_history: true,
-                    ..Conversation::default()
-                });
+                .or_insert_with(Conversation::unloaded);
             conv.unread = conv.unread.max(r.unread);
         }
         self.rooms = rooms;
@@ -173,7 +145,8 @@ impl ChatState {
         self.conversations.get(&self.current)
     }
 
-    /// Shows another conversation and clears its unread count.
+    /// Switches to another conversation and clears its unread count
+    /// ([`ChatState::show`] also loads what it needs).
     pub fn open(&mut self, target: Target) {
         if let Target::User(u) = &target
             && !self.directs.contains(u)
@@ -182,58 +155,30 @@ impl ChatState {
         }
         self.conversations
             .entry(target.clone())
-            .or_insert_with(|| Conversation {
-                more_history: true,
-                ..Conversation::default()
-            })
+            .or_insert_with(Conversation::unloaded)
             .unread = 0;
         self.current = target;
     }
 
-    /// A fresh client id for a message.
-    pub fn new_client_id(&mut self) -> ClientMsgId {
-        let id = format!("{}-{}", self.client_tag, self.next_client_id);
-        self.next_client_id += 1;
-        ClientMsgId::new(id).unwrap_or_else(|_| unreachable!("hex and digits are valid"))
-    }
-
-    /// Records a message as sent and not yet acknowledged.
-    pub fn add_pending(&mut self, client_id: ClientMsgId, to: Target, text: MessageText) {
-        self.pending.push(Pending {
-            client_id,
-            to,
-            text,
-            resent: false,
-        });
-    }
-
-    /// Pending messages of one conversation.
-    pub fn pending_in(&self, target: &Target) -> impl Iterator<Item = &Pending> {
-        self.pending.iter().filter(move |p| &p.to == target)
-    }
-
-    /// Messages to re-send once after a reconnect (each only once).
-    pub fn take_resends(&mut self) -> Vec<Pending> {
-        let mut out = Vec::new();
-        for p in &mut self.pending {
-            if !p.resent {
-                p.resent = true;
-                out.push(p.clone());
-            }
-        }
-        out
-    }
-
     /// Adds a line from the app to the current conversation.
     pub fn info(&mut self, text: impl Into<String>) {
-        let target = self.current.clone();
-        self.conversations
+        self.info_in(self.current.clone(), text);
+    }
+
+    /// Adds a line from the app to the conversation it concerns, unless
+    /// the conversation's last line says the same (reopening a
+    /// conversation whose history the server refuses would otherwise
+    /// stack one sentence per visit).
+    pub fn info_in(&mut self, target: Target, text: impl Into<String>) {
+        let text = text.into();
+        let conv = self
+            .conversations
             .entry(target)
-            .or_default()
-            .insert(Entry::Info {
-                ts: now_ms(),
-                text: text.into(),
-            });
+            .or_insert_with(Conversation::unloaded);
+        if matches!(conv.entries.last(), Some(Entry::Info { text: last, .. }) if *last == text) {
+            return;
+        }
+        conv.insert(Entry::Info { ts: now_ms(), text });
     }
 
     fn deliver(&mut self, m: ChatMessage) {
@@ -243,22 +188,21 @@ impl ChatState {
         {
             self.directs.push(peer.clone());
         }
-        let shown = conv_key == self.current;
+        // The user's own words (acknowledged here, or sent from another
+        // session) are not news to them.
+        let unread = conv_key != self.current && m.from != self.me;
         let conv = self
             .conversations
             .entry(conv_key)
-            .or_insert_with(|| Conversation {
-                more_history: true,
-                ..Conversation::default()
-            });
-        if conv.insert(Entry::Message(m)) && !shown {
+            .or_insert_with(Conversation::unloaded);
+        if conv.insert(Entry::Message(m)) && unread {
             conv.unread += 1;
         }
     }
 
-    /// Applies one server message. Returns true when the member list of the
-    /// current room may have changed (so it should be fetched again).
-    pub fn apply(&mut self, msg: ServerMessage) -> bool {
+    /// Applies one server message that answers no request of ours: a pushed
+    /// event, or a reply [`ChatState::on_reply`] passes on.
+    pub fn apply(&mut self, msg: ServerMessage) {
         match msg {
             ServerMessage::Message(m) => self.deliver(m),
             ServerMessage::Ack {
@@ -290,40 +234,64 @@ impl ChatState {
                         .map(|r| Target::Room(r.name.clone()))
                         .collect(),
                 };
+                let shown = rooms.contains(&self.current);
                 for t in rooms {
                     self.conversations
                         .entry(t)
-                        .or_default()
+                        .or_insert_with(Conversation::unloaded)
                         .insert(Entry::Notice(n.clone()));
                 }
-                return true;
+                // Someone came, went, or changed presence in the room shown.
+                if shown && let Target::Room(room) = self.current.clone() {
+                    self.ask_members(room);
+                }
             }
             ServerMessage::Joined { room, .. } => {
                 let target = Target::Room(room.name.clone());
                 if !self.rooms.iter().any(|r| r.name == room.name) {
                     let mut rooms = self.rooms.clone();
-                    rooms.push(room);
+                    rooms.push(room.clone());
                     self.set_rooms(rooms);
                 }
+                // A member's history starts when they join: nothing older
+                // to fetch, and a reconnect catches up from here.
+                let conv = self
+                    .conversations
+                    .entry(target.clone())
+                    .or_insert_with(Conversation::unloaded);
+                if !conv.loaded {
+                    conv.loaded = true;
+                    conv.more_history = false;
+                }
                 self.open(target);
-                return true;
+                self.ask_members(room.name);
             }
             ServerMessage::Left { room, .. } => {
                 self.rooms.retain(|r| r.name != room);
                 if self.current == Target::Room(room) {
                     self.current = Target::Room(RoomName::general());
+                    self.ask_members(RoomName::general());
                 }
-                return true;
             }
             ServerMessage::Rooms { rooms, .. } => {
-                let mine: Vec<RoomInfo> = rooms
-                    .into_iter()
-                    .filter(|r| self.rooms.iter().any(|m| m.name == r.name))
-                    .collect();
-                self.set_rooms(mine);
+                // Since protocol v3 the list may be cut (at most 400 rooms,
+                // the user's own first): it updates the counts of the rooms
+                // it lists and never drops one it leaves out.
+                for r in rooms {
+                    if let Some(mine) = self.rooms.iter_mut().find(|m| m.name == r.name) {
+                        mine.members = r.members;
+                        mine.online = r.online;
+                    }
+                }
             }
-            ServerMessage::Members { room, members, .. } => {
-                self.members.insert(room.key(), members);
+            ServerMessage::Members {
+                room,
+                members,
+                total,
+                ..
+            } => {
+                self.members
+                    .insert(room.key(), MemberList { members, total });
             }
             ServerMessage::History {
                 with,
@@ -331,12 +299,12 @@ impl ChatState {
                 more,
                 ..
             } => {
-                let conv = self.conversations.entry(with).or_default();
-                for m in messages {
-                    conv.insert(Entry::Message(m));
+                // A page no tracked request asked for: merged like a newest
+                // page, and whatever was loading there is done.
+                self.history_page(with.clone(), Page::Newest, messages, more);
+                if let Some(conv) = self.conversations.get_mut(&with) {
+                    conv.loading = false;
                 }
-                conv.more_history = more;
-                conv.loading = false;
             }
             ServerMessage::Error { message, .. } => self.info(format!("Error: {message}")),
             ServerMessage::Welcome { rooms, .. } => {
@@ -348,13 +316,12 @@ impl ChatState {
             }
             ServerMessage::Pong { .. } => {}
         }
-        false
     }
 
-    /// Members of the current room, if it is a room.
-    pub fn current_members(&self) -> Option<&[Member]> {
+    /// The member list of the current room, if it is a room.
+    pub fn current_members(&self) -> Option<&MemberList> {
         match &self.current {
-            Target::Room(r) => self.members.get(&r.key()).map(Vec::as_slice),
+            Target::Room(r) => self.members.get(&r.key()),
             Target::User(_) => None,
         }
     }
@@ -363,12 +330,14 @@ impl ChatState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cove_common::proto::Notice;
+    use cove_common::{MessageText, Request};
 
-    fn u(s: &str) -> Username {
+    pub(crate) fn u(s: &str) -> Username {
         Username::new(s).unwrap()
     }
 
-    fn room(name: &str, unread: u32) -> RoomInfo {
+    pub(crate) fn room(name: &str, unread: u32) -> RoomInfo {
         RoomInfo {
             name: RoomName::new(name).unwrap(),
             members: 2,
@@ -377,7 +346,7 @@ mod tests {
         }
     }
 
-    fn msg(id: u64, from: &str, to: Target, text: &str) -> ChatMessage {
+    pub(crate) fn msg(id: u64, from: &str, to: Target, text: &str) -> ChatMessage {
         ChatMessage {
             id,
             ts: id,
@@ -387,7 +356,7 @@ mod tests {
         }
     }
 
-    fn general() -> Target {
+    pub(crate) fn general() -> Target {
         Target::Room(RoomName::general())
     }
 
@@ -421,11 +390,17 @@ mod tests {
     }
 
     #[test]
-    fn pending_until_acked_and_resent_once() {
+    fn pending_until_acked_and_resent_once_after_a_lost_connection() {
         let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
-        let cid = s.new_client_id();
-        s.add_pending(cid.clone(), general(), MessageText::new("hi").unwrap());
+        let cid = s.say(general(), MessageText::new("hi").unwrap());
         assert_eq!(s.pending_in(&general()).count(), 1);
+        let out = s.take_outbox();
+        assert!(matches!(&out[..], [(_, Request::Send { client_id, .. })] if *client_id == cid));
+        assert!(
+            s.take_resends().is_empty(),
+            "on its way: nothing to re-send"
+        );
+        s.on_unanswered(&[out[0].0]);
         assert_eq!(s.take_resends().len(), 1);
         assert!(s.take_resends().is_empty(), "re-sent only once");
         s.apply(ServerMessage::Ack {
@@ -458,10 +433,22 @@ mod tests {
     fn notices_go_to_rooms_and_ask_for_members() {
         let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
         let n = Notice::new(3, NoticeKind::Exited { user: u("alice") });
-        assert!(s.apply(ServerMessage::Notice(n)));
+        s.apply(ServerMessage::Notice(n.clone()));
         assert!(
             matches!(&s.conversations[&general()].entries[0], Entry::Notice(n) if n.text == "alice left the chat")
         );
+        let asked = |s: &mut ChatState| {
+            s.take_outbox()
+                .into_iter()
+                .filter(
+                    |(_, r)| matches!(r, Request::Members { room } if *room == RoomName::general()),
+                )
+                .count()
+        };
+        assert_eq!(asked(&mut s), 1);
+        // One list on its way is enough, however many notices come.
+        s.apply(ServerMessage::Notice(n));
+        assert_eq!(asked(&mut s), 0);
     }
 
     #[test]
@@ -529,5 +516,39 @@ mod tests {
             .collect();
         assert_eq!(texts, ["a", "b", "c", "live"]);
         assert_eq!(s.conversations[&general()].oldest_id(), Some(10));
+    }
+
+    /// Since protocol v3 a member list may be cut; the state keeps the
+    /// room's size, and a cut room list never drops a room of the user's.
+    #[test]
+    fn capped_lists_keep_their_totals_and_the_users_rooms() {
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0), room("rust", 0)]);
+        let members = (0..1_000)
+            .map(|i| Member {
+                username: u(&format!("user{i:04}")),
+                online: i < 10,
+            })
+            .collect();
+        s.apply(ServerMessage::Members {
+            id: 1,
+            room: RoomName::general(),
+            members,
+            total: 5_321,
+        });
+        let list = s.current_members().unwrap();
+        assert_eq!((list.members.len(), list.total), (1_000, 5_321));
+        assert_eq!(list.not_listed(), 4_321);
+        // A rooms reply cut before "rust" updates general and keeps rust.
+        s.apply(ServerMessage::Rooms {
+            id: 2,
+            rooms: vec![RoomInfo {
+                members: 7,
+                ..room("general", 0)
+            }],
+            total: 900,
+        });
+        let names: Vec<&str> = s.rooms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["general", "rust"]);
+        assert_eq!(s.rooms[0].members, 7);
     }
 }

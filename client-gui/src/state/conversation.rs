@@ -1,0 +1,117 @@
+//! One room's or direct conversation's lines, in time order, each message
+//! once.
+
+use std::collections::HashSet;
+
+use cove_common::proto::{ChatMessage, MessageId, Notice};
+
+/// One line of a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// A delivered message.
+    Message(ChatMessage),
+    /// A system notice (joins, leaves, "alice left the chat").
+    Notice(Notice),
+    /// A line from the app itself (help, errors).
+    Info {
+        /// When it was added (ms since the epoch).
+        ts: u64,
+        /// The text.
+        text: String,
+    },
+}
+
+impl Entry {
+    /// When it happened (ms since the epoch).
+    pub(crate) fn ts(&self) -> u64 {
+        self.order().0
+    }
+
+    /// Where the entry sorts: by time, and within one millisecond messages
+    /// by their id (the server's order; many messages can share a
+    /// millisecond, and history pages arrive newest first), then the
+    /// other lines in the order they came.
+    pub(crate) fn order(&self) -> (u64, u64) {
+        match self {
+            Entry::Message(m) => (m.ts, m.id),
+            Entry::Notice(n) => (n.ts, u64::MAX),
+            Entry::Info { ts, .. } => (*ts, u64::MAX),
+        }
+    }
+}
+
+/// One room's or direct conversation's lines.
+#[derive(Debug, Default, Clone)]
+pub struct Conversation {
+    /// Lines, oldest first.
+    pub entries: Vec<Entry>,
+    ids: HashSet<MessageId>,
+    /// Whether the server has older messages than those loaded.
+    pub more_history: bool,
+    /// Whether a request for older messages is in flight.
+    pub loading: bool,
+    /// Whether a page of its history arrived, so what is loaded is the
+    /// conversation up to now (after a reconnect it is caught up from its
+    /// newest message, where an unloaded one is loaded afresh).
+    pub loaded: bool,
+    /// Messages that arrived while another conversation was shown.
+    pub unread: u32,
+}
+
+impl Conversation {
+    /// A conversation whose history is still to be fetched.
+    pub fn unloaded() -> Self {
+        Self {
+            more_history: true,
+            ..Self::default()
+        }
+    }
+
+    /// The oldest message id loaded.
+    pub fn oldest_id(&self) -> Option<MessageId> {
+        self.entries.iter().find_map(|e| match e {
+            Entry::Message(m) => Some(m.id),
+            _ => None,
+        })
+    }
+
+    /// The newest message id loaded.
+    pub fn newest_id(&self) -> Option<MessageId> {
+        self.entries.iter().rev().find_map(|e| match e {
+            Entry::Message(m) => Some(m.id),
+            _ => None,
+        })
+    }
+
+    /// Inserts in time order; a message already present is ignored.
+    pub fn insert(&mut self, entry: Entry) -> bool {
+        if let Entry::Message(m) = &entry
+            && !self.ids.insert(m.id)
+        {
+            return false;
+        }
+        let key = entry.order();
+        let at = self.entries.partition_point(|e| e.order() <= key);
+        self.entries.insert(at, entry);
+        true
+    }
+
+    /// Forgets every line before the message `id`, so that what is loaded
+    /// stays one unbroken stretch of the conversation (the lines dropped
+    /// come back as older pages when the reader scrolls up).
+    pub fn drop_before(&mut self, id: MessageId) {
+        let Some(at) = self
+            .entries
+            .iter()
+            .position(|e| matches!(e, Entry::Message(m) if m.id == id))
+        else {
+            return;
+        };
+        for e in self.entries.drain(..at) {
+            if let Entry::Message(m) = e {
+                self.ids.remove(&m.id);
+            }
+        }
+        self.more_history = true;
+    }
+}

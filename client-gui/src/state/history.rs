@@ -1,0 +1,323 @@
+//! History pages: the newest page when a conversation is first loaded,
+//! older pages as the reader scrolls up, and after a reconnect the catch-up
+//! of every loaded conversation (what arrived while the app was away,
+//! counted as unread where it is not shown).
+
+use std::collections::HashMap;
+
+use cove_common::client::Welcome;
+use cove_common::limits::HISTORY_PAGE_MAX;
+use cove_common::proto::{ChatMessage, MessageId};
+use cove_common::{Request, Target};
+
+use super::requests::{Page, Purpose};
+use super::{ChatState, Conversation, Entry, Status};
+
+/// Messages asked for when a conversation is first loaded.
+pub const NEWEST_PAGE: u16 = 100;
+
+/// Most pages one conversation's catch-up asks for after a reconnect.
+/// Beyond them the messages loaded before the gap are dropped instead, so
+/// what is shown never has a hole in it (scrolling up loads them again).
+pub const MISSED_PAGES_MAX: u8 = 5;
+
+impl ChatState {
+    /// Asks for a page of `with`'s history.
+    pub(super) fn fetch(&mut self, with: Target, page: Page, before: Option<MessageId>) {
+        let limit = match page {
+            Page::Newest => NEWEST_PAGE,
+            Page::Older | Page::Missed { .. } => HISTORY_PAGE_MAX,
+        };
+        self.ask(
+            Purpose::History {
+                with: with.clone(),
+                page,
+            },
+            Request::History {
+                with,
+                before,
+                limit,
+            },
+        );
+    }
+
+    /// Whether the newest messages of `with` are being fetched.
+    pub(super) fn fetching_newest(&self, with: &Target) -> bool {
+        self.asking(|p| {
+            matches!(p, Purpose::History { with: w, page: Page::Newest | Page::Missed { .. } } if w == with)
+        })
+    }
+
+    /// The reader scrolled to the top of the shown conversation: asks for
+    /// older messages.
+    pub fn load_older(&mut self) {
+        let with = self.current.clone();
+        // Until its first page arrives a conversation has no "older": that
+        // page is on its way (or is asked for when it is shown again).
+        let Some(conv) = self.conversations.get_mut(&with).filter(|c| c.loaded) else {
+            return;
+        };
+        conv.loading = true;
+        let before = conv.oldest_id();
+        self.fetch(with, Page::Older, before);
+    }
+
+    /// A page (newest first) arrived in answer to a `page` request.
+    pub(super) fn history_page(
+        &mut self,
+        with: Target,
+        page: Page,
+        messages: Vec<ChatMessage>,
+        more: bool,
+    ) {
+        let shown = with == self.current;
+        let me = self.me.clone();
+        let conv = self
+            .conversations
+            .entry(with.clone())
+            .or_insert_with(Conversation::unloaded);
+        let oldest_before = conv.oldest_id();
+        let page_oldest = messages.iter().map(|m| m.id).min();
+        for m in messages {
+            let missed = matches!(page, Page::Missed { since, .. } if m.id > since) && m.from != me;
+            if conv.insert(Entry::Message(m)) && missed && !shown {
+                conv.unread += 1;
+            }
+        }
+        conv.loaded = true;
+        match page {
+            Page::Older => {
+                conv.loading = false;
+                conv.more_history = more;
+            }
+            Page::Newest => {
+                // Whether older messages exist is news only when the page
+                // reaches down to what was loaded.
+                if oldest_before.is_none_or(|o| page_oldest.is_some_and(|p| p <= o)) {
+                    conv.more_history = more;
+                }
+            }
+            Page::Missed { since, pages } => {
+                let Some(oldest) = page_oldest.filter(|&p| more && p > since) else {
+                    return; // caught up
+                };
+                if pages < MISSED_PAGES_MAX {
+                    let pages = pages + 1;
+                    self.fetch(with, Page::Missed { since, pages }, Some(oldest));
+                } else {
+                    conv.drop_before(oldest);
+                }
+            }
+        }
+    }
+
+    /// Logged in again after the connection dropped: the welcome's rooms
+    /// and direct conversations replace the lists (rooms may have been
+    /// joined or left from another session meanwhile), every loaded
+    /// conversation is caught up, the shown room's members are fetched
+    /// again, and interrupted messages are re-sent once.
+    pub fn logged_in_again(&mut self, welcome: Welcome) {
+        self.status = Status::Online;
+        let since: HashMap<Target, MessageId> = self
+            .conversations
+            .iter()
+            .filter(|(_, c)| c.loaded)
+            .map(|(t, c)| (t.clone(), c.newest_id().unwrap_or(0)))
+            .collect();
+        let mut rooms = welcome.rooms;
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        for r in &rooms {
+            let conv = self
+                .conversations
+                .entry(Target::Room(r.name.clone()))
+                .or_insert_with(Conversation::unloaded);
+            // A loaded room's catch-up counts what it missed, one by one;
+            // the welcome's count would count them twice.
+            if !conv.loaded {
+                conv.unread = conv.unread.max(r.unread);
+            }
+        }
+        self.rooms = rooms;
+        if let Target::Room(r) = &self.current
+            && !self.rooms.iter().any(|m| &m.name == r)
+        {
+            self.current = Target::Room(cove_common::RoomName::general());
+        }
+        let mut begun_while_away = Vec::new();
+        for u in &welcome.directs {
+            if !self.directs.contains(u) {
+                self.directs.push(u.clone());
+                begun_while_away.push(Target::User(u.clone()));
+            }
+        }
+        let rooms = self.rooms.iter().map(|r| Target::Room(r.name.clone()));
+        let directs = self.directs.iter().map(|u| Target::User(u.clone()));
+        let known: Vec<Target> = rooms.chain(directs).collect();
+        for t in known {
+            let since = match since.get(&t) {
+                Some(&since) => Some(since),
+                // All of a conversation begun while away is news.
+                None if begun_while_away.contains(&t) => Some(0),
+                None => None,
+            };
+            match since {
+                Some(since) => self.fetch(t, Page::Missed { since, pages: 1 }, None),
+                // A direct conversation that only this app knows (nothing
+                // was ever exchanged) and that never loaded is loaded when
+                // it is shown again, not now.
+                None if matches!(&t, Target::User(u) if !welcome.directs.contains(u)) => {}
+                None => self.fetch(t, Page::Newest, None),
+            }
+        }
+        if let Target::Room(room) = self.current.clone() {
+            self.ask_members(room);
+        }
+        for p in self.take_resends() {
+            self.send_pending(&p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::{general, msg, room, u};
+    use cove_common::proto::SessionInfo;
+    use cove_common::{RoomName, ServerMessage};
+
+    fn welcome(rooms: Vec<cove_common::proto::RoomInfo>, directs: &[&str]) -> Welcome {
+        Welcome {
+            session: SessionInfo {
+                username: u("meg"),
+                server_time: 0,
+            },
+            rooms,
+            directs: directs.iter().map(|d| u(d)).collect(),
+        }
+    }
+
+    /// The history requests in the outbox: (request id, with, before).
+    fn pages(s: &mut ChatState) -> Vec<(super::super::RequestId, Target, Option<MessageId>)> {
+        s.take_outbox()
+            .into_iter()
+            .filter_map(|(id, r)| match r {
+                Request::History { with, before, .. } => Some((id, with, before)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn empty(to: &Target) -> ServerMessage {
+        ServerMessage::History {
+            id: 0,
+            with: to.clone(),
+            messages: Vec::new(),
+            more: false,
+        }
+    }
+
+    fn page(ids: std::ops::RangeInclusive<u64>, to: &Target, more: bool) -> ServerMessage {
+        ServerMessage::History {
+            id: 0,
+            with: to.clone(),
+            messages: ids.rev().map(|i| msg(i, "bob", to.clone(), "m")).collect(),
+            more,
+        }
+    }
+
+    #[test]
+    fn after_a_reconnect_loaded_conversations_catch_up_and_count_unread() {
+        let rust = Target::Room(RoomName::new("rust").unwrap());
+        let mut s =
+            ChatState::from_welcome(welcome(vec![room("general", 0), room("rust", 0)], &["bob"]));
+        // The first pages: general 1..=3 and rust 10..=12; bob's is empty.
+        for (id, with, _) in pages(&mut s) {
+            let reply = match &with {
+                t if *t == general() => page(1..=3, t, false),
+                t if *t == rust => page(10..=12, t, false),
+                t => empty(t),
+            };
+            s.on_reply(id, reply);
+        }
+        assert!(s.conversations.values().all(|c| c.loaded));
+
+        // Away; the server says rust has 4 unread (which the catch-up will
+        // count itself) and a new room and a new direct conversation exist.
+        s.logged_in_again(welcome(
+            vec![room("general", 0), room("rust", 4), room("books", 2)],
+            &["bob", "cat"],
+        ));
+        let asked = pages(&mut s);
+        let before: Vec<_> = asked.iter().map(|(_, w, b)| (w.clone(), *b)).collect();
+        assert_eq!(before.len(), 5, "{before:?}");
+        assert!(before.iter().all(|(_, b)| b.is_none()), "newest pages");
+        for (id, with, _) in asked {
+            let reply = match &with {
+                // 200 newer than 12 arrived: two pages to meet it.
+                t if *t == rust => page(113..=312, t, true),
+                t if *t == general() => page(2..=5, t, true),
+                t if *t == Target::User(u("cat")) => page(7..=8, t, false),
+                t => empty(t),
+            };
+            s.on_reply(id, reply);
+        }
+        let next = pages(&mut s);
+        assert_eq!(next.len(), 1, "{next:?}");
+        assert_eq!((&next[0].1, next[0].2), (&rust, Some(113)));
+        s.on_reply(next[0].0, page(1..=112, &rust, false));
+        assert!(pages(&mut s).is_empty(), "caught up");
+        assert_eq!(s.conversations[&rust].unread, 300, "13..=312, once each");
+        assert_eq!(s.conversations[&general()].unread, 0, "shown");
+        let books = Target::Room(RoomName::new("books").unwrap());
+        assert_eq!(s.conversations[&books].unread, 2, "from the welcome");
+        let cat = Target::User(u("cat"));
+        assert_eq!(
+            s.conversations[&cat].unread, 2,
+            "begun while away: all news"
+        );
+        let general_ids: Vec<u64> = s.conversations[&general()]
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Message(m) => Some(m.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(general_ids, [1, 2, 3, 4, 5], "merged by id");
+        assert!(!s.conversations[&general()].more_history);
+    }
+
+    /// A catch-up that would need too many pages drops what was loaded
+    /// before the gap, so no hole is ever shown.
+    #[test]
+    fn a_catch_up_too_long_leaves_no_hole() {
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
+        s.apply(page(1..=3, &general(), false));
+        s.logged_in_again(welcome(vec![room("general", 0)], &[]));
+        let mut top = 10_000;
+        for _ in 0..MISSED_PAGES_MAX {
+            let asked = pages(&mut s);
+            assert_eq!(asked.len(), 1);
+            s.on_reply(asked[0].0, page(top - 199..=top, &general(), true));
+            top -= 200;
+        }
+        assert!(pages(&mut s).is_empty());
+        let conv = &s.conversations[&general()];
+        assert_eq!(conv.oldest_id(), Some(top + 1), "1..=3 dropped");
+        assert!(conv.more_history, "scrolling up loads them again");
+    }
+
+    #[test]
+    fn a_room_left_meanwhile_is_gone_and_general_shown() {
+        let rust = Target::Room(RoomName::new("rust").unwrap());
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0), room("rust", 0)]);
+        s.open(rust);
+        s.logged_in_again(welcome(vec![room("general", 0)], &[]));
+        assert_eq!(s.current, general());
+        assert_eq!(s.rooms.len(), 1);
+        assert!(s.take_outbox().iter().any(|(_, r)| matches!(
+            r,
+            Request::Members { room } if *room == RoomName::general()
+        )));
+    }
+}

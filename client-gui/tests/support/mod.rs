@@ -1,0 +1,233 @@
+//! What the UI tests share: a real server on 127.0.0.1:0, the real app in
+//! an egui_kittest harness, headless clients for other people, and a proxy
+//! that can cut the app's connection while the server keeps running.
+#![allow(
+    clippy::unwrap_used,
+    clippy::new_without_default,
+    missing_docs,
+    dead_code
+)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cove_client::{AppOptions, CoveApp};
+use cove_common::client::{self, Auth, Event, Events, Session};
+use cove_common::{KdfParams, Password, ServerMessage, Username};
+use cove_server::{Config, Server, ServerHandle};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub struct World {
+    pub rt: tokio::runtime::Runtime,
+    server: Option<ServerHandle>,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new("127.0.0.1:0", dir.path().join("server"));
+        config.kdf = KdfParams::insecure_for_tests();
+        let server = rt.block_on(Server::bind(config)).unwrap();
+        let addr = server.local_addr().to_string();
+        let server = {
+            let _guard = rt.enter();
+            server.spawn()
+        };
+        Self {
+            rt,
+            server: Some(server),
+            addr,
+            dir,
+        }
+    }
+
+    pub fn app(&self) -> Harness<'static, CoveApp> {
+        let opts = AppOptions {
+            config_dir: self.dir.path().join("config"),
+            server_data_dir: self.dir.path().join("hosted"),
+            kdf: KdfParams::insecure_for_tests(),
+        };
+        let mut app = CoveApp::new(opts).unwrap();
+        app.login_form().server = self.addr.clone();
+        Harness::builder()
+            .with_size([1000.0, 700.0])
+            .build_ui_state(|ui, app: &mut CoveApp| app.show(ui), app)
+    }
+
+    pub fn client(&self, name: &str, register: bool) -> (Session, Events) {
+        let username = Username::new(name).unwrap();
+        let password = Password::new(PASSWORD).unwrap();
+        let auth = if register {
+            Auth::Register { username, password }
+        } else {
+            Auth::Login { username, password }
+        };
+        let addr = self.addr.clone();
+        let (s, e, _) = self
+            .rt
+            .block_on(async move { client::connect(&addr).await?.authenticate(auth).await })
+            .unwrap();
+        (s, e)
+    }
+}
+
+impl World {
+    pub fn stop_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown());
+        }
+    }
+
+    /// Starts the server again on the same address and data.
+    pub fn start_server(&mut self) {
+        let mut config = Config::new(self.addr.clone(), self.dir.path().join("server"));
+        config.kdf = KdfParams::insecure_for_tests();
+        let server = self.rt.block_on(Server::bind(config)).unwrap();
+        let _guard = self.rt.enter();
+        self.server = Some(server.spawn());
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+/// Steps the UI until `cond` holds.
+pub fn wait_for(
+    h: &mut Harness<'_, CoveApp>,
+    what: &str,
+    mut cond: impl FnMut(&mut Harness<'_, CoveApp>) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if cond(h) {
+            return;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn shows(h: &Harness<'_, CoveApp>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+pub fn type_into(h: &mut Harness<'_, CoveApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
+
+/// Fills the start screen and submits it, answering the trust prompt.
+pub fn sign_in(h: &mut Harness<'_, CoveApp>, name: &str, password: &str, register: bool) {
+    if register {
+        h.get_by_label("Register").click();
+        h.step();
+    }
+    type_into(h, "Username", name);
+    type_into(h, "Password", password);
+    if register {
+        type_into(h, "Confirm password", password);
+        h.get_by_label("Create account").click();
+    } else {
+        h.get_by_label("Sign in").click();
+    }
+    h.step();
+}
+
+pub fn next_message(
+    w: &World,
+    events: &mut Events,
+    what: &str,
+    mut pred: impl FnMut(&ServerMessage) -> bool,
+) -> ServerMessage {
+    w.rt.block_on(async {
+        loop {
+            match tokio::time::timeout(DEADLINE, events.recv()).await {
+                Ok(Some(Event::Message(m))) if pred(&m) => return m,
+                Ok(Some(Event::Message(_))) => continue,
+                other => panic!("waiting for {what}: {other:?}"),
+            }
+        }
+    })
+}
+
+impl World {
+    /// The app, pointed at `addr` instead of the server itself.
+    pub fn app_via(&self, addr: &str) -> Harness<'static, CoveApp> {
+        let mut h = self.app();
+        h.state_mut().login_form().server = addr.to_owned();
+        h
+    }
+}
+
+/// Registers (or signs in) `name` in the app, trusts the server and waits
+/// for the chat screen.
+pub fn sign_in_trusting(h: &mut Harness<'_, CoveApp>, name: &str, register: bool) {
+    sign_in(h, name, PASSWORD, register);
+    wait_for(h, "trust prompt", |h| shows(h, "Trust this server"));
+    h.get_by_label("Trust this server").click();
+    wait_for(h, "chat screen", |h| shows(h, "connected"));
+}
+
+/// A TCP proxy in front of the server: `cut` closes every connection
+/// through it and turns new ones away (the app sees its connection drop
+/// and its reconnects fail, while the server and everyone else go on);
+/// `restore` lets connections through again.
+pub struct Proxy {
+    pub addr: String,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    pub fn start(w: &World) -> Self {
+        let listener =
+            w.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let up = Arc::new(AtomicBool::new(true));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (upstream, up2, conns2) = (w.addr.clone(), up.clone(), conns.clone());
+        w.rt.spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                conns2.lock().unwrap().push(task);
+            }
+        });
+        Self { addr, up, conns }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for task in self.conns.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
