@@ -213,6 +213,7 @@ mod tests {
             with: to.clone(),
             messages: Vec::new(),
             more: false,
+            unreadable: 0,
         }
     }
 
@@ -222,6 +223,7 @@ mod tests {
             with: to.clone(),
             messages: ids.rev().map(|i| msg(i, "bob", to.clone(), "m")).collect(),
             more,
+            unreadable: 0,
         }
     }
 

@@ -105,7 +105,19 @@ impl ChatState {
             (purpose, ServerMessage::Error { code, message, .. }) => {
                 self.refused(purpose, code, message);
             }
-            (Purpose::History { with, page }, ServerMessage::History { messages, more, .. }) => {
+            (
+                Purpose::History { with, page },
+                ServerMessage::History {
+                    messages,
+                    more,
+                    unreadable,
+                    ..
+                },
+            ) => {
+                if unreadable > 0 {
+                    // Said where it happened, in the words people use.
+                    self.info_in(with.clone(), unreadable_note(unreadable));
+                }
                 self.history_page(with, page, messages, more)
             }
             (_, msg) => self.apply(msg),
@@ -210,6 +222,17 @@ impl ChatState {
                 Request::Members { room },
             );
         }
+    }
+}
+
+/// What the app says when the server could not read part of a history.
+pub(crate) fn unreadable_note(batches: u32) -> String {
+    if batches == 1 {
+        "Some messages here could not be read: the server's copy is damaged.".to_owned()
+    } else {
+        format!(
+            "Messages here could not be read in {batches} places: the server's copy is damaged."
+        )
     }
 }
 
@@ -352,6 +375,7 @@ mod tests {
             with: rust.clone(),
             messages: vec![msg(50, "bob", rust.clone(), "hi")],
             more: true,
+            unreadable: 0,
         });
         s.load_older();
         let (id, r) = s.take_outbox().pop().unwrap();
@@ -412,5 +436,40 @@ mod tests {
             "bad request",
         ));
         assert_eq!(infos(&s, &general()), ["Error: bad request"]);
+    }
+
+    #[test]
+    fn damaged_history_is_said_in_its_own_conversation() {
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0), room("rust", 0)]);
+        let rust = Target::Room(RoomName::new("rust").unwrap());
+        s.fetch(rust.clone(), Page::Newest, None);
+        let (id, _) = s.take_outbox().pop().unwrap();
+        s.open(general());
+        s.on_reply(
+            id,
+            ServerMessage::History {
+                id: 0,
+                with: rust.clone(),
+                messages: vec![msg(50, "bob", rust.clone(), "hi")],
+                more: false,
+                unreadable: 2,
+            },
+        );
+        let says = |t: &Target| -> Vec<String> {
+            s.conversations[t]
+                .entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Info { text, .. } => Some(text.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(says(&rust), [unreadable_note(2)]);
+        assert!(
+            !s.conversations
+                .get(&general())
+                .is_some_and(|_| says(&general()).contains(&unreadable_note(2)))
+        );
     }
 }
