@@ -164,8 +164,17 @@ fn main() -> Result<()> {
             };
             let mut failed = false;
             for attack in attacks {
-                let s = server::Spawned::start().context("starting cove-server")?;
+                let args = attack.server_args(&scale);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let s = server::Spawned::start_with(&args).context("starting cove-server")?;
                 let pid = s.pid();
+                let plan = match attack.message_size() {
+                    Some(size) => run::Plan {
+                        size,
+                        ..plan.clone()
+                    },
+                    None => plan.clone(),
+                };
                 let result = rt.block_on(async {
                     let prepared = hostile::prepare(&s.addr, attack).await?;
                     let (tx, rx) = tokio::sync::oneshot::channel();
