@@ -110,9 +110,9 @@ pub(super) async fn parallel_guesses(
     stopped(stop).await;
 }
 
-/// Opens `n` connections, then releases one login on each at once; the
-/// first wave also signals `ready` (the attack is at full strength when
-/// its first wave is about to go).
+/// Opens `n` connections, then releases one login on each at once, and
+/// signals `ready` as it does: the attack is at full strength when its
+/// first wave goes (later signals change nothing).
 async fn one_wave(addr: &str, victim: &Username, n: usize, ready: &watch::Sender<bool>) -> Wave {
     let barrier = Arc::new(Barrier::new(n + 1));
     let mut set = JoinSet::new();
