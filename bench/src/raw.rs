@@ -125,6 +125,23 @@ impl Raw {
         Ok(id)
     }
 
+    /// Sends any JSON object as a request, with the next id set as its
+    /// `id`: how a test sends what [`Request`] cannot express (unknown
+    /// types, values breaking the protocol's limits). Returns the id.
+    pub async fn send_object(
+        &mut self,
+        mut object: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        object.insert("id".into(), id.into());
+        let plaintext = serde_json::to_vec(&object)?;
+        let mut out = BytesMut::new();
+        self.channel.sealer.seal_frame(&plaintext, &mut out)?;
+        self.stream.write_all(&out).await?;
+        Ok(id)
+    }
+
     /// The next message from the server; `None` once it closed the
     /// connection.
     pub async fn recv(&mut self) -> Result<Option<ServerMessage>> {

@@ -32,25 +32,45 @@ pub fn server_binary() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// What every spawned server is started with, as `(flag, value)`: every
+/// simulated user registers from this one machine, and the load generator
+/// measures capacity, not the per-user limit. Extra arguments given to
+/// [`Spawned::start_with`] replace these flag by flag (the server refuses
+/// a flag given twice).
+const DEFAULT_ARGS: [(&str, &str); 3] = [
+    ("--registrations-per-hour", "0"),
+    ("--messages-per-second-per-user", "0"),
+    ("--log-level", "warn"),
+];
+
 impl Spawned {
     /// Starts `cove-server` from the directory of this executable, with a
     /// fresh temporary data directory.
     pub fn start() -> Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Like [`Spawned::start`], with extra server arguments, for example
+    /// `&["--messages-per-second-per-user", "10"]` to turn a limit the
+    /// benchmarks leave off back on. A flag among [`DEFAULT_ARGS`]
+    /// replaces its default.
+    pub fn start_with(extra: &[&str]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let mut s = Self::start_in(&dir.path().join("data"), "127.0.0.1:0")?;
+        let mut s = Self::launch(&dir.path().join("data"), "127.0.0.1:0", extra)?;
         s._dir = Some(dir);
         Ok(s)
     }
 
     /// Starts `cove-server` on `listen` with its data in `data_dir`.
     pub fn start_in(data_dir: &Path, listen: &str) -> Result<Self> {
+        Self::launch(data_dir, listen, &[])
+    }
+
+    fn launch(data_dir: &Path, listen: &str, extra: &[&str]) -> Result<Self> {
         let bin = server_binary()?;
         let mut child = Command::new(&bin)
-            // Every simulated user registers from this one machine, and
-            // the load generator measures capacity, not the per-user limit.
-            .args(["--registrations-per-hour", "0"])
-            .args(["--messages-per-second-per-user", "0"])
-            .args(["--listen", listen, "--log-level", "warn", "--data-dir"])
+            .args(arguments(extra))
+            .args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -106,6 +126,16 @@ impl Spawned {
     }
 }
 
+/// [`DEFAULT_ARGS`] less the flags `extra` sets, then `extra`.
+fn arguments<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    DEFAULT_ARGS
+        .iter()
+        .filter(|(flag, _)| !extra.contains(flag))
+        .flat_map(|&(flag, value)| [flag, value])
+        .chain(extra.iter().copied())
+        .collect()
+}
+
 /// Peak resident memory (VmHWM) of a process, in MiB.
 pub fn peak_rss_mib(pid: u32) -> Option<f64> {
     rss_mib(pid, "VmHWM:")
@@ -117,4 +147,26 @@ pub fn rss_mib(pid: u32, field: &str) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_arguments_replace_their_defaults() {
+        let all = arguments(&["--messages-per-second-per-user", "10"]);
+        assert_eq!(
+            all,
+            [
+                "--registrations-per-hour",
+                "0",
+                "--log-level",
+                "warn",
+                "--messages-per-second-per-user",
+                "10"
+            ]
+        );
+        assert_eq!(arguments(&[]).len(), 2 * DEFAULT_ARGS.len());
+    }
 }

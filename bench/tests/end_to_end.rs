@@ -11,11 +11,19 @@ use cove_server::{Config, KdfParams, Server, ServerHandle};
 /// (every simulated user registers from here); its address, handle and
 /// data directory.
 async fn start_server() -> (String, ServerHandle, tempfile::TempDir) {
+    start_server_with(|config| config.messages_per_second_per_user = 0).await
+}
+
+/// Like [`start_server`], with the send rate left on and whatever `tune`
+/// changes.
+async fn start_server_with(
+    tune: impl FnOnce(&mut Config),
+) -> (String, ServerHandle, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0", dir.path().join("data"));
     config.kdf = KdfParams::insecure_for_tests();
     config.registrations_per_address_per_hour = 0;
-    config.messages_per_second_per_user = 0;
+    tune(&mut config);
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr().to_string();
     (addr, server.spawn(), dir)
@@ -56,7 +64,9 @@ async fn every_delivery_arrives_once() {
         messages: 0,
         size: 100,
         rate: None,
-        concurrency: 5,
+        // More logins in flight from one network than the throttle's free
+        // attempts: they queue, and every one gets in.
+        concurrency: 8,
         window: 1,
         drain: Duration::from_millis(100),
         storm: 0,
@@ -74,7 +84,7 @@ async fn every_delivery_arrives_once() {
 /// while clients chat: the chatters lose nothing and the server holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attacks_do_no_harm_to_the_chat() {
-    use cove_bench::hostile::{self, Attack, Scale};
+    use cove_bench::hostile::{self, Attack};
     use cove_bench::run::run_with;
 
     let (addr, _handle, _dir) = start_server().await;
@@ -90,13 +100,7 @@ async fn attacks_do_no_harm_to_the_chat() {
         storm: 0,
         server_pid: None,
     };
-    let scale = Scale {
-        half_open: 50,
-        stalled: 2,
-        wrong_passwords: 200,
-        parallel: 4,
-        settle: Duration::from_millis(200),
-    };
+    let scale = small_scale();
     for (n, attack) in [
         Attack::HalfOpen,
         Attack::Churn,
@@ -128,5 +132,121 @@ async fn attacks_do_no_harm_to_the_chat() {
             "{attack:?}"
         );
         assert_eq!(out.duplicates, 0);
+    }
+}
+
+/// The attacks of `cove-faults hostile`, small. The server limits of the
+/// tests below are set to match (`max_unauthenticated`, `login_deadline`,
+/// `messages_per_second_per_user`).
+fn small_scale() -> cove_bench::hostile::Scale {
+    cove_bench::hostile::Scale {
+        half_open: 50,
+        stalled: 2,
+        wrong_passwords: 200,
+        parallel: 4,
+        settle: Duration::from_millis(200),
+        guess_wave: 16,
+        pingers: 24,
+        max_unauthenticated: 16,
+        login_deadline: Duration::from_secs(2),
+        messages_per_second_per_user: 10,
+    }
+}
+
+/// A fact an attack reported.
+fn fact<'a>(report: &'a cove_bench::hostile::AttackReport, key: &str) -> &'a str {
+    report
+        .facts
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no fact {key:?} in {:?}", report.facts))
+}
+
+/// The attacks on the newer limits (parallel guesses, connections that
+/// never log in, a send flood, invalid requests, stalled readers of big
+/// messages), small, against a server with those limits on and the login
+/// deadline shortened to 2 s: the chatters, at 5 messages a second each
+/// (under the 10 a second allowed), lose nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attacks_on_the_limits_do_no_harm_to_the_chat() {
+    use cove_bench::hostile::{self, Attack};
+    use cove_bench::run::run_with;
+
+    let scale = small_scale();
+    let (addr, _handle, _dir) = start_server_with(|config| {
+        config.login_deadline = scale.login_deadline;
+        config.max_unauthenticated_per_address = scale.max_unauthenticated;
+        config.messages_per_second_per_user = scale.messages_per_second_per_user;
+    })
+    .await;
+    let plan = Plan {
+        clients: 6,
+        rooms: 1,
+        messages: 10,
+        size: 100,
+        rate: Some(30.0),
+        concurrency: 3,
+        window: 4,
+        drain: Duration::from_secs(10),
+        storm: 0,
+        server_pid: None,
+    };
+    for (n, attack) in [
+        Attack::ParallelGuesses,
+        Attack::PingsWithoutLogin,
+        Attack::SendFlood,
+        Attack::InvalidRequests,
+        Attack::StalledReaderBig,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let prepared = hostile::prepare(&addr, attack).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let plan = Plan {
+            size: attack.message_size().unwrap_or(plan.size),
+            ..plan.clone()
+        };
+        let s = scale.clone();
+        let out = run_with(&addr, &plan, &format!("l{n}"), async move {
+            let _ = tx.send(prepared.start(s).await);
+        })
+        .await
+        .unwrap();
+        let report = rx.await.unwrap().finish().await;
+        // What the server did, shown with `--nocapture`.
+        eprintln!("{attack:?}: {:#?}", report.facts);
+        assert!(
+            report.failures.is_empty(),
+            "{attack:?}: {:?}",
+            report.failures
+        );
+        assert_eq!(
+            out.deliveries_received, out.deliveries_expected,
+            "{attack:?}"
+        );
+        assert_eq!(out.duplicates, 0);
+        match attack {
+            Attack::ParallelGuesses => assert!(
+                fact(&report, "wave 1 of 16 at once")
+                    .starts_with("4 passwords checked (auth_failed), 12 refused (rate_limited)"),
+                "{:?}",
+                report.facts
+            ),
+            Attack::PingsWithoutLogin => {
+                assert_eq!(fact(&report, "refused at accept (per-network cap)"), "8");
+                assert_eq!(fact(&report, "admitted"), "16");
+                assert_eq!(
+                    fact(&report, "closed with bye \"not logged in in time\""),
+                    "16"
+                );
+            }
+            Attack::SendFlood => {
+                assert_ne!(fact(&report, "refused rate_limited"), "0");
+            }
+            Attack::StalledReaderBig => assert_eq!(plan.size, 4_000),
+            _ => {}
+        }
     }
 }

@@ -156,6 +156,9 @@ fn main() -> Result<()> {
                 messages,
                 size: size.clamp(32, cove_common::limits::MESSAGE_MAX_CHARS),
                 rate: Some(rate),
+                // All from 127.0.0.1: logins past the throttle's free
+                // attempts in flight queue behind the others (never refused
+                // when their passwords are right).
                 concurrency: 32,
                 window: 16,
                 drain: Duration::from_secs(10),
@@ -164,8 +167,17 @@ fn main() -> Result<()> {
             };
             let mut failed = false;
             for attack in attacks {
-                let s = server::Spawned::start().context("starting cove-server")?;
+                let args = attack.server_args(&scale);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let s = server::Spawned::start_with(&args).context("starting cove-server")?;
                 let pid = s.pid();
+                let plan = match attack.message_size() {
+                    Some(size) => run::Plan {
+                        size,
+                        ..plan.clone()
+                    },
+                    None => plan.clone(),
+                };
                 let result = rt.block_on(async {
                     let prepared = hostile::prepare(&s.addr, attack).await?;
                     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -15,8 +15,13 @@ use tokio::task::JoinSet;
 use super::{ATTACKER, AttackReport, Counters, Scale, bump, get, is_stopped, stopped};
 use crate::raw::{self, Raw};
 
+/// A close this soon after connecting was a refusal at accept.
+const AT_ONCE: Duration = Duration::from_secs(1);
+
 /// Holds `n` connections that sent half a client hello; each one the
-/// server closes is opened again.
+/// server closes is opened again. From one network the server keeps only
+/// so many that have not logged in and closes the rest at once, so most
+/// of them turn into a connect-and-close loop.
 pub(super) async fn half_open(
     addr: &str,
     scale: &Scale,
@@ -24,7 +29,10 @@ pub(super) async fn half_open(
     ready: watch::Sender<bool>,
     report: &mut AttackReport,
 ) {
-    let c = Arc::new(Counters::default()); // a: opened, b: closed by server, c: failed to open
+    // a: opened, b: closed by the server after the handshake timeout,
+    // c: failed to open, d: closed by the server at once (the cap on
+    // connections per network that have not logged in)
+    let c = Arc::new(Counters::default());
     let mut set = JoinSet::new();
     let up = Arc::new(AtomicU64::new(0));
     for _ in 0..scale.half_open {
@@ -44,8 +52,13 @@ pub(super) async fn half_open(
                 }
                 // The length prefix and half of a hello.
                 let _ = s.write_all(&[0, 0, 0, 39, b'C', b'O', b'V', b'E']).await;
+                let t = Instant::now();
                 tokio::select! {
-                    _ = raw::closed_within(&mut s, Duration::from_secs(3600)) => bump(&c.b),
+                    _ = raw::closed_within(&mut s, Duration::from_secs(3600)) => {
+                        // Refused at accept means closed at once; the
+                        // handshake timeout takes seconds.
+                        bump(if t.elapsed() < AT_ONCE { &c.d } else { &c.b });
+                    }
                     _ = stop.changed() => return,
                 }
             }
@@ -55,7 +68,7 @@ pub(super) async fn half_open(
     while get(&up) < scale.half_open as u64 && t.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    report.add("half-open connections held", get(&up));
+    report.add("half-open connections opened at the start", get(&up));
     if get(&up) < scale.half_open as u64 {
         report.fail(format!(
             "only {} of {} connections opened",
@@ -67,6 +80,10 @@ pub(super) async fn half_open(
     stopped(stop).await;
     set.abort_all();
     report.add("connections opened in all", get(&c.a));
+    report.add(
+        "closed by the server at once (per-network cap on connections not logged in)",
+        get(&c.d),
+    );
     report.add("closed by the server (handshake timeout)", get(&c.b));
     report.add("connect failures", get(&c.c));
 }

@@ -7,7 +7,13 @@
 //! [`Prepared::start`]), and what it saw ([`AttackReport`]). The attacks
 //! themselves are beside it: `connections` (half-open connections, churn,
 //! stalled readers), `bad_records` (garbage, oversized, wrong tags,
-//! replays) and `accounts` (wrong passwords, registration flood).
+//! replays), `accounts` (wrong passwords, registration flood), `guesses`
+//! (wrong passwords sent in parallel, in waves), `unauthenticated`
+//! (connections that ping and never log in), `flood` (a member sending as
+//! fast as it can) and `invalid_requests` (JSON objects with bad values).
+//!
+//! Some attacks need the server or the chat set up for them:
+//! [`Attack::server_args`] and [`Attack::message_size`] say how.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +27,10 @@ use tokio::sync::watch;
 mod accounts;
 mod bad_records;
 mod connections;
+mod flood;
+mod guesses;
+mod invalid_requests;
+mod unauthenticated;
 
 /// One kind of hostile traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,6 +49,47 @@ pub enum Attack {
     WrongPassword,
     /// Registrations as fast as the server answers.
     RegisterFlood,
+    /// Waves of wrong-password logins for one account, each wave sent on
+    /// many connections at the same moment.
+    ParallelGuesses,
+    /// Connections that ping every second and never log in, more than the
+    /// server admits from one network.
+    PingsWithoutLogin,
+    /// A logged-in member of the chatters' room sending as fast as it can,
+    /// against a server with the per-user send rate on.
+    SendFlood,
+    /// A logged-in client sending JSON objects that are not valid requests.
+    InvalidRequests,
+    /// Logged-in room members that stop reading while the chatters send
+    /// the largest messages allowed: what the per-connection queue cap
+    /// leaves of the server's memory.
+    StalledReaderBig,
+}
+
+impl Attack {
+    /// Arguments the spawned `cove-server` needs for this attack, beyond
+    /// the benchmark's own (see [`crate::server::Spawned::start_with`]).
+    pub fn server_args(self, scale: &Scale) -> Vec<String> {
+        match self {
+            // The benchmark servers run without the per-user send rate; the
+            // flood is what it is for. The chatters stay under it.
+            Attack::SendFlood => vec![
+                "--messages-per-second-per-user".into(),
+                scale.messages_per_second_per_user.to_string(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The size of the chatters' messages this attack needs, if it needs
+    /// one: the largest a message may be, so that a stalled reader's
+    /// backlog passes its queue's byte cap quickly.
+    pub fn message_size(self) -> Option<usize> {
+        match self {
+            Attack::StalledReaderBig => Some(cove_common::limits::MESSAGE_MAX_CHARS),
+            _ => None,
+        }
+    }
 }
 
 /// Sources posing as other hosts, so the attacks' addresses are not the
@@ -60,6 +111,18 @@ pub struct Scale {
     /// How long stalled readers wait, after the chat, to see whether the
     /// server has cut them off.
     pub settle: Duration,
+    /// Connections in each wave of parallel guesses.
+    pub guess_wave: usize,
+    /// Connections opened at once that ping and never log in.
+    pub pingers: usize,
+    /// The server's cap on connections from one network that have not
+    /// logged in (what the pingers should meet).
+    pub max_unauthenticated: usize,
+    /// The server's login deadline (when the pingers should be closed).
+    pub login_deadline: Duration,
+    /// The per-user send rate the flood's server runs with, messages a
+    /// second (bursts of three seconds' worth).
+    pub messages_per_second_per_user: u32,
 }
 
 impl Default for Scale {
@@ -70,6 +133,11 @@ impl Default for Scale {
             wrong_passwords: 10_000,
             parallel: 16,
             settle: Duration::from_secs(10),
+            guess_wave: 64,
+            pingers: 500,
+            max_unauthenticated: 128,
+            login_deadline: Duration::from_secs(30),
+            messages_per_second_per_user: 10,
         }
     }
 }
@@ -133,7 +201,7 @@ impl Running {
 pub async fn prepare(addr: &str, attack: Attack) -> Result<Prepared> {
     let victim = Username::new("victim")?;
     let password = Password::new("the victim's real password")?;
-    if attack == Attack::WrongPassword {
+    if matches!(attack, Attack::WrongPassword | Attack::ParallelGuesses) {
         let (s, _e, _) = client::connect(addr)
             .await?
             .authenticate(Auth::Register {
@@ -227,6 +295,22 @@ impl Prepared {
             }
             Attack::RegisterFlood => {
                 accounts::register_flood(&self.addr, &scale, stop, ready, &mut report).await
+            }
+            Attack::ParallelGuesses => {
+                guesses::parallel_guesses(&self, &scale, stop, ready, &mut report).await
+            }
+            Attack::PingsWithoutLogin => {
+                unauthenticated::pings_without_login(&self.addr, &scale, stop, ready, &mut report)
+                    .await
+            }
+            Attack::SendFlood => {
+                flood::send_flood(&self.addr, &scale, stop, ready, &mut report).await
+            }
+            Attack::InvalidRequests => {
+                invalid_requests::invalid_requests(&self.addr, stop, ready, &mut report).await
+            }
+            Attack::StalledReaderBig => {
+                connections::stalled(&self.addr, &scale, stop, ready, &mut report).await
             }
         }
         report.add(
