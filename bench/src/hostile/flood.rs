@@ -24,7 +24,7 @@ const SENDS_PER_YIELD: u64 = 64;
 
 /// The fields of a reply the flooder counts.
 #[derive(Deserialize)]
-struct Reply<'a> {
+struct FloodReply<'a> {
     #[serde(rename = "type", borrow)]
     kind: &'a str,
     #[serde(default)]
@@ -59,7 +59,7 @@ pub(super) async fn send_flood(
         async move {
             loop {
                 let open = reader
-                    .each_in_next(|m| match serde_json::from_slice::<Reply<'_>>(m) {
+                    .each_in_next(|m| match serde_json::from_slice::<FloodReply<'_>>(m) {
                         Ok(r) if r.kind == "ack" => bump(&c.b),
                         Ok(r) if r.kind == "error" && r.code == Some("rate_limited") => bump(&c.c),
                         Ok(r) if r.kind == "error" && r.id.is_some() => bump(&c.d),

@@ -59,7 +59,7 @@ fn kinds() -> Vec<(&'static str, Value)> {
 
 /// How the answers to one kind went.
 #[derive(Debug, Default, Clone, Copy)]
-struct Tally {
+struct AnswerTally {
     sent: u64,
     /// `bad_request` with the request's own id.
     right: u64,
@@ -77,7 +77,7 @@ pub(super) async fn invalid_requests(
     report: &mut AttackReport,
 ) {
     let kinds = kinds();
-    let mut tallies = vec![Tally::default(); kinds.len()];
+    let mut tallies = vec![AnswerTally::default(); kinds.len()];
     let mut raw = match logged_in(addr).await {
         Ok(r) => r,
         Err(e) => {

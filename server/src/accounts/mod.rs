@@ -177,7 +177,11 @@ impl Accounts {
     }
 
     /// Waits until the throttle lets an attempt start (or refuses it).
-    async fn begin_attempt(&self, name_key: &str, addr: IpAddr) -> Result<Attempt<'_>, AuthError> {
+    async fn begin_attempt(
+        &self,
+        name_key: &str,
+        addr: IpAddr,
+    ) -> Result<LoginAttempt<'_>, AuthError> {
         loop {
             // Registered before the check, so an end in between still wakes
             // this waiter.
@@ -185,7 +189,7 @@ impl Accounts {
             let admit = lock(&self.throttle).begin(name_key, addr, Instant::now());
             match admit {
                 Admit::Go => {
-                    return Ok(Attempt {
+                    return Ok(LoginAttempt {
                         accounts: self,
                         name_key: name_key.to_owned(),
                         addr,
@@ -201,21 +205,21 @@ impl Accounts {
 
 /// A login attempt the throttle let start; it ends, with its outcome if it
 /// has one, when dropped (also when the login is cancelled midway).
-struct Attempt<'a> {
+struct LoginAttempt<'a> {
     accounts: &'a Accounts,
     name_key: String,
     addr: IpAddr,
     outcome: Option<bool>,
 }
 
-impl Attempt<'_> {
+impl LoginAttempt<'_> {
     /// Records whether the password was right, and ends the attempt.
     fn finish(mut self, right: bool) {
         self.outcome = Some(right);
     }
 }
 
-impl Drop for Attempt<'_> {
+impl Drop for LoginAttempt<'_> {
     fn drop(&mut self) {
         lock(&self.accounts.throttle).end(&self.name_key, self.addr, Instant::now(), self.outcome);
         self.accounts.attempt_ended.notify_waiters();

@@ -9,7 +9,7 @@ use cove_common::proto::{ChatMessage, MessageId};
 
 use crate::accounts::UserCtx;
 use crate::credentials::HistorySecret;
-use crate::store::history::{HistoryReader, Page};
+use crate::store::history::{HistoryPage, HistoryReader};
 use crate::sync::lock;
 
 use super::{Hub, HubError};
@@ -24,7 +24,7 @@ impl Hub {
         with: Target,
         before: Option<MessageId>,
         limit: u16,
-    ) -> Result<Page, HubError> {
+    ) -> Result<HistoryPage, HubError> {
         {
             let live = lock(&self.live);
             match &with {

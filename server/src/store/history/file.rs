@@ -455,8 +455,8 @@ mod tests {
     use super::super::format::{BUNDLE_TARGET, KIND_BUNDLE};
     use super::super::test_support::{frames, lose_unsynced, msg, read_all, setup, texts};
     use super::*;
+    use crate::store::history::HistoryPage;
     use crate::store::history::HistoryReader;
-    use crate::store::history::Page;
     use cove_common::crypto::{IV_LEN, TAG_LEN};
 
     #[test]
@@ -488,7 +488,7 @@ mod tests {
             "{bundles:?}"
         );
         let r = HistoryReader::open(&path, &secret).unwrap();
-        let Page {
+        let HistoryPage {
             messages: page,
             more,
             ..
@@ -520,7 +520,7 @@ mod tests {
         let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
         f.append(&[&msg(4, "room", "four")]).unwrap();
         let r = HistoryReader::open(&path, &secret).unwrap();
-        let Page { messages: page, .. } = r.page(None, 10, |_| true).unwrap();
+        let HistoryPage { messages: page, .. } = r.page(None, 10, |_| true).unwrap();
         // The torn segment header survived whole, its record did not.
         assert_eq!(texts(&page), ["four", "two", "one"]);
         assert!(std::fs::metadata(&path).unwrap().len() > full);

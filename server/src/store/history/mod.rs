@@ -26,7 +26,7 @@ mod writer;
 
 pub use file::HistoryFile;
 pub use queue::{QUEUE_BYTES, QueueRoom, QueueSpace};
-pub use reader::{HistoryReader, Page};
+pub use reader::{HistoryPage, HistoryReader};
 pub use writer::{AppendJob, HistoryService, IDLE_CLOSE, SYNC_INTERVAL};
 
 /// The histories folder inside the data directory.

@@ -5,7 +5,7 @@
 //! or a torn tail is left out.
 //!
 //! Damage stays local: a frame that fails its check (its MAC, its segment's
-//! key, its lengths) is stepped over and counted in [`Page::unreadable`],
+//! key, its lengths) is stepped over and counted in [`HistoryPage::unreadable`],
 //! and reading carries on with the frames before it; where the lengths no
 //! longer lead backwards, the frames are found again by walking forwards
 //! from the start ([`walk`]). Only a failing read of the disk is an error.
@@ -39,7 +39,7 @@ pub struct HistoryReader<'a> {
 
 /// One page of a history.
 #[derive(Debug, Default)]
-pub struct Page {
+pub struct HistoryPage {
     /// The messages, newest first.
     pub messages: Vec<ChatMessage>,
     /// Whether older messages remain.
@@ -51,7 +51,7 @@ pub struct Page {
 }
 
 /// What walking backwards meets next.
-enum Item {
+enum WalkItem {
     Frame { start: u64, kind: u8, body: Vec<u8> },
     Damaged { from: u64, to: u64 },
 }
@@ -72,17 +72,17 @@ enum Found {
 }
 
 impl Backwards<'_, '_> {
-    fn next(&mut self) -> Result<Option<Item>, StoreError> {
+    fn next(&mut self) -> Result<Option<WalkItem>, StoreError> {
         if let Some(index) = &mut self.index {
             return match index.pop() {
                 None => Ok(None),
-                Some(Found::Damaged(from, to)) => Ok(Some(Item::Damaged { from, to })),
+                Some(Found::Damaged(from, to)) => Ok(Some(WalkItem::Damaged { from, to })),
                 Some(Found::Frame(f)) => {
                     let mut body = vec![0u8; f.len as usize];
                     self.file
                         .read_exact_at(&mut body, f.start + HEAD)
                         .map_err(StoreError::read(&self.reader.path))?;
-                    Ok(Some(Item::Frame {
+                    Ok(Some(WalkItem::Frame {
                         start: f.start,
                         kind: f.kind,
                         body,
@@ -95,7 +95,7 @@ impl Backwards<'_, '_> {
         }
         if let Some((start, kind, body)) = self.reader.frame_before(self.file, self.end)? {
             self.end = start;
-            return Ok(Some(Item::Frame { start, kind, body }));
+            return Ok(Some(WalkItem::Frame { start, kind, body }));
         }
         // The lengths no longer agree: find the frames before `end` from the
         // start, stepping over what is damaged.
@@ -300,12 +300,12 @@ impl<'a> HistoryReader<'a> {
         before: Option<MessageId>,
         limit: usize,
         filter: impl Fn(&ChatMessage) -> bool,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<HistoryPage, StoreError> {
         let Some(file) = &self.file else {
-            return Ok(Page::default());
+            return Ok(HistoryPage::default());
         };
         let mut keys: HashMap<u64, Option<EtmKey>> = HashMap::new();
-        let mut page = Page::default();
+        let mut page = HistoryPage::default();
         // Damage met since the last message taken: it belongs to this page
         // if an older message is taken next (or the start is reached), and
         // to a newer page if a message too new for this one comes next.
@@ -318,13 +318,13 @@ impl<'a> HistoryReader<'a> {
         };
         while let Some(item) = items.next()? {
             let (start, kind, mut body) = match item {
-                Item::Damaged { from, to } => {
+                WalkItem::Damaged { from, to } => {
                     tracing::warn!(path = %self.path.display(), from, to,
                         "damaged stretch in a history file skipped");
                     pending += 1;
                     continue;
                 }
-                Item::Frame { start, kind, body } => (start, kind, body),
+                WalkItem::Frame { start, kind, body } => (start, kind, body),
             };
             if kind != KIND_BUNDLE && kind != KIND_RECORD {
                 continue;
@@ -385,14 +385,14 @@ mod tests {
             f.append(&refs).unwrap();
         }
         let r = HistoryReader::open(&path, &secret).unwrap();
-        let Page {
+        let HistoryPage {
             messages: page,
             more,
             ..
         } = r.page(None, 3, |_| true).unwrap();
         assert_eq!(texts(&page), ["m23", "m22", "m21"]);
         assert!(more);
-        let Page {
+        let HistoryPage {
             messages: page,
             more,
             ..
@@ -402,7 +402,7 @@ mod tests {
             ["m20", "m13", "m12", "m11", "m10", "m3", "m2", "m1", "m0"]
         );
         assert!(!more);
-        let Page { messages: page, .. } = r
+        let HistoryPage { messages: page, .. } = r
             .page(None, 100, |m| {
                 m.to == Target::Room(RoomName::new("odd").unwrap())
             })
@@ -452,7 +452,7 @@ mod tests {
         let secret = HistorySecret::from_bytes([5; 32]);
         let read = || {
             let r = HistoryReader::open(&path, &secret).unwrap();
-            let Page { messages: page, .. } = r.page(None, 10, |_| true).unwrap();
+            let HistoryPage { messages: page, .. } = r.page(None, 10, |_| true).unwrap();
             page.iter()
                 .map(|m| m.text.as_str().to_owned())
                 .collect::<Vec<_>>()

@@ -9,7 +9,7 @@ use cove_common::crypto::random_bytes;
 use cove_common::proto::{ChatMessage, Target};
 use cove_common::{MessageText, RoomName, Username};
 
-use super::{HistoryReader, Page};
+use super::{HistoryPage, HistoryReader};
 use crate::credentials::HistorySecret;
 
 pub(super) fn msg(id: u64, room: &str, text: &str) -> Vec<u8> {
@@ -48,7 +48,7 @@ pub(super) fn frames(path: &Path) -> Vec<(u8, usize)> {
 
 pub(super) fn read_all(path: &Path, secret: &HistorySecret) -> Vec<String> {
     let r = HistoryReader::open(path, secret).unwrap();
-    let Page { messages: page, .. } = r.page(None, 1000, |_| true).unwrap();
+    let HistoryPage { messages: page, .. } = r.page(None, 1000, |_| true).unwrap();
     page.iter().map(|m| m.text.as_str().to_owned()).collect()
 }
 

@@ -596,8 +596,8 @@ mod tests {
     use super::super::test_support::{lose_unsynced, msg, read_all};
     use super::*;
     use crate::credentials::HistorySecret;
+    use crate::store::history::HistoryPage;
     use crate::store::history::HistoryReader;
-    use crate::store::history::Page;
     use cove_common::crypto::random_bytes;
 
     #[test]
@@ -805,7 +805,7 @@ mod tests {
         // Completed jobs are readable at once, by each recipient.
         for (id, secret) in [&a, &b] {
             let r = HistoryReader::open(&svc.path_of(id), secret).unwrap();
-            let Page {
+            let HistoryPage {
                 messages: page,
                 more,
                 ..
