@@ -262,20 +262,19 @@ async fn records_that_are_not_objects_close_the_connection_with_a_reason() {
     assert!(raw.closed().await);
 }
 
-#[tokio::test]
-async fn parallel_guesses_are_throttled_like_sequential_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().join("data"));
-    // A hash that takes a few milliseconds, as real ones do, so that the
-    // attempts overlap.
+/// A password hash that takes a few milliseconds, as real ones do, so that
+/// logins sent together overlap.
+fn overlapping_hashes(config: &mut cove_server::Config) {
     config.kdf = cove_server::KdfParams {
         m_cost_kib: 16 * 1024,
         t_cost: 2,
         p_cost: 1,
     };
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let _handle = server.spawn();
+}
+
+#[tokio::test]
+async fn parallel_guesses_are_throttled_like_sequential_ones() {
+    let (addr, _handle, _dir) = start_with(overlapping_hashes).await;
     drop(register(&addr, "alice").await);
     // 64 connections, each with one wrong password, sent together.
     let mut conns = Vec::new();
@@ -313,17 +312,7 @@ async fn parallel_guesses_are_throttled_like_sequential_ones() {
 
 #[tokio::test]
 async fn a_class_logging_in_at_once_from_one_address_is_not_locked_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().join("data"));
-    // Real-looking hashes, so that the logins overlap.
-    config.kdf = cove_server::KdfParams {
-        m_cost_kib: 16 * 1024,
-        t_cost: 2,
-        p_cost: 1,
-    };
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let _handle = server.spawn();
+    let (addr, _handle, _dir) = start_with(overlapping_hashes).await;
     let names: Vec<String> = (0..20).map(|i| format!("student{i}")).collect();
     for n in &names {
         drop(register(&addr, n).await);
@@ -350,12 +339,10 @@ async fn a_class_logging_in_at_once_from_one_address_is_not_locked_out() {
 
 #[tokio::test]
 async fn pings_do_not_keep_a_connection_that_never_logs_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().join("data"));
-    config.login_deadline = std::time::Duration::from_millis(1500);
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let _handle = server.spawn();
+    let (addr, _handle, _dir) = start_with(|config| {
+        config.login_deadline = std::time::Duration::from_millis(1500);
+    })
+    .await;
     let mut raw = RawClient::connect(&addr).await;
     let started = std::time::Instant::now();
     let mut id = 0;
@@ -383,12 +370,10 @@ async fn pings_do_not_keep_a_connection_that_never_logs_in() {
 
 #[tokio::test]
 async fn one_address_cannot_hold_more_than_its_share_of_connections_waiting_to_log_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().join("data"));
-    config.max_unauthenticated_per_address = 4;
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let _handle = server.spawn();
+    let (addr, _handle, _dir) = start_with(|config| {
+        config.max_unauthenticated_per_address = 4;
+    })
+    .await;
     drop(register(&addr, "alice").await);
     let mut waiting = Vec::new();
     for _ in 0..4 {
@@ -432,12 +417,10 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections_waiting_to_l
 
 #[tokio::test]
 async fn one_user_cannot_flood_a_room() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().join("data"));
-    config.messages_per_second_per_user = 5;
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let _handle = server.spawn();
+    let (addr, _handle, _dir) = start_with(|config| {
+        config.messages_per_second_per_user = 5;
+    })
+    .await;
     let (alice, mut ae, _) = register(&addr, "alice").await;
     let general = Target::Room(RoomName::general());
     let mut ids = Vec::new();
@@ -488,12 +471,10 @@ async fn one_user_cannot_flood_a_room() {
 
 #[tokio::test]
 async fn client_that_stops_reading_is_disconnected() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().join("data"));
-    config.outbox_capacity = 8;
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let _handle = server.spawn();
+    let (addr, _handle, _dir) = start_with(|config| {
+        config.outbox_capacity = 8;
+    })
+    .await;
 
     let (alice, mut ae, _) = register(&addr, "alice").await;
     // Bob logs in by hand and then never reads again.
@@ -932,12 +913,10 @@ fn messages_written_after_damage_stay_readable() {
 /// own budget: `accounts.rs` unit test.)
 #[tokio::test]
 async fn registration_flood_from_one_address_is_limited() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().join("data"));
-    config.registrations_per_address_per_hour = 3;
-    let server = Server::bind(config).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let _handle = server.spawn();
+    let (addr, _handle, _dir) = start_with(|config| {
+        config.registrations_per_address_per_hour = 3;
+    })
+    .await;
     for i in 0..3 {
         drop(register(&addr, &format!("flood{i}")).await);
     }

@@ -36,6 +36,21 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     c
 }
 
+/// A server on a fresh data directory with `tweak` applied to the test
+/// configuration: its address, its handle (it stops when dropped) and the
+/// directory (removed when dropped).
+#[allow(dead_code)]
+pub async fn start_with(
+    tweak: impl FnOnce(&mut Config),
+) -> (String, ServerHandle, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("data"));
+    tweak(&mut config);
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr().to_string();
+    (addr, server.spawn(), dir)
+}
+
 impl TestServer {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
