@@ -58,8 +58,14 @@ impl IdClock {
             Err(e) => return Err(e),
         };
         let last = stored.max(now());
-        let reserved = last + RESERVE_AHEAD_US;
-        file.save(reserved)?;
+        let mut reserved = last + RESERVE_AHEAD_US;
+        if let Err(e) = file.save(reserved) {
+            // A server whose disk refuses writes can still serve what is
+            // stored; the first send tries again, and fails with `storage`
+            // if the disk still refuses.
+            tracing::warn!(error = %e, "cannot store the message id reservation");
+            reserved = last;
+        }
         Ok(Self {
             issued: Mutex::new(Issued { last, reserved }),
             file,
