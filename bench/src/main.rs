@@ -53,6 +53,11 @@ struct Args {
     /// storm), at `--concurrency` at a time.
     #[arg(long, default_value_t = 0)]
     storm: usize,
+    /// Extra members of the rooms (spread over them like the clients) who
+    /// register, join and disconnect before the messages: registered but
+    /// never online, so every message is also stored for them.
+    #[arg(long, default_value_t = 0)]
+    offline: usize,
     /// Hard limit for the whole run, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -81,6 +86,7 @@ fn main() -> Result<()> {
         window: args.window,
         drain: Duration::from_secs(args.drain),
         storm: args.storm,
+        offline: args.offline,
         server_pid: None,
     };
     let mut spawned = None;

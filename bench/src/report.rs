@@ -204,6 +204,7 @@ mod tests {
             window: 4,
             drain: std::time::Duration::from_secs(1),
             storm: 0,
+            offline: 0,
             server_pid: None,
         };
         let o = Outcome {

@@ -40,6 +40,9 @@ pub struct Plan {
     /// Extra accounts that log in all at once while the messages flow (a
     /// login storm); 0 for none.
     pub storm: usize,
+    /// Extra members of the rooms who registered, joined and left, and stay
+    /// offline: each message is stored for them too, and counted unread.
+    pub offline: usize,
     /// The server's process id, to read its memory while clients idle.
     pub server_pid: Option<u32>,
 }
@@ -163,10 +166,12 @@ pub async fn run_with(
     let password = Password::new(PASSWORD)?;
 
     let t = Instant::now();
-    bounded(plan.clients + plan.storm, plan.concurrency, |i| {
+    let offline_from = plan.clients + plan.storm;
+    let rooms = plan.rooms.max(1);
+    bounded(offline_from + plan.offline, plan.concurrency, |i| {
         let (addr, password, tag) = (addr.to_owned(), password.clone(), tag.to_owned());
         async move {
-            let raw = auth(
+            let mut raw = auth(
                 addr,
                 Auth::Register {
                     username: name(&tag, i),
@@ -175,6 +180,18 @@ pub async fn run_with(
             )
             .await
             .with_context(|| format!("registering client {i}"))?;
+            if i >= offline_from {
+                // An offline member: joins, then disconnects for good.
+                let id = raw
+                    .send(Request::Join {
+                        room: room_of(i, rooms),
+                    })
+                    .await?;
+                match raw.reply_to(id).await? {
+                    Some(ServerMessage::Joined { .. }) => {}
+                    other => bail!("offline member {i} could not join: {other:?}"),
+                }
+            }
             drop(raw);
             Ok(())
         }

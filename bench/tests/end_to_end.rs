@@ -30,6 +30,80 @@ async fn start_server_with(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_members_are_members_that_never_come_online() {
+    use cove_common::client::{Auth, connect};
+    use cove_common::{Password, Request, RoomName, ServerMessage, Username};
+
+    let (addr, handle, _dir) = start_server().await;
+    let plan = Plan {
+        clients: 4,
+        rooms: 1,
+        messages: 3,
+        size: 100,
+        rate: None,
+        concurrency: 3,
+        window: 2,
+        drain: Duration::from_secs(10),
+        storm: 0,
+        offline: 5,
+        server_pid: None,
+    };
+    let out = run(&addr, &plan, "o").await.unwrap();
+    // Only the online clients count deliveries.
+    assert_eq!(out.deliveries_received, 4 * 3 * 3);
+    // The room has all nine, five of them offline; and an offline member
+    // finds every message in their history.
+    let (session, mut events, _) = connect(&addr)
+        .await
+        .unwrap()
+        .authenticate(Auth::Login {
+            username: Username::new("bo-4").unwrap(),
+            password: Password::new("bench password 123").unwrap(),
+        })
+        .await
+        .unwrap();
+    let room = RoomName::new("bench-r0").unwrap();
+    let id = session
+        .send(Request::Members { room: room.clone() })
+        .await
+        .unwrap();
+    let id2 = session
+        .send(Request::History {
+            with: cove_common::Target::Room(room),
+            before: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let (mut total, mut online, mut stored) = (None, 0, None);
+    while total.is_none() || stored.is_none() {
+        let Some(cove_common::client::Event::Message(m)) = events.recv().await else {
+            panic!("closed")
+        };
+        match m {
+            ServerMessage::Members {
+                id: i,
+                members,
+                total: t,
+                ..
+            } if i == id => {
+                total = Some(t);
+                online = members.iter().filter(|m| m.online).count();
+            }
+            ServerMessage::History {
+                id: i, messages, ..
+            } if i == id2 => stored = Some(messages.len()),
+            _ => {}
+        }
+    }
+    assert_eq!(total, Some(9));
+    assert_eq!(online, 1, "only the one logged in just now");
+    assert_eq!(stored, Some(12));
+    drop(session);
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_delivery_arrives_once() {
     let (addr, handle, _dir) = start_server().await;
     for (rooms, rate) in [(1, None), (2, Some(200.0))] {
@@ -43,6 +117,7 @@ async fn every_delivery_arrives_once() {
             window: 2,
             drain: Duration::from_secs(10),
             storm: 3,
+            offline: 0,
             server_pid: None,
         };
         let tag = format!("t{rooms}");
@@ -70,6 +145,7 @@ async fn every_delivery_arrives_once() {
         window: 1,
         drain: Duration::from_millis(100),
         storm: 0,
+        offline: 0,
         server_pid: Some(std::process::id()),
     };
     let out = run(&addr, &idle, "idle").await.unwrap();
@@ -98,6 +174,7 @@ async fn attacks_do_no_harm_to_the_chat() {
         window: 4,
         drain: Duration::from_secs(10),
         storm: 0,
+        offline: 0,
         server_pid: None,
     };
     let scale = small_scale();
@@ -190,6 +267,7 @@ async fn attacks_on_the_limits_do_no_harm_to_the_chat() {
         window: 4,
         drain: Duration::from_secs(10),
         storm: 0,
+        offline: 0,
         server_pid: None,
     };
     for (n, attack) in [

@@ -163,6 +163,7 @@ fn main() -> Result<()> {
                 window: 16,
                 drain: Duration::from_secs(10),
                 storm: 0,
+                offline: 0,
                 server_pid: None,
             };
             let mut failed = false;
