@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cove_common::{Password, Request, Username};
+use cove_common::Password;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{ATTACKER, AttackReport, Counters, Scale, bump, get, is_stopped, stopped};
-use crate::raw::{self, Raw};
+use crate::raw;
 
 /// A close this soon after connecting was a refusal at accept.
 const AT_ONCE: Duration = Duration::from_secs(1);
@@ -146,25 +146,8 @@ pub(super) async fn stalled(
     let password = Password::new("stalled reader password").unwrap_or_else(|_| unreachable!());
     let mut conns = Vec::new();
     for i in 0..scale.stalled {
-        let r = async {
-            let mut raw = Raw::connect(addr, Some(IpAddr::from(ATTACKER))).await?;
-            let name = Username::new(format!("stalled-{i}-{}", std::process::id()))?;
-            let id = raw
-                .send(Request::Register {
-                    username: name,
-                    password: password.clone(),
-                })
-                .await?;
-            raw.reply_to(id).await?;
-            let id = raw
-                .send(Request::Join {
-                    room: crate::run::room_of(0, 1),
-                })
-                .await?;
-            raw.reply_to(id).await?;
-            Ok::<_, anyhow::Error>(raw)
-        }
-        .await;
+        let name = format!("stalled-{i}-{}", std::process::id());
+        let r = super::room_member(addr, name, password.clone()).await;
         if let Ok(r) = r {
             conns.push(r);
         }

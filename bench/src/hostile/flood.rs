@@ -4,17 +4,16 @@
 //! rest `rate_limited`, so the room's members receive, and store, only
 //! what the rate allows.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use cove_common::{ClientMsgId, MessageText, Password, Request, Target, Username};
+use cove_common::{ClientMsgId, MessageText, Password, Request, Target};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::{ATTACKER, AttackReport, Counters, Scale, bump, get, is_stopped, stopped};
+use super::{AttackReport, Counters, Scale, bump, get, is_stopped, stopped};
 use crate::raw::Raw;
 
 /// Sends between yields to the attacker's runtime, so the reader keeps up
@@ -151,19 +150,6 @@ pub(super) async fn send_flood(
 
 /// A fresh account from the attacker's address, in the chatters' room.
 async fn member(addr: &str) -> Result<Raw> {
-    let mut raw = Raw::connect(addr, Some(IpAddr::from(ATTACKER))).await?;
-    let id = raw
-        .send(Request::Register {
-            username: Username::new(format!("flooder-{}", std::process::id()))?,
-            password: Password::new("flooder password")?,
-        })
-        .await?;
-    raw.reply_to(id).await?;
-    let id = raw
-        .send(Request::Join {
-            room: crate::run::room_of(0, 1),
-        })
-        .await?;
-    raw.reply_to(id).await?;
-    Ok(raw)
+    let name = format!("flooder-{}", std::process::id());
+    super::room_member(addr, name, Password::new("flooder password")?).await
 }

@@ -170,6 +170,27 @@ struct Counters {
     e: AtomicU64,
 }
 
+/// A fresh account registered from the attacker's address and joined to
+/// the chatters' room, its connection kept.
+async fn room_member(addr: &str, name: String, password: Password) -> Result<crate::raw::Raw> {
+    use cove_common::Request;
+    let mut raw = crate::raw::Raw::connect(addr, Some(std::net::IpAddr::from(ATTACKER))).await?;
+    let id = raw
+        .send(Request::Register {
+            username: Username::new(name)?,
+            password,
+        })
+        .await?;
+    raw.reply_to(id).await?;
+    let id = raw
+        .send(Request::Join {
+            room: crate::run::room_of(0, 1),
+        })
+        .await?;
+    raw.reply_to(id).await?;
+    Ok(raw)
+}
+
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
