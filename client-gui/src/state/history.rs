@@ -124,20 +124,9 @@ impl ChatState {
             .filter(|(_, c)| c.loaded)
             .map(|(t, c)| (t.clone(), c.newest_id().unwrap_or(0)))
             .collect();
-        let mut rooms = welcome.rooms;
-        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        for r in &rooms {
-            let conv = self
-                .conversations
-                .entry(Target::Room(r.name.clone()))
-                .or_insert_with(Conversation::unloaded);
-            // A loaded room's catch-up counts what it missed, one by one;
-            // the welcome's count would count them twice.
-            if !conv.loaded {
-                conv.unread = conv.unread.max(r.unread);
-            }
-        }
-        self.rooms = rooms;
+        // A loaded room's catch-up counts what it missed, one by one; the
+        // welcome's count would count them twice.
+        self.merge_rooms(welcome.rooms, false);
         if let Target::Room(r) = &self.current
             && !self.rooms.iter().any(|m| &m.name == r)
         {

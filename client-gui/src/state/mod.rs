@@ -128,14 +128,22 @@ impl ChatState {
     }
 
     /// Replaces the room list (welcome or list reply), keeping unread counts.
-    pub fn set_rooms(&mut self, mut rooms: Vec<RoomInfo>) {
+    pub fn set_rooms(&mut self, rooms: Vec<RoomInfo>) {
+        self.merge_rooms(rooms, true);
+    }
+
+    /// Replaces the room list; each room's unread count rises to the
+    /// server's, for loaded conversations too only if `loaded_too`.
+    pub(super) fn merge_rooms(&mut self, mut rooms: Vec<RoomInfo>, loaded_too: bool) {
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         for r in &rooms {
             let conv = self
                 .conversations
                 .entry(Target::Room(r.name.clone()))
                 .or_insert_with(Conversation::unloaded);
-            conv.unread = conv.unread.max(r.unread);
+            if loaded_too || !conv.loaded {
+                conv.unread = conv.unread.max(r.unread);
+            }
         }
         self.rooms = rooms;
     }
