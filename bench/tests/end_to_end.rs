@@ -29,14 +29,11 @@ async fn start_server_with(
     (addr, server.spawn(), dir)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn offline_members_are_members_that_never_come_online() {
-    use cove_common::client::{Auth, connect};
-    use cove_common::{Password, Request, RoomName, ServerMessage, Username};
-
-    let (addr, handle, _dir) = start_server().await;
-    let plan = Plan {
-        clients: 4,
+/// Six clients in one room sending three messages each as fast as acked;
+/// each test changes what it needs.
+fn small_plan() -> Plan {
+    Plan {
+        clients: 6,
         rooms: 1,
         messages: 3,
         size: 100,
@@ -45,8 +42,21 @@ async fn offline_members_are_members_that_never_come_online() {
         window: 2,
         drain: Duration::from_secs(10),
         storm: 0,
-        offline: 5,
+        offline: 0,
         server_pid: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_members_are_members_that_never_come_online() {
+    use cove_common::client::{Auth, connect};
+    use cove_common::{Password, Request, RoomName, ServerMessage, Username};
+
+    let (addr, handle, _dir) = start_server().await;
+    let plan = Plan {
+        clients: 4,
+        offline: 5,
+        ..small_plan()
     };
     let out = run(&addr, &plan, "o").await.unwrap();
     // Only the online clients count deliveries.
@@ -108,17 +118,10 @@ async fn every_delivery_arrives_once() {
     let (addr, handle, _dir) = start_server().await;
     for (rooms, rate) in [(1, None), (2, Some(200.0))] {
         let plan = Plan {
-            clients: 6,
             rooms,
-            messages: 3,
-            size: 100,
             rate,
-            concurrency: 3,
-            window: 2,
-            drain: Duration::from_secs(10),
             storm: 3,
-            offline: 0,
-            server_pid: None,
+            ..small_plan()
         };
         let tag = format!("t{rooms}");
         let out = run(&addr, &plan, &tag).await.unwrap();
@@ -135,18 +138,14 @@ async fn every_delivery_arrives_once() {
     // Idle mode: everyone logs in and stays; no messages.
     let idle = Plan {
         clients: 5,
-        rooms: 1,
         messages: 0,
-        size: 100,
-        rate: None,
         // More logins in flight from one network than the throttle's free
         // attempts: they queue, and every one gets in.
         concurrency: 8,
         window: 1,
         drain: Duration::from_millis(100),
-        storm: 0,
-        offline: 0,
         server_pid: Some(std::process::id()),
+        ..small_plan()
     };
     let out = run(&addr, &idle, "idle").await.unwrap();
     assert_eq!(out.sessions_held, 5);
@@ -165,17 +164,10 @@ async fn attacks_do_no_harm_to_the_chat() {
 
     let (addr, _handle, _dir) = start_server().await;
     let plan = Plan {
-        clients: 6,
-        rooms: 1,
         messages: 20,
-        size: 100,
         rate: Some(100.0),
-        concurrency: 3,
         window: 4,
-        drain: Duration::from_secs(10),
-        storm: 0,
-        offline: 0,
-        server_pid: None,
+        ..small_plan()
     };
     let scale = small_scale();
     for (n, attack) in [
@@ -258,17 +250,10 @@ async fn attacks_on_the_limits_do_no_harm_to_the_chat() {
     })
     .await;
     let plan = Plan {
-        clients: 6,
-        rooms: 1,
         messages: 10,
-        size: 100,
         rate: Some(30.0),
-        concurrency: 3,
         window: 4,
-        drain: Duration::from_secs(10),
-        storm: 0,
-        offline: 0,
-        server_pid: None,
+        ..small_plan()
     };
     for (n, attack) in [
         Attack::ParallelGuesses,
