@@ -68,7 +68,6 @@ pub enum NotStored {
 pub type ConnId = u64;
 
 /// Why a hub operation failed; each maps to a protocol [`ErrorCode`].
-/// Why a hub operation failed; each maps to a protocol [`ErrorCode`].
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     /// The room does not exist.

@@ -69,6 +69,10 @@ pub struct AppendJob {
 enum Command {
     Append(AppendJob, oneshot::Sender<Result<(), StoreError>>),
     Stop(mpsc::Sender<()>),
+    /// Tests only: the writer finishes the jobs queued before this one, then
+    /// waits until the sender is dropped (a disk that stopped answering).
+    #[cfg(test)]
+    Stall(mpsc::Receiver<()>),
 }
 
 /// The history writer: one thread owning the open files. It takes the jobs
@@ -179,6 +183,17 @@ impl HistoryService {
         rx
     }
 
+    /// Tests only: stalls the writer after the jobs queued so far until the
+    /// returned guard is dropped, as a disk that stopped answering would.
+    #[cfg(test)]
+    pub(crate) fn stall(&self) -> mpsc::Sender<()> {
+        let (guard, rx) = mpsc::channel();
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = tx.send(Command::Stall(rx));
+        }
+        guard
+    }
+
     /// Writes and fsyncs everything queued, then stops the writer. Blocks.
     pub fn flush_and_stop(&self) {
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -233,8 +248,12 @@ fn take_batch(first: Option<Command>, rx: &mpsc::Receiver<Command>) -> Vec<Comma
         if let Command::Append(job, _) = &c {
             bytes += job.entry.len() * job.users.len();
         }
+        #[cfg(test)]
+        let stall = matches!(c, Command::Stall(_));
+        #[cfg(not(test))]
+        let stall = false;
         batch.push(c);
-        if batch.len() >= BATCH_JOBS || bytes >= BATCH_BYTES {
+        if stall || batch.len() >= BATCH_JOBS || bytes >= BATCH_BYTES {
             break;
         }
         next = rx.try_recv().ok();
@@ -323,6 +342,8 @@ impl Writer {
         let mut jobs: Vec<AppendJob> = Vec::new();
         let mut dones = Vec::new();
         let mut stop = None;
+        #[cfg(test)]
+        let mut stall: Option<mpsc::Receiver<()>> = None;
         for cmd in batch {
             match cmd {
                 Command::Append(job, done) => {
@@ -330,6 +351,8 @@ impl Writer {
                     dones.push(done);
                 }
                 Command::Stop(ack) => stop = Some(ack),
+                #[cfg(test)]
+                Command::Stall(rx) => stall = Some(rx),
             }
         }
         let mut failed: HashMap<UserId, StoreError> = HashMap::new();
@@ -401,6 +424,11 @@ impl Writer {
             let err = users.iter().find_map(|(u, _)| failed.get(u)).map(copy_err);
             refused += u64::from(err.is_some());
             let _ = done.send(err.map_or(Ok(()), Err));
+        }
+        #[cfg(test)]
+        if let Some(rx) = stall {
+            // Blocks until the guard is dropped (recv then fails).
+            let _ = rx.recv();
         }
         if let Some(e) = failed.values().next() {
             self.healthy.store(false, Ordering::Relaxed);
