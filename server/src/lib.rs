@@ -31,6 +31,7 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod credentials;
+mod fds;
 pub mod hub;
 pub mod outbox;
 pub mod server;

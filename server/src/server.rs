@@ -63,7 +63,8 @@ impl Server {
             store::ensure_data_dir(&data_dir)?;
             let keys = ServerKeys::load_or_create(&data_dir, passphrase.as_ref(), &kdf)?;
             let db = UserDb::open(&data_dir, &keys.storage_key)?;
-            let history = HistoryService::start(&data_dir)?;
+            let open_files = crate::fds::history_files_budget(crate::fds::raise_open_files_limit());
+            let history = HistoryService::start(&data_dir, open_files)?;
             let ids = IdClock::open(IdReservation::in_dir(&data_dir))?;
             Ok::<_, StoreError>((keys, db, history, ids))
         })

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules of `server/src`, from the bottom up; modules on one
 /// line are independent of each other.
 const LAYERS: &[&[&str]] = &[
-    &["sync", "b64", "config", "outbox"],
+    &["sync", "b64", "config", "outbox", "fds"],
     &["credentials"],
     &["store"],
     &["clock"],

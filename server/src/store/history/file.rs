@@ -1,9 +1,11 @@
 //! [`HistoryFile`]: one history file open for appending. Opening walks the
 //! frame headers ([`walk`], which the reader also uses to step over
 //! damage), cuts a torn tail and keeps damaged stretches as they are; an append
-//! writes its bundles (after a new segment frame, the first time) in one
+//! writes its bundles (and a new segment frame when one is due) in one
 //! `write(2)`; fsync, rollback and repair keep the file exactly what its
-//! writer wrote. The layout of the frames is in [`super::format`].
+//! writer wrote. Closing leaves a [`Resume`]: given back at the next
+//! opening, it skips the scan and continues the segment. The layout of the
+//! frames is in [`super::format`].
 //!
 //! # Crash safety
 //! Each batch of records goes out in one `write(2)`. A crash can leave only a
@@ -30,6 +32,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use cove_common::crypto::{EtmKey, random_bytes};
@@ -37,8 +40,8 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::format::{
-    HEAD, KIND_SEGMENT, MAX_BODY, RECORD_LABEL, SEGMENT_HEADER, TAIL, bundles, known_kind,
-    push_bundle, push_frame, segment_seal_key,
+    HEAD, KIND_SEGMENT, MAX_BODY, RECORD_LABEL, SEGMENT_BYTES, SEGMENT_HEADER, TAIL, bundles,
+    known_kind, push_bundle, push_frame, segment_seal_key,
 };
 use crate::store::{StoreError, open_private_append, sync_dir};
 
@@ -47,6 +50,47 @@ use crate::store::{StoreError, open_private_append, sync_dir};
 /// buffer shrinks. At most the writer's `OPEN_FILES` times this stays
 /// allocated, and only until the files go idle.
 const UNSYNCED_KEEP: usize = 256 * 1024;
+
+/// An fsync for another thread to run: see [`HistoryFile::start_sync`].
+pub(super) struct SyncRequest {
+    /// The file to fsync.
+    pub(super) file: Arc<File>,
+    /// Tests only: report a failure instead (from `fail_syncs`).
+    #[cfg(test)]
+    pub(super) fail: bool,
+}
+
+/// The segment bundles are being written under: its frame's offset and its
+/// data key.
+#[derive(Clone)]
+struct Segment {
+    offset: u64,
+    data_key: Zeroizing<[u8; 32]>,
+    key: EtmKey,
+}
+
+impl Segment {
+    fn new(offset: u64, data_key: Zeroizing<[u8; 32]>) -> Self {
+        let key = EtmKey::derive(data_key.as_ref(), b"", RECORD_LABEL);
+        Self {
+            offset,
+            data_key,
+            key,
+        }
+    }
+}
+
+/// What the writer remembers of a file it closed cleanly: its length, so
+/// that reopening it unchanged needs no scan, and its segment, so that the
+/// next append continues it instead of starting a new one (a key agreement
+/// and about 125 bytes, which at human pace would be paid by nearly every
+/// message). The data key stays in memory as long as this does; it is
+/// wiped when dropped.
+#[derive(Clone)]
+pub(super) struct Resume {
+    len: u64,
+    segment: Option<(u64, Zeroizing<[u8; 32]>)>,
+}
 
 /// A whole, consistent frame found by walking a file.
 #[derive(Debug, Clone, Copy)]
@@ -210,7 +254,9 @@ fn ends_with_whole_frame(
 /// tests, which set `fail_syncs`).
 pub struct HistoryFile {
     path: PathBuf,
-    file: File,
+    /// Shared with the sync threads, which fsync it while this thread
+    /// goes on appending.
+    file: Arc<File>,
     /// End of the last whole frame written.
     pub(super) len: u64,
     /// End of what the last successful fsync made durable.
@@ -221,9 +267,12 @@ pub struct HistoryFile {
     /// A failed write could not be cut back, or an fsync failed: the file
     /// must be repaired (see [`HistoryFile::repair`]) before the next append.
     needs_repair: bool,
+    /// An fsync running on another thread ([`HistoryFile::start_sync`]):
+    /// what it makes durable once it succeeds.
+    syncing: Option<u64>,
     pub(super) last_write: Instant,
     public: [u8; 32],
-    segment: Option<(u64, EtmKey)>,
+    segment: Option<Segment>,
     #[cfg(test)]
     pub(super) fail_syncs: u32,
 }
@@ -246,13 +295,13 @@ impl HistoryFile {
         Self::open_known(path, public, None)
     }
 
-    /// Like [`HistoryFile::open_append`]; if the file is still exactly
-    /// `known` bytes long (its length when this writer last closed it
-    /// cleanly), the scan is skipped.
+    /// Like [`HistoryFile::open_append`]; if the file is still exactly as
+    /// long as when this writer closed it cleanly (`known`), the scan is
+    /// skipped and appends continue its segment.
     pub(super) fn open_known(
         path: &Path,
         public: [u8; 32],
-        known: Option<u64>,
+        known: Option<Resume>,
     ) -> Result<HistoryFile, StoreError> {
         let file = open_private_append(path)?;
         let current = file.metadata().map_err(StoreError::io(path))?.len();
@@ -262,8 +311,11 @@ impl HistoryFile {
             // does not make a new directory entry durable).
             sync_parent(path)?;
         }
-        let len = match known {
-            Some(k) if k == current => k,
+        let (len, segment) = match known {
+            Some(k) if k.len == current => (
+                k.len,
+                k.segment.map(|(offset, key)| Segment::new(offset, key)),
+            ),
             _ => {
                 let w = walk(&file, path, current, false)?;
                 for (from, to) in &w.damaged {
@@ -277,28 +329,58 @@ impl HistoryFile {
                     file.set_len(w.end).map_err(StoreError::io(path))?;
                     file.sync_all().map_err(StoreError::io(path))?;
                 }
-                w.end
+                (w.end, None)
             }
         };
         Ok(HistoryFile {
             path: path.to_path_buf(),
-            file,
+            file: Arc::new(file),
             len,
             synced: len,
             unsynced: Vec::new(),
             needs_repair: false,
+            syncing: None,
             last_write: Instant::now(),
             public,
-            segment: None,
+            segment,
             #[cfg(test)]
             fail_syncs: 0,
         })
     }
 
+    /// What reopening this file needs to skip the scan and continue its
+    /// segment; meaningful once the file is clean ([`HistoryFile::is_clean`]).
+    pub(super) fn resume(&self) -> Resume {
+        Resume {
+            len: self.len,
+            segment: self
+                .segment
+                .as_ref()
+                .map(|s| (s.offset, s.data_key.clone())),
+        }
+    }
+
+    /// Appends a new segment frame at `offset` to `buf`, returning it.
+    fn push_segment(&self, buf: &mut Vec<u8>, offset: u64) -> Segment {
+        let e = StaticSecret::from(random_bytes::<32>());
+        let e_pub = PublicKey::from(&e).to_bytes();
+        let shared = Zeroizing::new(e.diffie_hellman(&PublicKey::from(self.public)).to_bytes());
+        let data_key = Zeroizing::new(random_bytes::<32>());
+        let mut body = e_pub.to_vec();
+        segment_seal_key(&shared, &e_pub, &self.public).seal_append(
+            SEGMENT_HEADER,
+            data_key.as_ref(),
+            &mut body,
+        );
+        push_frame(buf, KIND_SEGMENT, &body);
+        Segment::new(offset, data_key)
+    }
+
     /// Appends entries, all in one `write(2)`, as bundles of about
-    /// `BUNDLE_TARGET` bytes. A new segment is started on the first append
-    /// after opening. If the write fails, the file is cut back to where it
-    /// was, so nothing partial stays behind.
+    /// `BUNDLE_TARGET` bytes. A new segment starts when there is none (the
+    /// first append after opening a file whose segment is not known) or the
+    /// current one already covers [`SEGMENT_BYTES`]. If the write fails, the
+    /// file is cut back to where it was, so nothing partial stays behind.
     pub fn append(&mut self, entries: &[&[u8]]) -> Result<(), StoreError> {
         if self.needs_repair {
             self.repair()?;
@@ -306,34 +388,24 @@ impl HistoryFile {
         // The frames are built at the end of `unsynced`, which keeps them
         // until they are fsynced anyway: written bytes are copied once.
         let start = self.unsynced.len();
+        let mut buf = std::mem::take(&mut self.unsynced);
         let at = |buf: &Vec<u8>| self.len + (buf.len() - start) as u64;
-        let new_segment = self.segment.is_none();
-        if new_segment {
-            let e = StaticSecret::from(random_bytes::<32>());
-            let e_pub = PublicKey::from(&e).to_bytes();
-            let shared = Zeroizing::new(e.diffie_hellman(&PublicKey::from(self.public)).to_bytes());
-            let data_key = Zeroizing::new(random_bytes::<32>());
-            let mut body = e_pub.to_vec();
-            segment_seal_key(&shared, &e_pub, &self.public).seal_append(
-                SEGMENT_HEADER,
-                data_key.as_ref(),
-                &mut body,
-            );
-            push_frame(&mut self.unsynced, KIND_SEGMENT, &body);
-            self.segment = Some((
-                self.len,
-                EtmKey::derive(data_key.as_ref(), b"", RECORD_LABEL),
-            ));
-        }
-        let Some((seg, key)) = &self.segment else {
-            return Err(StoreError::corrupt(&self.path, "no segment"));
-        };
+        let before = self.segment.clone();
+        let mut segment = self.segment.take();
         for run in bundles(entries) {
-            let offset = at(&self.unsynced);
-            push_bundle(&mut self.unsynced, key, *seg, offset, run);
+            let offset = at(&buf);
+            let seg = match segment {
+                Some(s) if offset - s.offset <= SEGMENT_BYTES => s,
+                _ => self.push_segment(&mut buf, offset),
+            };
+            let offset = at(&buf);
+            push_bundle(&mut buf, &seg.key, seg.offset, offset, run);
+            segment = Some(seg);
         }
+        self.unsynced = buf;
+        self.segment = segment;
         self.last_write = Instant::now();
-        if let Err(e) = self.file.write_all(&self.unsynced[start..]) {
+        if let Err(e) = (&*self.file).write_all(&self.unsynced[start..]) {
             self.unsynced.truncate(start);
             // Part of the batch may be in the file: cut it off so the file
             // ends with a whole frame. If even that fails (a read-only file
@@ -343,9 +415,7 @@ impl HistoryFile {
                     "cannot cut a failed write back; the file takes no records until it can");
                 self.needs_repair = true;
             }
-            if new_segment {
-                self.segment = None;
-            }
+            self.segment = before;
             return Err(StoreError::Io {
                 path: self.path.clone(),
                 source: e,
@@ -388,8 +458,11 @@ impl HistoryFile {
         self.unsynced
             .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
         self.synced = self.synced.min(len);
+        // An fsync started before the cut covers nothing past it, and bytes
+        // appended at the cut later are not covered by it.
+        self.syncing = self.syncing.map(|upto| upto.min(len));
         self.len = len;
-        if self.segment.as_ref().is_some_and(|(at, _)| *at >= len) {
+        if self.segment.as_ref().is_some_and(|s| s.offset >= len) {
             self.segment = None;
         }
         if let Err(e) = self.file.set_len(len) {
@@ -404,9 +477,70 @@ impl HistoryFile {
         self.needs_repair
     }
 
-    /// Whether everything written is fsynced and nothing needs repair.
+    /// Whether everything written is fsynced, no fsync is running and
+    /// nothing needs repair: the file may be closed.
     pub(super) fn is_clean(&self) -> bool {
-        !self.needs_repair && self.synced == self.len
+        !self.needs_repair && self.synced == self.len && self.syncing.is_none()
+    }
+
+    /// Whether an fsync started by [`HistoryFile::start_sync`] has not
+    /// been reported back yet.
+    pub(super) fn is_syncing(&self) -> bool {
+        self.syncing.is_some()
+    }
+
+    /// Starts an fsync to run on another thread: the file (shared) and what
+    /// it will make durable. `None` if there is nothing to sync, one is
+    /// already running, or the file needs repair (which runs here, with
+    /// [`HistoryFile::sync`]). Report the outcome with
+    /// [`HistoryFile::sync_done`].
+    pub(super) fn start_sync(&mut self) -> Option<SyncRequest> {
+        if self.needs_repair || self.syncing.is_some() || self.synced == self.len {
+            return None;
+        }
+        self.syncing = Some(self.len);
+        #[cfg(test)]
+        let fail = self.fail_syncs > 0;
+        #[cfg(test)]
+        {
+            self.fail_syncs = self.fail_syncs.saturating_sub(1);
+        }
+        Some(SyncRequest {
+            file: self.file.clone(),
+            #[cfg(test)]
+            fail,
+        })
+    }
+
+    /// The outcome of the fsync started by [`HistoryFile::start_sync`]. On
+    /// success, what it covered is durable and its copy is dropped; on
+    /// failure (after which the kernel may have dropped the written pages)
+    /// the file is repaired at once from its copy, and an error means that
+    /// failed too.
+    pub(super) fn sync_done(&mut self, result: std::io::Result<()>) -> Result<(), StoreError> {
+        let Some(upto) = self.syncing.take() else {
+            return Ok(());
+        };
+        match result {
+            Ok(()) => {
+                if upto > self.synced {
+                    let covered = usize::try_from(upto - self.synced).unwrap_or(usize::MAX);
+                    self.unsynced.drain(..covered.min(self.unsynced.len()));
+                    self.synced = upto;
+                    if self.unsynced.is_empty() {
+                        self.unsynced.shrink_to(UNSYNCED_KEEP);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e,
+                    bytes = self.unsynced.len(),
+                    "history fsync failed; writing the unsynced records again");
+                self.needs_repair = true;
+                self.repair()
+            }
+        }
     }
 
     /// Makes the file exactly what this writer wrote: cut back to the last
@@ -415,7 +549,7 @@ impl HistoryFile {
         let result = self
             .file
             .set_len(self.synced)
-            .and_then(|()| self.file.write_all(&self.unsynced))
+            .and_then(|()| (&*self.file).write_all(&self.unsynced))
             .and_then(|()| self.sync_data());
         match result {
             Ok(()) => {
@@ -458,6 +592,7 @@ mod tests {
     use crate::store::history::HistoryPage;
     use crate::store::history::HistoryReader;
     use cove_common::crypto::{IV_LEN, TAG_LEN};
+    use std::path::Path;
 
     #[test]
     fn an_append_is_one_bundle_or_several_of_bounded_size() {
@@ -623,6 +758,7 @@ mod tests {
         let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
         f.append(&[&msg(1, "room", "one")]).unwrap();
         let len = f.len;
+        let resume = f.resume();
         drop(f);
         // Grown behind the writer's back (a torn frame): the known length
         // no longer matches, so the file is scanned and cut.
@@ -632,8 +768,99 @@ mod tests {
             .unwrap();
         (&g).write_all(&[2, 0, 0, 1, 0, 7]).unwrap();
         drop(g);
-        let f = HistoryFile::open_known(&path, secret.public(), Some(len)).unwrap();
+        let f = HistoryFile::open_known(&path, secret.public(), Some(resume)).unwrap();
         assert_eq!(f.len, len);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+    }
+
+    /// Each bundle's offset and the offset of the segment it names.
+    fn bundles_and_segments(path: &Path) -> Vec<(u64, u64)> {
+        let bytes = std::fs::read(path).unwrap();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let len = u32::from_be_bytes(bytes[at + 1..at + 5].try_into().unwrap()) as usize;
+            if bytes[at] == KIND_BUNDLE {
+                let seg = u64::from_be_bytes(bytes[at + 5..at + 13].try_into().unwrap());
+                out.push((at as u64, seg));
+            }
+            at += 5 + len + 4;
+        }
+        out
+    }
+
+    #[test]
+    fn a_reopened_file_continues_its_segment_only_if_remembered() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(1, "room", "one")]).unwrap();
+        f.sync().unwrap();
+        let resume = f.resume();
+        drop(f);
+        let mut f = HistoryFile::open_known(&path, secret.public(), Some(resume)).unwrap();
+        f.append(&[&msg(2, "room", "two")]).unwrap();
+        drop(f);
+        let kinds = |p: &Path| frames(p).iter().map(|f| f.0).collect::<Vec<_>>();
+        assert_eq!(kinds(&path), [KIND_SEGMENT, KIND_BUNDLE, KIND_BUNDLE]);
+        // Opened without it (as after a restart): a new segment.
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        f.append(&[&msg(3, "room", "three")]).unwrap();
+        assert_eq!(
+            kinds(&path),
+            [
+                KIND_SEGMENT,
+                KIND_BUNDLE,
+                KIND_BUNDLE,
+                KIND_SEGMENT,
+                KIND_BUNDLE
+            ]
+        );
+        assert_eq!(read_all(&path, &secret), ["three", "two", "one"]);
+    }
+
+    /// A segment's key opens at most about `SEGMENT_BYTES` of bundles, so a
+    /// damaged segment frame costs those and nothing else.
+    #[test]
+    fn a_damaged_segment_frame_costs_at_most_its_bounded_run_of_bundles() {
+        let (_d, path, secret) = setup();
+        let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+        let text = "z".repeat(1000);
+        let mut id = 0;
+        for _ in 0..30 {
+            let batch: Vec<Vec<u8>> = (0..100)
+                .map(|_| {
+                    id += 1;
+                    msg(id, "room", &text)
+                })
+                .collect();
+            let refs: Vec<&[u8]> = batch.iter().map(|e| &e[..]).collect();
+            f.append(&refs).unwrap();
+        }
+        drop(f);
+        let bundles = bundles_and_segments(&path);
+        let mut segments: Vec<u64> = bundles.iter().map(|b| b.1).collect();
+        segments.dedup();
+        assert!(segments.len() >= 3, "{segments:?}");
+        for (at, seg) in &bundles {
+            assert!(
+                at - seg <= SEGMENT_BYTES + HEAD + 200,
+                "bundle at {at}, segment at {seg}"
+            );
+        }
+        // Damage the second segment frame's key.
+        let mut raw = std::fs::read(&path).unwrap();
+        raw[segments[1] as usize + 60] ^= 0x40;
+        std::fs::write(&path, &raw).unwrap();
+        let r = HistoryReader::open(&path, &secret).unwrap();
+        let page = r.page(None, 10_000, |_| true).unwrap();
+        let lost = 3000 - page.messages.len();
+        assert!(
+            lost > 0 && lost as u64 <= SEGMENT_BYTES / 1000 + 100,
+            "lost {lost}"
+        );
+        assert_eq!(
+            page.unreadable as usize,
+            bundles.iter().filter(|b| b.1 == segments[1]).count()
+        );
     }
 }

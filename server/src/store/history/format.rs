@@ -8,11 +8,15 @@
 //! len (4, BE)`; the trailing copy of the length lets a reader walk the file
 //! backwards, so the newest page costs the same however long the file is.
 //!
-//! - A *segment* frame (kind 1) starts each run of appends: its body is a
+//! - A *segment* frame (kind 1) starts a run of bundles: its body is a
 //!   fresh ephemeral X25519 public key `E` (32 bytes) and a random 32-byte
 //!   data key sealed under `HKDF(DH(e, H), salt = E || H, "cove v1 history
 //!   segment")`, where `H` is the user's history public key. The server can
-//!   therefore write for a user who is offline, knowing only `H`.
+//!   therefore write for a user who is offline, knowing only `H`. The
+//!   server keeps each file's current segment in memory while it runs (also
+//!   while the file is closed) and starts a new one after
+//!   [`SEGMENT_BYTES`], at its first write to a file after starting, and
+//!   when it no longer remembers the file's segment.
 //! - A *bundle* frame (kind 3) holds the entries (JSON
 //!   [`ChatMessage`](cove_common::proto::ChatMessage)s) one append brought
 //!   for this user, oldest first: the offset of its segment frame (8 bytes,
@@ -45,6 +49,12 @@ pub(super) const SEGMENT_HEADER: &[u8] = b"cove v1 segment";
 pub(super) const RECORD_LABEL: &str = "cove v1 history records";
 pub(super) const RECORD_HEADER: &[u8; 14] = b"cove v1 record";
 pub(super) const BUNDLE_HEADER: &[u8; 14] = b"cove v1 bundle";
+/// A segment covers at most about this many bytes of bundles: past it, the
+/// next bundle starts a new segment. A segment frame's key opens every
+/// bundle under it, so this bounds what one damaged segment frame can cost
+/// (its bundles, at most this plus one bundle); a new segment costs an
+/// X25519 key agreement and about 125 bytes, about 0.01 % of this.
+pub(super) const SEGMENT_BYTES: u64 = 1 << 20;
 /// A bundle's plaintext is cut at about this size, so reading one page of
 /// history never decrypts much more than that page.
 pub(super) const BUNDLE_TARGET: usize = 64 * 1024;

@@ -7,19 +7,26 @@
 //! - `format`: the on-disk format, described once, and the code that builds
 //!   and splits frames.
 //! - `file`: [`HistoryFile`], a file open for appending: torn tails cut,
-//!   corrupt files moved aside, appends, fsyncs, rollback and repair.
+//!   damaged stretches kept and stepped over, appends (segments continued
+//!   across closing, via a `Resume`), fsyncs, rollback and repair.
 //! - `reader`: [`HistoryReader`], pages of one history, newest first.
 //! - `queue`: [`QueueRoom`], the bound on bytes waiting for the writer.
+//! - `open_files`: the writer's open files within a budget, closed least
+//!   recently written first, and what it remembers of closed ones.
+//! - `syncer`: the threads that fsync files beside the writer.
 //! - `writer`: [`HistoryService`] and its thread: batches of [`AppendJob`]s,
-//!   group commit, fsync retries, failure reports, idle files closed.
+//!   group commit (`writer::commit`), fsync retries, failure reports, idle
+//!   files closed.
 //!
 //! Each depends only on those before it: `format` <- `file` <- `reader`,
-//! `queue` <- `writer`.
+//! `file` <- `open_files`, `syncer` <- `writer`, `queue` <- `writer`.
 
 mod file;
 mod format;
+mod open_files;
 mod queue;
 mod reader;
+mod syncer;
 #[cfg(test)]
 mod test_support;
 mod writer;

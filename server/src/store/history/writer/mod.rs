@@ -10,7 +10,10 @@
 //! Files idle for [`IDLE_CLOSE`] are closed, so the server holds no file
 //! open for writing while nothing is being said (the kernel refuses to
 //! remount a file system read-only while any file on it is open for
-//! writing).
+//! writing). What a closed file needs to be reopened cheaply (its length and
+//! its segment, a [`Resume`]) is remembered, so closing costs no new segment.
+//! Past its budget of open files the writer closes the least recently
+//! written eighth, never all at once.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -23,14 +26,14 @@ use tokio::sync::oneshot;
 
 use super::HISTORY_DIR;
 use super::file::HistoryFile;
+use super::open_files::{OpenFiles, path_in};
 use super::queue::{QUEUE_BYTES, QueueRoom, QueueSpace};
+use super::syncer::SyncPool;
 use crate::store::StoreError;
 use crate::store::users::UserId;
 
 /// Longest time between a write and its fsync (group commit).
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
-/// History files kept open by the writer.
-const OPEN_FILES: usize = 512;
 /// After a failed fsync or repair, the next try comes this much later than a
 /// normal group commit would.
 const SYNC_RETRY: Duration = Duration::from_millis(900);
@@ -50,9 +53,6 @@ const UNSYNCED_LIMIT: usize = 128 << 20;
 const SYNC_THREADS: usize = 8;
 /// A history file not written for this long is closed.
 pub const IDLE_CLOSE: Duration = Duration::from_secs(5);
-/// Lengths of cleanly closed files remembered, so reopening one that has not
-/// changed needs no scan.
-const KNOWN_LENGTHS: usize = 65_536;
 
 /// One message to append to several users' histories.
 #[derive(Debug)]
@@ -120,7 +120,9 @@ fn copy_err(e: &StoreError) -> StoreError {
 
 impl HistoryService {
     /// Starts the writer for `<data_dir>/chat_histories`.
-    pub fn start(data_dir: &Path) -> Result<HistoryService, StoreError> {
+    /// At most `open_files` files are kept open (see
+    /// [`crate::fds::history_files_budget`]).
+    pub fn start(data_dir: &Path, open_files: usize) -> Result<HistoryService, StoreError> {
         let dir = data_dir.join(HISTORY_DIR);
         crate::store::ensure_private_dir(&dir)?;
         let (tx, rx) = mpsc::channel();
@@ -129,7 +131,7 @@ impl HistoryService {
         let writer_healthy = healthy.clone();
         let thread = std::thread::Builder::new()
             .name("cove-history".into())
-            .spawn(move || Writer::new(thread_dir, writer_healthy).run(&rx))
+            .spawn(move || Writer::new(thread_dir, writer_healthy, open_files).run(&rx))
             .map_err(StoreError::io(&dir))?;
         Ok(HistoryService {
             dir,
@@ -215,20 +217,16 @@ impl Drop for HistoryService {
     }
 }
 
-fn path_in(dir: &Path, user: &UserId) -> PathBuf {
-    dir.join(format!("{}.hist", user.as_str()))
-}
-
 /// The state of the writer thread.
 struct Writer {
-    dir: PathBuf,
-    files: HashMap<UserId, HistoryFile>,
-    /// Files written since their last good fsync (or needing repair).
+    files: OpenFiles,
+    /// Files written since their last fsync was started (or needing
+    /// repair).
     dirty: HashSet<UserId>,
-    /// When the oldest unsynced write happened.
+    /// When the oldest write not yet being fsynced happened.
     oldest_write: Option<Instant>,
-    /// Lengths of files closed cleanly, to reopen them without a scan.
-    known: HashMap<UserId, u64>,
+    /// The threads running fsyncs.
+    syncs: SyncPool,
     /// When idle files were last looked for.
     idle_checked: Instant,
     healthy: Arc<AtomicBool>,
@@ -270,13 +268,12 @@ struct Failing {
 }
 
 impl Writer {
-    fn new(dir: PathBuf, healthy: Arc<AtomicBool>) -> Self {
+    fn new(dir: PathBuf, healthy: Arc<AtomicBool>, open_files: usize) -> Self {
         Self {
-            dir,
-            files: HashMap::new(),
+            files: OpenFiles::new(dir, open_files),
             dirty: HashSet::new(),
             oldest_write: None,
-            known: HashMap::new(),
+            syncs: SyncPool::start(SYNC_THREADS),
             idle_checked: Instant::now(),
             healthy,
             failing: None,
@@ -288,6 +285,8 @@ impl Writer {
         loop {
             let wait = match self.oldest_write {
                 Some(t) => Some(SYNC_INTERVAL.saturating_sub(t.elapsed())),
+                // Running fsyncs are collected at least this often.
+                None if self.syncs.in_flight() > 0 => Some(SYNC_INTERVAL),
                 None if !self.files.is_empty() => Some(IDLE_CLOSE / 2),
                 None => None,
             };
@@ -303,27 +302,31 @@ impl Writer {
                 },
             };
             if let Some(ack) = self.write_and_commit(take_batch(first, rx)) {
+                self.sync_all();
                 let _ = ack.send(());
                 return;
             }
+            self.collect_syncs();
             if self.idle_checked.elapsed() >= IDLE_CLOSE / 2 {
                 self.idle_checked = Instant::now();
-                self.close_where(|f| f.last_write.elapsed() >= IDLE_CLOSE);
+                self.files
+                    .close_where(&self.dirty, |f| f.last_write.elapsed() >= IDLE_CLOSE);
             }
         }
-        self.sync_dirty();
+        self.sync_all();
     }
 
-    /// Writes a batch, then fsyncs if a group commit is due: its interval
-    /// has passed, the batch asked to stop, or the unsynced bytes kept for
-    /// retries reached their limit. Returns a stop request.
+    /// Writes a batch, then starts a group commit if one is due (its
+    /// interval has passed). Past the limit of unsynced bytes kept for
+    /// retries, it also waits for the fsyncs, holding back the next batch.
+    /// Returns a stop request.
     fn write_and_commit(&mut self, batch: Vec<Command>) -> Option<mpsc::Sender<()>> {
         let stop = self.write_batch(batch);
-        if stop.is_some()
-            || self
-                .oldest_write
-                .is_some_and(|t| t.elapsed() >= SYNC_INTERVAL)
-            || self.unsynced_bytes() >= self.unsynced_limit
+        if self.unsynced_bytes() >= self.unsynced_limit {
+            self.sync_all();
+        } else if self
+            .oldest_write
+            .is_some_and(|t| t.elapsed() >= SYNC_INTERVAL)
         {
             self.sync_dirty();
         }
@@ -475,20 +478,19 @@ impl Writer {
         }
     }
 
-    /// The user's open file, opening it if needed.
+    /// The user's open file, opening it if needed (after closing others if
+    /// the budget is reached).
     fn file(&mut self, user: &UserId, public: [u8; 32]) -> Result<&mut HistoryFile, StoreError> {
-        if !self.files.contains_key(user) {
-            if self.files.len() >= OPEN_FILES {
-                self.sync_dirty();
-                self.close_where(|_| true);
+        if self.files.get(user).is_none() && self.files.is_full() {
+            // Only clean files close: if too few are, commit and wait for
+            // it. If none is even then (the disk fails), one file more than
+            // the budget rather than no write at all.
+            if self.files.closable(&self.dirty) < self.files.eviction_share() {
+                self.sync_all();
             }
-            let known = self.known.remove(user);
-            let f = HistoryFile::open_known(&path_in(&self.dir, user), public, known)?;
-            self.files.insert(user.clone(), f);
+            self.files.close_oldest(&self.dirty);
         }
-        self.files
-            .get_mut(user)
-            .ok_or_else(|| StoreError::corrupt(&self.dir, "history file vanished"))
+        self.files.open(user, public)
     }
 
     /// Cuts a user's file back to `len`, dropping what this batch appended.
@@ -524,330 +526,12 @@ impl Writer {
             self.oldest_write.get_or_insert_with(Instant::now);
         } else {
             // Nothing to keep: reopen (and re-check) it next time.
-            self.files.remove(user);
+            self.files.forget(user);
         }
         result
     }
-
-    /// Bytes written and not yet fsynced, all files together: the copies
-    /// kept for a failed fsync.
-    fn unsynced_bytes(&self) -> usize {
-        self.dirty
-            .iter()
-            .filter_map(|u| self.files.get(u))
-            .map(|f| f.unsynced.len())
-            .sum()
-    }
-
-    /// fsyncs every written file; a file whose fsync (and repair) failed
-    /// stays dirty and is tried again at the next sync.
-    fn sync_dirty(&mut self) {
-        let dirty = &self.dirty;
-        let mut to_sync: Vec<(&UserId, &mut HistoryFile)> = self
-            .files
-            .iter_mut()
-            .filter(|(user, _)| dirty.contains(*user))
-            .collect();
-        // An fdatasync mostly waits for the journal and the disk, and
-        // fdatasyncs running at the same time share one journal commit: so
-        // the files are synced from several threads at once, not one by one.
-        let per_thread = to_sync.len().div_ceil(SYNC_THREADS).max(1);
-        let results: Vec<(UserId, Result<(), StoreError>)> = std::thread::scope(|scope| {
-            let threads: Vec<_> = to_sync
-                .chunks_mut(per_thread)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter_mut()
-                            .map(|(user, f)| ((*user).clone(), f.sync()))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            threads
-                .into_iter()
-                .flat_map(|t| t.join().unwrap_or_default())
-                .collect()
-        });
-        let mut failed = None;
-        let mut failures = 0;
-        // Files no longer open cannot be synced; a file whose sync did not
-        // report back (its thread died) stays dirty.
-        self.dirty.retain(|user| self.files.contains_key(user));
-        for (user, result) in results {
-            match result {
-                Ok(()) => {
-                    self.dirty.remove(&user);
-                }
-                Err(e) => {
-                    failures += 1;
-                    failed.get_or_insert(e);
-                }
-            }
-        }
-        let ok = failed.is_none();
-        if let Some(e) = failed {
-            self.healthy.store(false, Ordering::Relaxed);
-            self.report_failure(&e, failures, 0);
-        }
-        self.oldest_write = if self.dirty.is_empty() {
-            None
-        } else if ok {
-            Some(Instant::now())
-        } else {
-            // Try again in about a second, not at every group commit.
-            Some(Instant::now() + SYNC_RETRY)
-        };
-    }
-
-    /// Closes the clean files matching `pred`, remembering their lengths.
-    /// Files with unsynced records or needing repair stay open.
-    fn close_where(&mut self, pred: impl Fn(&HistoryFile) -> bool) {
-        let dirty = &self.dirty;
-        let known = &mut self.known;
-        if known.len() >= KNOWN_LENGTHS {
-            known.clear();
-        }
-        self.files.retain(|user, f| {
-            if dirty.contains(user) || !f.is_clean() || !pred(f) {
-                return true;
-            }
-            known.insert(user.clone(), f.len);
-            false
-        });
-    }
 }
 
+mod commit;
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::super::test_support::{lose_unsynced, msg, read_all};
-    use super::*;
-    use crate::credentials::HistorySecret;
-    use crate::store::history::HistoryPage;
-    use crate::store::history::HistoryReader;
-    use cove_common::crypto::random_bytes;
-
-    #[test]
-    fn writer_retries_a_failed_fsync_and_reports_trouble_until_it_works() {
-        let dir = tempfile::tempdir().unwrap();
-        let healthy = Arc::new(AtomicBool::new(true));
-        let mut w = Writer::new(dir.path().to_path_buf(), healthy.clone());
-        let user = UserId::generate();
-        let secret = HistorySecret::from_bytes(random_bytes());
-        let path = path_in(dir.path(), &user);
-        w.append(&user, secret.public(), &[&msg(1, "room", "one")])
-            .unwrap();
-        w.sync_dirty();
-        let synced = std::fs::metadata(&path).unwrap().len();
-        w.append(&user, secret.public(), &[&msg(2, "room", "two")])
-            .unwrap();
-        lose_unsynced(&path, synced);
-        // The fsync fails, and so does the one after writing again.
-        w.files.get_mut(&user).unwrap().fail_syncs = 2;
-        w.sync_dirty();
-        assert!(
-            !healthy.load(Ordering::Relaxed),
-            "a failed fsync is reported"
-        );
-        assert!(w.dirty.contains(&user), "and tried again later");
-        // It is not closed while it holds records not yet on disk.
-        w.close_where(|_| true);
-        assert!(w.files.contains_key(&user));
-        // Next round the disk works: the records are rewritten and synced.
-        w.sync_dirty();
-        assert!(w.dirty.is_empty());
-        assert_eq!(read_all(&path, &secret), ["two", "one"]);
-        // A successful write clears the trouble.
-        let (done, _rx) = oneshot::channel();
-        let job = AppendJob {
-            users: vec![(user.clone(), secret.public())].into(),
-            entry: msg(3, "room", "three").into(),
-            space: QueueSpace::untracked(),
-        };
-        assert!(w.write_batch(vec![Command::Append(job, done)]).is_none());
-        assert!(healthy.load(Ordering::Relaxed));
-        w.sync_dirty();
-        assert_eq!(read_all(&path, &secret), ["three", "two", "one"]);
-    }
-
-    fn job(users: &[(UserId, [u8; 32])], entry: Vec<u8>) -> Command {
-        let (done, _rx) = oneshot::channel();
-        Command::Append(
-            AppendJob {
-                users: users.to_vec().into(),
-                entry: entry.into(),
-                space: QueueSpace::untracked(),
-            },
-            done,
-        )
-    }
-
-    #[test]
-    fn a_batch_stops_at_its_byte_budget() {
-        let users: Vec<(UserId, [u8; 32])> =
-            (0..16).map(|_| (UserId::generate(), [7; 32])).collect();
-        // Each job is 16 recipients × 256 KiB = 4 MiB of history to write.
-        let (tx, rx) = mpsc::channel();
-        for _ in 0..100 {
-            tx.send(job(&users, vec![b'x'; 256 * 1024])).unwrap();
-        }
-        let first = rx.try_recv().ok();
-        let batch = take_batch(first, &rx);
-        assert_eq!(batch.len(), BATCH_BYTES.div_ceil(4 << 20));
-        // Small jobs are taken up to the count limit, the rest left queued.
-        let (tx, rx) = mpsc::channel();
-        for _ in 0..BATCH_JOBS + 5 {
-            tx.send(job(&users[..1], b"{}".to_vec())).unwrap();
-        }
-        assert_eq!(take_batch(rx.try_recv().ok(), &rx).len(), BATCH_JOBS);
-        assert_eq!(take_batch(rx.try_recv().ok(), &rx).len(), 5);
-    }
-
-    /// Many files are fsynced together; one whose fsync fails stays dirty
-    /// (to be repaired) while every other one is synced.
-    #[test]
-    fn a_group_commit_syncs_every_file_but_the_failing_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let healthy = Arc::new(AtomicBool::new(true));
-        let mut w = Writer::new(dir.path().to_path_buf(), healthy.clone());
-        let secret = HistorySecret::from_bytes(random_bytes());
-        let users: Vec<UserId> = (0..40).map(|_| UserId::generate()).collect();
-        for (i, user) in users.iter().enumerate() {
-            w.append(user, secret.public(), &[&msg(i as u64, "room", "hi")])
-                .unwrap();
-        }
-        assert_eq!(w.dirty.len(), 40);
-        assert!(w.unsynced_bytes() > 0);
-        w.files.get_mut(&users[17]).unwrap().fail_syncs = 2;
-        w.sync_dirty();
-        assert_eq!(w.dirty.iter().collect::<Vec<_>>(), [&users[17]]);
-        assert!(!healthy.load(Ordering::Relaxed));
-        for (i, user) in users.iter().enumerate() {
-            let f = &w.files[user];
-            assert_eq!(f.synced == f.len, i != 17, "file {i}");
-        }
-        w.sync_dirty();
-        assert!(w.dirty.is_empty());
-        assert_eq!(w.unsynced_bytes(), 0);
-    }
-
-    /// When written bytes outrun the group commit, the writer fsyncs at
-    /// once rather than hold more than its limit for retries.
-    #[test]
-    fn too_many_unsynced_bytes_bring_the_group_commit_forward() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = Writer::new(dir.path().to_path_buf(), Arc::new(AtomicBool::new(true)));
-        let secret = HistorySecret::from_bytes(random_bytes());
-        let users = [(UserId::generate(), secret.public())];
-        let text = "y".repeat(3_000);
-        let batch = |from: u64| {
-            (from..from + 10)
-                .map(|i| job(&users, msg(i, "room", &text)))
-                .collect()
-        };
-        // About 30 KB: below the limit, so kept until the interval passes.
-        w.unsynced_limit = 64 * 1024;
-        assert!(w.write_and_commit(batch(0)).is_none());
-        assert_eq!(w.dirty.len(), 1, "not synced yet");
-        assert!(w.unsynced_bytes() > 30_000);
-        // Past the limit: synced now, long before the interval is up.
-        w.write_and_commit(batch(10));
-        w.write_and_commit(batch(20));
-        assert!(w.dirty.is_empty(), "synced early");
-        assert_eq!(w.unsynced_bytes(), 0);
-        assert!(w.oldest_write.is_none_or(|t| t.elapsed() < SYNC_INTERVAL));
-    }
-
-    #[tokio::test]
-    async fn a_message_failing_for_one_recipient_is_stored_for_none() {
-        let dir = tempfile::tempdir().unwrap();
-        let healthy = Arc::new(AtomicBool::new(true));
-        let mut w = Writer::new(dir.path().to_path_buf(), healthy.clone());
-        let (a, b) = (UserId::generate(), UserId::generate());
-        let secret = HistorySecret::from_bytes(random_bytes());
-        let public = secret.public();
-        // a's history is a normal file with one record already.
-        w.append(&a, public, &[&msg(1, "room", "one")]).unwrap();
-        // Every write to b's history fails with ENOSPC.
-        std::os::unix::fs::symlink("/dev/full", path_in(dir.path(), &b)).unwrap();
-        let job = |users: Vec<UserId>, id: u64, text: &str| {
-            let (done, rx) = oneshot::channel();
-            let users: Vec<_> = users.into_iter().map(|u| (u, public)).collect();
-            let job = AppendJob {
-                users: users.into(),
-                entry: msg(id, "room", text).into(),
-                space: QueueSpace::untracked(),
-            };
-            (Command::Append(job, done), rx)
-        };
-        // In one batch: a message to a only, one to a and b, one to a only.
-        let (c2, r2) = job(vec![a.clone()], 2, "two");
-        let (c3, r3) = job(vec![a.clone(), b.clone()], 3, "three");
-        let (c4, r4) = job(vec![a.clone()], 4, "four");
-        w.write_batch(vec![c2, c3, c4]);
-        assert!(r2.await.unwrap().is_ok());
-        assert!(matches!(
-            r3.await.unwrap(),
-            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::StorageFull
-        ));
-        assert!(r4.await.unwrap().is_ok());
-        assert!(!healthy.load(Ordering::Relaxed));
-        // "three" failed, so a does not have it either.
-        w.sync_dirty();
-        let path = path_in(dir.path(), &a);
-        assert_eq!(read_all(&path, &secret), ["four", "two", "one"]);
-        // And the file is whole: it reopens with no torn or stray frame and
-        // takes more records.
-        drop(w);
-        let mut f = HistoryFile::open_append(&path, public).unwrap();
-        f.append(&[&msg(5, "room", "five")]).unwrap();
-        assert_eq!(read_all(&path, &secret), ["five", "four", "two", "one"]);
-    }
-
-    #[tokio::test]
-    async fn service_writes_before_completing_and_flushes_on_stop() {
-        let dir = tempfile::tempdir().unwrap();
-        let svc = HistoryService::start(dir.path()).unwrap();
-        let a = (
-            UserId::generate(),
-            HistorySecret::from_bytes(random_bytes()),
-        );
-        let b = (
-            UserId::generate(),
-            HistorySecret::from_bytes(random_bytes()),
-        );
-        let users: Arc<[(UserId, [u8; 32])]> =
-            vec![(a.0.clone(), a.1.public()), (b.0.clone(), b.1.public())].into();
-        let mut waits = Vec::new();
-        for i in 0..50 {
-            waits.push(svc.append(AppendJob {
-                users: users.clone(),
-                entry: msg(i, "room", &format!("n{i}")).into(),
-                space: QueueSpace::untracked(),
-            }));
-        }
-        for w in waits {
-            w.await.unwrap().unwrap();
-        }
-        // Completed jobs are readable at once, by each recipient.
-        for (id, secret) in [&a, &b] {
-            let r = HistoryReader::open(&svc.path_of(id), secret).unwrap();
-            let HistoryPage {
-                messages: page,
-                more,
-                ..
-            } = r.page(None, 100, |_| true).unwrap();
-            assert_eq!(page.len(), 50);
-            assert_eq!(page[0].text.as_str(), "n49");
-            assert!(!more);
-        }
-        svc.flush_and_stop();
-        let rx = svc.append(AppendJob {
-            users,
-            entry: msg(99, "room", "late").into(),
-            space: QueueSpace::untracked(),
-        });
-        assert!(rx.await.unwrap().is_err());
-    }
-}
+mod tests;
