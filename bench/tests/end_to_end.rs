@@ -50,7 +50,7 @@ fn small_plan() -> Plan {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_members_are_members_that_never_come_online() {
     use cove_common::client::{Auth, connect};
-    use cove_common::{Password, Request, RoomName, ServerMessage, Username};
+    use cove_common::{Password, Request, ServerMessage, Username};
 
     let (addr, handle, _dir) = start_server().await;
     let plan = Plan {
