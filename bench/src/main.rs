@@ -108,14 +108,7 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let tag = format!(
-        "{:06x}",
-        std::process::id()
-            ^ (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .subsec_nanos())
-                & 0xff_ffff
-    );
+    let tag = run::run_tag();
     let outcome = rt.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(args.timeout),

@@ -82,9 +82,21 @@ fn name(tag: &str, i: usize) -> Username {
     Username::new(format!("b{tag}-{i}")).unwrap_or_else(|_| unreachable!("short ascii names"))
 }
 
-/// The room client `i` joins.
-pub fn room_of(i: usize, rooms: usize) -> RoomName {
-    RoomName::new(format!("bench-r{}", i % rooms))
+/// A tag for one run, from the process id and the clock: the run's
+/// account and room names carry it, so runs against one server do not
+/// share rooms (a second run would otherwise find the first run's members,
+/// offline, in its rooms, and its history there).
+pub fn run_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{:06x}", (std::process::id() ^ nanos) & 0xff_ffff)
+}
+
+/// The room client `i` of the run tagged `tag` joins (a tag is a few
+/// letters and digits, like [`run_tag`]'s).
+pub fn room_of(tag: &str, i: usize, rooms: usize) -> RoomName {
+    RoomName::new(format!("bench-{tag}-r{}", i % rooms))
         .unwrap_or_else(|_| unreachable!("short ascii names"))
 }
 
@@ -184,7 +196,7 @@ pub async fn run_with(
                 // An offline member: joins, then disconnects for good.
                 let id = raw
                     .send(Request::Join {
-                        room: room_of(i, rooms),
+                        room: room_of(&tag, i, rooms),
                     })
                     .await?;
                 match raw.reply_to(id).await? {
@@ -229,7 +241,7 @@ pub async fn run_with(
     let t = Instant::now();
     let mut set = JoinSet::new();
     for (i, mut raw) in sessions.into_iter().enumerate() {
-        let room = room_of(i, plan.rooms);
+        let room = room_of(tag, i, plan.rooms);
         set.spawn(async move {
             let id = raw.send(Request::Join { room }).await?;
             match raw.reply_to(id).await? {
@@ -270,7 +282,7 @@ pub async fn run_with(
             .map(|_| t.elapsed().as_secs_f64())
         })
     });
-    messages(plan, joined.into_iter().flatten().collect(), &mut out).await?;
+    messages(plan, tag, joined.into_iter().flatten().collect(), &mut out).await?;
     if let Some(storm) = storm {
         out.storm_s = storm.await??;
     }
@@ -284,7 +296,7 @@ struct Received {
     hist: Histogram<u64>,
 }
 
-async fn messages(plan: &Plan, clients: Vec<Raw>, out: &mut Outcome) -> Result<()> {
+async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) -> Result<()> {
     let n = clients.len();
     let mut members = vec![0usize; plan.rooms];
     for i in 0..n {
@@ -345,7 +357,7 @@ async fn messages(plan: &Plan, clients: Vec<Raw>, out: &mut Outcome) -> Result<(
             }
             (r, reader)
         });
-        let (rate, size, room) = (plan.rate, plan.size, room_of(i, plan.rooms));
+        let (rate, size, room) = (plan.rate, plan.size, room_of(tag, i, plan.rooms));
         let sent = sent.clone();
         senders.spawn(async move {
             tokio::time::sleep_until(start).await;

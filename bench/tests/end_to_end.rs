@@ -50,7 +50,7 @@ fn small_plan() -> Plan {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_members_are_members_that_never_come_online() {
     use cove_common::client::{Auth, connect};
-    use cove_common::{Password, Request, RoomName, ServerMessage, Username};
+    use cove_common::{Password, Request, ServerMessage, Username};
 
     let (addr, handle, _dir) = start_server().await;
     let plan = Plan {
@@ -72,7 +72,7 @@ async fn offline_members_are_members_that_never_come_online() {
         })
         .await
         .unwrap();
-    let room = RoomName::new("bench-r0").unwrap();
+    let room = cove_bench::run::room_of("o", 0, 1);
     let id = session
         .send(Request::Members { room: room.clone() })
         .await
@@ -155,6 +155,55 @@ async fn every_delivery_arrives_once() {
     handle.shutdown().await;
 }
 
+/// Two runs against one server do not share rooms: each run's room holds
+/// its own clients only (with fixed room names, the second run's room also
+/// held the first run's clients, offline, and their history).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_against_one_server_have_rooms_of_their_own() {
+    use cove_bench::run::{room_of, run_tag};
+    use cove_common::client::{Auth, Event, connect};
+    use cove_common::{Password, Request, ServerMessage, Username};
+
+    let (addr, handle, _dir) = start_server().await;
+    let plan = Plan {
+        clients: 3,
+        ..small_plan()
+    };
+    let tags = [run_tag(), format!("{}x", run_tag())];
+    for tag in &tags {
+        let out = run(&addr, &plan, tag).await.unwrap();
+        assert_eq!(out.deliveries_received, 3 * 2 * 3);
+    }
+    assert_ne!(room_of(&tags[0], 0, 1), room_of(&tags[1], 0, 1));
+    let (session, mut events, _) = connect(&addr)
+        .await
+        .unwrap()
+        .authenticate(Auth::Login {
+            username: Username::new(format!("b{}-0", tags[1])).unwrap(),
+            password: Password::new("bench password 123").unwrap(),
+        })
+        .await
+        .unwrap();
+    let id = session
+        .send(Request::Members {
+            room: room_of(&tags[1], 0, 1),
+        })
+        .await
+        .unwrap();
+    let total = loop {
+        match events.recv().await {
+            Some(Event::Message(ServerMessage::Members { id: i, total, .. })) if i == id => {
+                break total;
+            }
+            Some(Event::Message(_)) => {}
+            other => panic!("closed: {other:?}"),
+        }
+    };
+    assert_eq!(total, 3, "the second run's room holds its own clients only");
+    drop(session);
+    handle.shutdown().await;
+}
+
 /// Each attack of `cove-faults hostile`, small, against the server library
 /// while clients chat: the chatters lose nothing and the server holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,10 +230,12 @@ async fn attacks_do_no_harm_to_the_chat() {
     .into_iter()
     .enumerate()
     {
-        let prepared = hostile::prepare(&addr, attack).await.unwrap();
+        let tag = format!("a{n}");
+        let room = cove_bench::run::room_of(&tag, 0, plan.rooms);
+        let prepared = hostile::prepare(&addr, attack, room).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let scale = scale.clone();
-        let out = run_with(&addr, &plan, &format!("a{n}"), async move {
+        let out = run_with(&addr, &plan, &tag, async move {
             let _ = tx.send(prepared.start(scale).await);
         })
         .await
@@ -265,14 +316,16 @@ async fn attacks_on_the_limits_do_no_harm_to_the_chat() {
     .into_iter()
     .enumerate()
     {
-        let prepared = hostile::prepare(&addr, attack).await.unwrap();
+        let tag = format!("l{n}");
+        let room = cove_bench::run::room_of(&tag, 0, plan.rooms);
+        let prepared = hostile::prepare(&addr, attack, room).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let plan = Plan {
             size: attack.message_size().unwrap_or(plan.size),
             ..plan.clone()
         };
         let s = scale.clone();
-        let out = run_with(&addr, &plan, &format!("l{n}"), async move {
+        let out = run_with(&addr, &plan, &tag, async move {
             let _ = tx.send(prepared.start(s).await);
         })
         .await

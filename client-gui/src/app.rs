@@ -247,9 +247,7 @@ impl CoveApp {
                 self.login.busy = false;
                 self.login.key_changed = Some((addr, pinned, presented));
                 if let Some(chat) = &mut self.chat {
-                    chat.status = Status::Offline {
-                        reason: "the server's key changed".into(),
-                    };
+                    chat.ended("the server's key changed".into());
                 }
             }
             NetEvent::Failed(msg) => {
@@ -292,9 +290,7 @@ impl CoveApp {
                 if self.exiting.is_some() {
                     self.finish_exit(ctx);
                 } else if let Some(chat) = &mut self.chat {
-                    chat.status = Status::Offline {
-                        reason: reason.unwrap_or_else(|| "disconnected".into()),
-                    };
+                    chat.ended(reason.unwrap_or_else(|| "disconnected".into()));
                 }
             }
         }

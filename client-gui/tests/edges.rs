@@ -234,3 +234,54 @@ fn damaged_pins_refuse_to_connect_without_a_trust_prompt() {
         "{\"10.0.0.1:7878\": \"79c7d5"
     );
 }
+
+/// The connection drops with a message still unsent, and the reconnect
+/// finds the server presenting another key: the app refuses it, and the
+/// session has ended for good. The message is then shown as not sent, with
+/// why, Retry and Discard, not "sending" forever.
+#[test]
+fn a_message_pending_when_the_session_ends_for_good_is_shown_not_sent() {
+    let w = World::new();
+    let proxy = Proxy::start(&w);
+    let mut h = w.app_via(&proxy.addr);
+    sign_in_trusting(&mut h, "quinn", true);
+
+    proxy.cut();
+    wait_for(&mut h, "the reconnecting status", |h| {
+        shows(h, "reconnecting")
+    });
+    say(&mut h, "Message # general", "words in the dark");
+    wait_for(&mut h, "the pending message", |h| shows(h, "sending"));
+    // The address now presents another key, as an impostor would.
+    let other = cove_common::ServerIdentity::generate().public_key();
+    std::fs::write(
+        w.dir.path().join("config").join("known_servers.json"),
+        format!(r#"{{"{}":"{}"}}"#, proxy.addr, other.to_hex()),
+    )
+    .unwrap();
+    proxy.restore();
+    wait_for(&mut h, "the refusal of the changed key", |h| {
+        shows(h, "offline: the server's key changed")
+    });
+    wait_for(&mut h, "the message shown as not sent", |h| {
+        shows(h, "not sent") && shows(h, "Not sent: the server's key changed.")
+    });
+    assert!(!shows(&h, "sending"), "nothing is left sending");
+    assert!(shows(&h, "words in the dark"));
+    assert!(h.state().chat().unwrap().pending[0].failed());
+
+    // Retry finds no connection: the message stays not sent.
+    h.get_by_label("Retry").click();
+    for _ in 0..5 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    wait_for(&mut h, "the retry to fail again", |h| {
+        shows(h, "Not sent: the server's key changed.")
+    });
+    h.get_by_label("Discard").click();
+    h.step();
+    assert!(h.state().chat().unwrap().pending.is_empty());
+    h.step();
+    assert!(!shows(&h, "words in the dark"));
+}

@@ -46,6 +46,9 @@ pub enum ServerError {
     Store(#[from] StoreError),
 }
 
+#[cfg(test)]
+mod tests;
+
 /// A bound, ready server.
 #[derive(Debug)]
 pub struct Server {
@@ -96,6 +99,12 @@ impl Server {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Tests only: the state every connection shares, to reach inside.
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> Arc<ServerState> {
+        self.state.clone()
     }
 
     /// The server's identity key; clients are asked to trust its

@@ -179,11 +179,15 @@ fn main() -> Result<()> {
                     },
                     None => plan.clone(),
                 };
+                // The chatters' run and the attackers that join their room
+                // share one tag, so they meet in the same room.
+                let tag = run::run_tag();
                 let result = rt.block_on(async {
-                    let prepared = hostile::prepare(&s.addr, attack).await?;
+                    let room = run::room_of(&tag, 0, plan.rooms);
+                    let prepared = hostile::prepare(&s.addr, attack, room).await?;
                     let (tx, rx) = tokio::sync::oneshot::channel();
                     let scale = scale.clone();
-                    let outcome = run::run_with(&s.addr, &plan, "h", async move {
+                    let outcome = run::run_with(&s.addr, &plan, &tag, async move {
                         let _ = tx.send(prepared.start(scale).await);
                     })
                     .await?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cove_common::Password;
+use cove_common::{Password, RoomName};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -138,6 +138,7 @@ pub(super) async fn churn(
 /// Room members that join the chatters' room and then never read again.
 pub(super) async fn stalled(
     addr: &str,
+    room: &RoomName,
     scale: &Scale,
     stop: watch::Receiver<bool>,
     ready: watch::Sender<bool>,
@@ -147,7 +148,7 @@ pub(super) async fn stalled(
     let mut conns = Vec::new();
     for i in 0..scale.stalled {
         let name = format!("stalled-{i}-{}", std::process::id());
-        let r = super::room_member(addr, name, password.clone()).await;
+        let r = super::room_member(addr, room, name, password.clone()).await;
         if let Ok(r) = r {
             conns.push(r);
         }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use cove_common::{ClientMsgId, MessageText, Password, Request, Target};
+use cove_common::{ClientMsgId, MessageText, Password, Request, RoomName, Target};
 use serde::Deserialize;
 use tokio::sync::watch;
 
@@ -36,12 +36,13 @@ struct FloodReply<'a> {
 /// pause until stopped; then waits for every answer.
 pub(super) async fn send_flood(
     addr: &str,
+    room: &RoomName,
     scale: &Scale,
     stop: watch::Receiver<bool>,
     ready: watch::Sender<bool>,
     report: &mut AttackReport,
 ) {
-    let raw = match member(addr).await {
+    let raw = match member(addr, room).await {
         Ok(r) => r,
         Err(e) => {
             report.fail(format!("the flooder could not join the room: {e}"));
@@ -74,7 +75,7 @@ pub(super) async fn send_flood(
     });
     let _ = ready.send(true);
     let t = Instant::now();
-    let room = Target::Room(crate::run::room_of(0, 1));
+    let room = Target::Room(room.clone());
     while !is_stopped(&stop) {
         let n = get(&c.a);
         let sent = async {
@@ -149,7 +150,7 @@ pub(super) async fn send_flood(
 }
 
 /// A fresh account from the attacker's address, in the chatters' room.
-async fn member(addr: &str) -> Result<Raw> {
+async fn member(addr: &str, room: &RoomName) -> Result<Raw> {
     let name = format!("flooder-{}", std::process::id());
-    super::room_member(addr, name, Password::new("flooder password")?).await
+    super::room_member(addr, room, name, Password::new("flooder password")?).await
 }

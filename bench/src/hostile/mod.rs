@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::ValueEnum;
 use cove_common::client::{self, Auth};
-use cove_common::{Password, Username};
+use cove_common::{Password, RoomName, Username};
 use tokio::sync::watch;
 
 mod accounts;
@@ -172,7 +172,12 @@ struct Counters {
 
 /// A fresh account registered from the attacker's address and joined to
 /// the chatters' room, its connection kept.
-async fn room_member(addr: &str, name: String, password: Password) -> Result<crate::raw::Raw> {
+async fn room_member(
+    addr: &str,
+    room: &RoomName,
+    name: String,
+    password: Password,
+) -> Result<crate::raw::Raw> {
     use cove_common::Request;
     let mut raw = crate::raw::Raw::connect(addr, Some(std::net::IpAddr::from(ATTACKER))).await?;
     let id = raw
@@ -182,11 +187,7 @@ async fn room_member(addr: &str, name: String, password: Password) -> Result<cra
         })
         .await?;
     raw.reply_to(id).await?;
-    let id = raw
-        .send(Request::Join {
-            room: crate::run::room_of(0, 1),
-        })
-        .await?;
+    let id = raw.send(Request::Join { room: room.clone() }).await?;
     raw.reply_to(id).await?;
     Ok(raw)
 }
@@ -218,8 +219,10 @@ impl Running {
 
 /// Prepares what an attack needs before the chatters start (the victim
 /// account for wrong-password logins), then returns a function that starts
-/// the attack and waits until it is at full strength.
-pub async fn prepare(addr: &str, attack: Attack) -> Result<Prepared> {
+/// the attack and waits until it is at full strength. `room` is the
+/// chatters' room (of their run: [`crate::run::room_of`]), which attackers
+/// that need one join.
+pub async fn prepare(addr: &str, attack: Attack, room: RoomName) -> Result<Prepared> {
     let victim = Username::new("victim")?;
     let password = Password::new("the victim's real password")?;
     if matches!(attack, Attack::WrongPassword | Attack::ParallelGuesses) {
@@ -246,6 +249,7 @@ pub async fn prepare(addr: &str, attack: Attack) -> Result<Prepared> {
         attack,
         victim,
         password,
+        room,
     })
 }
 
@@ -255,6 +259,8 @@ pub struct Prepared {
     attack: Attack,
     victim: Username,
     password: Password,
+    /// The chatters' room.
+    room: RoomName,
 }
 
 impl Prepared {
@@ -305,8 +311,8 @@ impl Prepared {
                 connections::half_open(&self.addr, &scale, stop, ready, &mut report).await
             }
             Attack::Churn => connections::churn(&self.addr, &scale, stop, ready, &mut report).await,
-            Attack::StalledReader => {
-                connections::stalled(&self.addr, &scale, stop, ready, &mut report).await
+            Attack::StalledReader | Attack::StalledReaderBig => {
+                connections::stalled(&self.addr, &self.room, &scale, stop, ready, &mut report).await
             }
             Attack::BadRecords => {
                 bad_records::bad_records(&self.addr, &scale, stop, ready, &mut report).await
@@ -325,13 +331,10 @@ impl Prepared {
                     .await
             }
             Attack::SendFlood => {
-                flood::send_flood(&self.addr, &scale, stop, ready, &mut report).await
+                flood::send_flood(&self.addr, &self.room, &scale, stop, ready, &mut report).await
             }
             Attack::InvalidRequests => {
                 invalid_requests::invalid_requests(&self.addr, stop, ready, &mut report).await
-            }
-            Attack::StalledReaderBig => {
-                connections::stalled(&self.addr, &scale, stop, ready, &mut report).await
             }
         }
         report.add(

@@ -88,6 +88,10 @@ pub struct ChatState {
     requests: HashMap<RequestId, Purpose>,
     /// Requests not yet handed to the network.
     outbox: Vec<(RequestId, cove_common::Request)>,
+    /// Why the session ended for good, once it has: no reconnect will
+    /// come (the app offers no new login from the chat screen), so a
+    /// message that cannot be sent fails instead of waiting.
+    ended: Option<String>,
 }
 
 impl ChatState {
@@ -107,6 +111,7 @@ impl ChatState {
             next_request: 1,
             requests: HashMap::new(),
             outbox: Vec::new(),
+            ended: None,
         };
         s.set_rooms(rooms);
         s

@@ -1,12 +1,13 @@
 //! Messages sent but not yet stored: sending, interrupted by a lost
-//! connection (re-sent once after the next login), or refused by the server
-//! (shown with the reason until the user retries or discards them; never
-//! re-sent by themselves).
+//! connection (re-sent once after the next login), refused by the server,
+//! or left unsent when the session ended for good (these two shown with the
+//! reason until the user retries or discards them; never re-sent by
+//! themselves).
 
 use cove_common::{ClientMsgId, ErrorCode, MessageText, Request, Target};
 
-use super::ChatState;
 use super::requests::Purpose;
+use super::{ChatState, Status};
 
 /// Where a pending message stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,12 @@ pub enum Delivery {
         /// The server's code.
         code: ErrorCode,
         /// The server's sentence, for the user.
+        reason: String,
+    },
+    /// The session ended for good (the server's key changed, the user
+    /// left) before the server answered: no reconnect will send it.
+    Unsent {
+        /// Why the session ended, for the user.
         reason: String,
     },
 }
@@ -40,9 +47,13 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Whether the server refused it.
+    /// Whether it failed (refused, or left unsent for good): it waits for
+    /// the user's Retry or Discard.
     pub fn failed(&self) -> bool {
-        matches!(self.delivery, Delivery::Failed { .. })
+        matches!(
+            self.delivery,
+            Delivery::Failed { .. } | Delivery::Unsent { .. }
+        )
     }
 }
 
@@ -100,7 +111,23 @@ impl ChatState {
         out
     }
 
-    /// Sends a refused message again, under the same client id. Returns
+    /// The session ended for good: the app shows it offline, and every
+    /// message still on its way or waiting for a reconnect fails, so the
+    /// user can retry or discard it instead of watching it "sending"
+    /// forever.
+    pub fn ended(&mut self, reason: String) {
+        self.status = Status::Offline {
+            reason: reason.clone(),
+        };
+        for p in self.pending.iter_mut().filter(|p| !p.failed()) {
+            p.delivery = Delivery::Unsent {
+                reason: reason.clone(),
+            };
+        }
+        self.ended = Some(reason);
+    }
+
+    /// Sends a failed message again, under the same client id. Returns
     /// whether there was such a message.
     pub fn retry(&mut self, client_id: &ClientMsgId) -> bool {
         let Some(p) = self
@@ -116,7 +143,7 @@ impl ChatState {
         true
     }
 
-    /// Forgets a refused message. Returns whether there was such a message.
+    /// Forgets a failed message. Returns whether there was such a message.
     pub fn discard(&mut self, client_id: &ClientMsgId) -> bool {
         let before = self.pending.len();
         self.pending
@@ -136,20 +163,94 @@ impl ChatState {
         }
     }
 
-    /// The connection was lost before the server answered the message
-    /// sent as `client_id`.
+    /// The connection was lost (or absent) before the server answered the
+    /// message sent as `client_id`: it waits for the next login, unless
+    /// the session ended for good (then no login comes).
     pub(super) fn send_interrupted(&mut self, client_id: &ClientMsgId) {
         if let Some(p) = self
             .pending
             .iter_mut()
             .find(|p| &p.client_id == client_id && p.delivery == Delivery::Sending)
         {
-            p.delivery = Delivery::Interrupted;
+            p.delivery = match &self.ended {
+                Some(reason) => Delivery::Unsent {
+                    reason: reason.clone(),
+                },
+                None => Delivery::Interrupted,
+            };
         }
     }
 
-    /// How many messages to `target` the server refused.
+    /// How many messages to `target` failed.
     pub fn failed_in(&self, target: &Target) -> usize {
         self.pending_in(target).filter(|p| p.failed()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cove_common::{MessageText, ServerMessage};
+
+    use super::*;
+    use crate::state::RequestId;
+    use crate::state::tests::{general, room, u};
+
+    fn delivery(s: &ChatState) -> Vec<Delivery> {
+        s.pending.iter().map(|p| p.delivery.clone()).collect()
+    }
+
+    /// When the session ends for good, messages on their way, waiting for
+    /// a reconnect, or written afterwards fail with the reason, and can be
+    /// retried or discarded; a refused one keeps the server's reason.
+    #[test]
+    fn messages_pending_when_the_session_ends_for_good_fail() {
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
+        let text = |t: &str| MessageText::new(t).unwrap();
+        s.say(general(), text("on its way"));
+        s.say(general(), text("cut off"));
+        s.say(general(), text("refused"));
+        let out = s.take_outbox();
+        s.on_unanswered(&[out[1].0]);
+        s.on_reply(
+            out[2].0,
+            ServerMessage::error(Some(3), ErrorCode::Storage, "disk full"),
+        );
+        let why = "the server's key changed".to_owned();
+        s.ended(why.clone());
+        assert_eq!(
+            s.status,
+            Status::Offline {
+                reason: why.clone()
+            }
+        );
+        let unsent = Delivery::Unsent {
+            reason: why.clone(),
+        };
+        let refused = Delivery::Failed {
+            code: ErrorCode::Storage,
+            reason: "disk full".into(),
+        };
+        assert_eq!(
+            delivery(&s),
+            [unsent.clone(), unsent.clone(), refused.clone()]
+        );
+        assert!(s.take_resends().is_empty(), "no reconnect will send them");
+        assert_eq!(s.failed_in(&general()), 3);
+        // The first one's request comes back unanswered: it stays failed.
+        s.on_unanswered(&[out[0].0]);
+        // A message written afterwards, and a retry, fail too once the
+        // network says there is no connection.
+        let late = s.say(general(), text("too late"));
+        let first = s.pending[0].client_id.clone();
+        assert!(s.retry(&first));
+        let ids: Vec<RequestId> = s.take_outbox().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids.len(), 2);
+        s.on_unanswered(&ids);
+        assert_eq!(
+            delivery(&s),
+            [unsent.clone(), unsent.clone(), refused, unsent]
+        );
+        assert!(s.discard(&late));
+        assert_eq!(s.pending.len(), 3);
     }
 }

@@ -496,21 +496,27 @@ fn draw_pending(ui: &mut egui::Ui, p: &Pending, actions: &mut Vec<ChatAction>) {
             });
         }
         Delivery::Failed { reason, .. } => {
-            ui.horizontal_wrapped(|ui| {
-                ui.label(RichText::new("not sent").color(FAILED).monospace());
-                ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());
-            });
-            ui.horizontal_wrapped(|ui| {
-                ui.label(RichText::new(format!("The server refused it: {reason}.")).color(FAILED));
-                if ui.small_button("Retry").clicked() {
-                    actions.push(ChatAction::Retry(p.client_id.clone()));
-                }
-                if ui.small_button("Discard").clicked() {
-                    actions.push(ChatAction::Discard(p.client_id.clone()));
-                }
-            });
+            failed(ui, p, format!("The server refused it: {reason}."), actions)
         }
+        Delivery::Unsent { reason } => failed(ui, p, format!("Not sent: {reason}."), actions),
     }
+}
+
+/// A message that failed, why, and its Retry and Discard buttons.
+fn failed(ui: &mut egui::Ui, p: &Pending, why: String, actions: &mut Vec<ChatAction>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("not sent").color(FAILED).monospace());
+        ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(why).color(FAILED));
+        if ui.small_button("Retry").clicked() {
+            actions.push(ChatAction::Retry(p.client_id.clone()));
+        }
+        if ui.small_button("Discard").clicked() {
+            actions.push(ChatAction::Discard(p.client_id.clone()));
+        }
+    });
 }
 
 #[cfg(test)]

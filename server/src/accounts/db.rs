@@ -49,6 +49,9 @@ const QUEUED_JOBS: usize = 1024;
 pub struct AccountDb {
     jobs: std::sync::mpsc::Sender<Job>,
     room: Arc<Semaphore>,
+    /// Tests only: jobs sent to the thread and not yet taken by it.
+    #[cfg(test)]
+    queued: Arc<probe::Queued>,
 }
 
 impl AccountDb {
@@ -68,13 +71,33 @@ impl AccountDb {
         Self {
             jobs,
             room: Arc::new(Semaphore::new(QUEUED_JOBS)),
+            #[cfg(test)]
+            queued: Arc::default(),
         }
     }
 
     fn submit(&self, job: Job) {
+        #[cfg(test)]
+        let job = self.queued.count(job);
         // If the thread is gone, the job's result channel is dropped and
         // the caller sees `DbError::Gone`.
         let _ = self.jobs.send(job);
+    }
+
+    /// Tests only: once the thread has finished the jobs queued before,
+    /// it waits until the returned guard is dropped, as a disk that stopped
+    /// answering would. Returns once the thread is waiting.
+    #[cfg(test)]
+    fn stall(&self) -> std::sync::mpsc::Sender<()> {
+        let (guard, held) = std::sync::mpsc::channel::<()>();
+        let (stalled, started) = std::sync::mpsc::channel();
+        self.submit(Box::new(move |_| {
+            let _ = stalled.send(());
+            // Blocks until the guard is dropped (recv then fails).
+            let _ = held.recv();
+        }));
+        let _ = started.recv();
+        guard
     }
 
     async fn run<R: Send + 'static>(
@@ -180,5 +203,86 @@ impl AccountDb {
             let _ = done.send(());
         }));
         rx
+    }
+}
+
+#[cfg(test)]
+mod probe {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::Job;
+
+    /// Jobs waiting for the accounts thread now, and the most at once.
+    #[derive(Debug, Default)]
+    pub(super) struct Queued {
+        now: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl Queued {
+        /// Counts `job` as waiting until the thread takes it.
+        pub(super) fn count(self: &Arc<Self>, job: Job) -> Job {
+            let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            let me = self.clone();
+            Box::new(move |db| {
+                me.now.fetch_sub(1, Ordering::SeqCst);
+                job(db);
+            })
+        }
+
+        pub(super) fn now(&self) -> usize {
+            self.now.load(Ordering::SeqCst)
+        }
+
+        pub(super) fn most(&self) -> usize {
+            self.most.load(Ordering::SeqCst)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use zeroize::Zeroizing;
+
+    use super::*;
+
+    /// With the accounts thread stalled, 3,000 callers do not queue 3,000
+    /// jobs: 1,024 wait in the queue and the rest wait for room; once the
+    /// thread goes on, every one completes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_wait_for_room_while_the_thread_is_stalled() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = UserDb::open(dir.path(), &Zeroizing::new([7u8; 32])).unwrap();
+        let db = AccountDb::start(db);
+        let stall = db.stall();
+        let name = Username::new("nobody").unwrap();
+        let callers: Vec<_> = (0..3_000)
+            .map(|_| {
+                let (db, name) = (db.clone(), name.clone());
+                tokio::spawn(async move { db.credentials_of(&name).await })
+            })
+            .collect();
+        // Until the queue stops growing.
+        let mut last = usize::MAX;
+        while db.queued.now() != last {
+            last = db.queued.now();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The documented bound, written out: the test checks the constant.
+        assert_eq!(db.queued.now(), 1_024, "the queue fills to its bound");
+        assert_eq!(db.queued.most(), 1_024, "and never holds more");
+        assert!(callers.iter().all(|c| !c.is_finished()));
+        drop(stall);
+        for c in callers {
+            assert!(c.await.unwrap().is_none(), "no such account");
+        }
+        assert_eq!(db.queued.now(), 0);
+        assert_eq!(db.queued.most(), 1_024);
     }
 }

@@ -17,14 +17,15 @@
 //!
 //! By concept: [`presence`] attaches and detaches sessions, [`rooms`] joins,
 //! leaves and lists, [`send`] fans a message out, [`dedup`] remembers client
-//! ids, [`pace`] limits how fast one user sends, and [`pages`] reads history
-//! pages.
+//! ids, [`pace`] limits how fast one user sends, [`pages`] reads history
+//! pages and [`reads`] bounds how many are read at once.
 
 mod dedup;
 mod live;
 mod pace;
 mod pages;
 mod presence;
+pub(crate) mod reads;
 mod rooms;
 mod send;
 
@@ -131,7 +132,7 @@ pub struct Hub {
     /// Messages per second one user may send (0: no limit).
     send_rate: u32,
     /// History pages read at once (each on a blocking thread); more wait.
-    reads: tokio::sync::Semaphore,
+    reads: reads::ReadSlots,
 }
 
 impl std::fmt::Debug for Hub {
@@ -151,7 +152,7 @@ impl Hub {
             history,
             ids,
             send_rate,
-            reads: tokio::sync::Semaphore::new(HISTORY_READS),
+            reads: reads::ReadSlots::new(HISTORY_READS),
         }
     }
 
@@ -160,7 +161,6 @@ impl Hub {
         &self.db
     }
 
-    /// Whether a name is taken (in any letter case).
     /// Whether a name is taken (in any letter case).
     pub fn name_taken(&self, name: &Username) -> bool {
         lock(&self.live).names.contains_key(&name.key())
@@ -188,6 +188,18 @@ impl Hub {
             .insert(id.clone());
         live.rebuild_fanout(&key, true);
         Ok(UserCtx { id, name })
+    }
+
+    /// Tests only: the history writer, to stall it.
+    #[cfg(test)]
+    pub(crate) fn history_service(&self) -> &HistoryService {
+        &self.history
+    }
+
+    /// Tests only: counts history reads in progress, and can hold them.
+    #[cfg(test)]
+    pub(crate) fn read_probe(&self) -> &reads::probe::ReadProbe {
+        &self.reads.probe
     }
 
     /// Flushes histories to disk and stops the history writer.
