@@ -365,4 +365,12 @@ fn an_idle_file_closed_and_written_again_keeps_its_segment() {
         ]
     );
     assert_eq!(read_all(&path, &secret).len(), 5);
+    // What each message cost on disk beyond its JSON: its bundle frame
+    // (kind, lengths, segment offset, IV, entry length, tag), 69 bytes,
+    // under the bound of 80.
+    let frames = super::super::test_support::frames(&path);
+    let entry = msg(0, "room", "slowly").len();
+    for (_, body) in &frames[1..] {
+        assert_eq!(5 + body + 4 - entry, 69);
+    }
 }
