@@ -44,11 +44,11 @@ impl Writer {
         for user in clean {
             self.dirty.remove(&user);
         }
-        for (user, request) in started {
-            self.dirty.remove(&user);
-            if let Some(done) = self.syncs.submit(user, request) {
-                self.synced(done);
-            }
+        for (user, _) in &started {
+            self.dirty.remove(user);
+        }
+        for done in self.syncs.submit(started) {
+            self.synced(done);
         }
         let mut failed = None;
         let mut failures = 0;

@@ -270,10 +270,10 @@ struct Failing {
 impl Writer {
     fn new(dir: PathBuf, healthy: Arc<AtomicBool>, open_files: usize) -> Self {
         Self {
+            syncs: SyncPool::start(SYNC_THREADS, &dir),
             files: OpenFiles::new(dir, open_files),
             dirty: HashSet::new(),
             oldest_write: None,
-            syncs: SyncPool::start(SYNC_THREADS),
             idle_checked: Instant::now(),
             healthy,
             failing: None,
