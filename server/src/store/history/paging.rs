@@ -122,7 +122,8 @@ impl HistoryReader<'_> {
         limit: usize,
         filter: impl Fn(&ChatMessage) -> bool,
     ) -> Result<HistoryPage, StoreError> {
-        self.read_page(None, &PageQuery::newest(before, limit), filter)
+        let read_before = self.bytes_read();
+        self.read_page(None, &PageQuery::newest(before, limit), filter, read_before)
     }
 
     /// The page `q` asks for, of the entries `filter` accepts. A cursor
@@ -134,11 +135,13 @@ impl HistoryReader<'_> {
         q: &PageQuery,
         filter: impl Fn(&ChatMessage) -> bool,
     ) -> Result<HistoryPage, ReadError> {
+        // The frame the cursor names is read first, and counts too.
+        let read_before = self.bytes_read();
         let start = match q.from {
             None => None,
             Some(cursor) => Some(self.start_at(cursor)?),
         };
-        Ok(self.read_page(start, q, filter)?)
+        Ok(self.read_page(start, q, filter, read_before)?)
     }
 
     /// Opens the frame `cursor` names.
@@ -167,11 +170,11 @@ impl HistoryReader<'_> {
         start: Option<Start>,
         q: &PageQuery,
         filter: impl Fn(&ChatMessage) -> bool,
+        read_before: u64,
     ) -> Result<HistoryPage, StoreError> {
         let Some(file) = &self.file else {
             return Ok(HistoryPage::default());
         };
-        let read_before = self.bytes_read();
         let from = start.as_ref().map(|s| s.cursor);
         let mut b = Builder {
             q,

@@ -377,6 +377,9 @@ fn a_deep_page_by_cursor_reads_what_the_first_does() {
     let deepest = page.messages.last().unwrap().id;
     assert_eq!(deepest, 20_000 - 301 * 50 + 1);
     let most = *reads.iter().max().unwrap();
+    let least = *reads.iter().min().unwrap();
+    // The bundle the cursor names is read, checked and counted.
+    assert!(least > 10_000, "{least}");
     // At most two bundles (the one the page starts in and the next).
     assert!(most <= 2 * (BUNDLE_TARGET as u64 + 1_024), "{most}");
     let by_before = r
