@@ -394,3 +394,59 @@ fn a_deep_page_by_cursor_reads_what_the_first_does() {
         .unwrap();
     assert!(by_before.read > 8 * most, "{} vs {most}", by_before.read);
 }
+
+/// Damage stepped over by a page that then stops at its budget, before any
+/// message of its conversation, is counted by that page (the next page
+/// starts after it and does not meet it again): counted once.
+#[test]
+fn damage_before_a_budget_stop_is_counted_by_that_page() {
+    let (_d, path, secret) = setup();
+    write(&path, &secret, 1..4, 3, 20, |_| "quiet");
+    write(&path, &secret, 4..504, 100, 40, |_| "busy");
+    let bundles = frames_of(&path, KIND_BUNDLE);
+    assert_eq!(bundles.len(), 6);
+    // The middle busy bundle: a flipped tag byte.
+    let (at, len) = bundles[3];
+    let mut raw = std::fs::read(&path).unwrap();
+    raw[(at + 5 + len as u64 - 3) as usize] ^= 1;
+    std::fs::write(&path, &raw).unwrap();
+    let r = HistoryReader::open(&path, &secret).unwrap();
+    // About one busy bundle a page.
+    let q = PageQuery {
+        budget: 9_000,
+        ..everything()
+    };
+    let (ids, damaged, pages) = page_all(&r, q, in_room("quiet"));
+    assert_eq!(ids, [3, 2, 1]);
+    assert_eq!(damaged, 1, "counted once");
+    let counted: Vec<usize> = (0..pages.len())
+        .filter(|&i| pages[i].unreadable > 0)
+        .collect();
+    assert_eq!(counted.len(), 1);
+    assert!(
+        pages[counted[0]].messages.is_empty() && pages[counted[0]].more,
+        "by an empty page that stopped at its budget"
+    );
+}
+
+/// Damage between two messages that are both too new for a page asked for
+/// with `before` belongs to a newer page: this one does not count it.
+#[test]
+fn damage_newer_than_before_is_left_to_the_newer_page() {
+    let (_d, path, secret) = setup();
+    for id in 1..=4 {
+        write(&path, &secret, id..id + 1, 1, 5, |_| "room");
+    }
+    // "3" (the third bundle) damaged: newest first the file reads
+    // 4, damage, 2, 1.
+    let (at, len) = frames_of(&path, KIND_BUNDLE)[2];
+    let mut raw = std::fs::read(&path).unwrap();
+    raw[(at + 5 + len as u64 - 3) as usize] ^= 1;
+    std::fs::write(&path, &raw).unwrap();
+    let r = HistoryReader::open(&path, &secret).unwrap();
+    let page = r.page(Some(2), 10, |_| true).unwrap();
+    assert_eq!(page.messages.iter().map(|m| m.id).collect::<Vec<_>>(), [1]);
+    assert_eq!(page.unreadable, 0, "the damage lies above message 2");
+    let page = r.page(Some(4), 10, |_| true).unwrap();
+    assert_eq!(page.unreadable, 1);
+}
