@@ -314,11 +314,12 @@ impl ChatState {
                 ..
             } => {
                 // A page no tracked request asked for: merged like a newest
-                // page, and whatever was loading there is done.
-                self.history_page(with.clone(), Page::Newest, messages, more, cursor);
+                // page, and whatever was loading there is done (first, so
+                // that an empty page with more may ask for the next).
                 if let Some(conv) = self.conversations.get_mut(&with) {
                     conv.loading = false;
                 }
+                self.history_page(with, Page::Newest, messages, more, cursor);
             }
             ServerMessage::Error { message, .. } => self.info(format!("Error: {message}")),
             ServerMessage::Welcome { rooms, .. } => {
