@@ -123,7 +123,8 @@ impl HistoryReader<'_> {
         filter: impl Fn(&ChatMessage) -> bool,
     ) -> Result<HistoryPage, StoreError> {
         let read_before = self.bytes_read();
-        self.read_page(None, &PageQuery::newest(before, limit), filter, read_before)
+        let q = PageQuery::newest(before, limit);
+        self.read_page(None, &q, filter, read_before, &mut SegmentKeys::new())
     }
 
     /// The page `q` asks for, of the entries `filter` accepts. A cursor
@@ -135,29 +136,25 @@ impl HistoryReader<'_> {
         q: &PageQuery,
         filter: impl Fn(&ChatMessage) -> bool,
     ) -> Result<HistoryPage, ReadError> {
-        // The frame the cursor names is read first, and counts too.
+        // The frame the cursor names is read first, and counts too; its
+        // segment's key (an X25519 agreement) serves the frames after it.
         let read_before = self.bytes_read();
+        let mut keys = SegmentKeys::new();
         let start = match q.from {
             None => None,
-            Some(cursor) => Some(self.start_at(cursor)?),
+            Some(cursor) => Some(self.start_at(cursor, &mut keys)?),
         };
-        Ok(self.read_page(start, q, filter, read_before)?)
+        Ok(self.read_page(start, q, filter, read_before, &mut keys)?)
     }
 
     /// Opens the frame `cursor` names.
-    fn start_at(&self, cursor: Cursor) -> Result<Start, ReadError> {
+    fn start_at(&self, cursor: Cursor, keys: &mut SegmentKeys) -> Result<Start, ReadError> {
         let file = self.file.as_ref().ok_or(ReadError::BadCursor)?;
         let (kind, mut body) = self
             .frame_at(file, cursor.offset)?
             .ok_or(ReadError::BadCursor)?;
         let messages = self
-            .open_frame(
-                file,
-                &mut SegmentKeys::new(),
-                cursor.offset,
-                kind,
-                &mut body,
-            )?
+            .open_frame(file, keys, cursor.offset, kind, &mut body)?
             .ok_or(ReadError::BadCursor)?;
         if usize::try_from(cursor.next).map_or(true, |n| n > messages.len()) {
             return Err(ReadError::BadCursor);
@@ -171,6 +168,7 @@ impl HistoryReader<'_> {
         q: &PageQuery,
         filter: impl Fn(&ChatMessage) -> bool,
         read_before: u64,
+        keys: &mut SegmentKeys,
     ) -> Result<HistoryPage, StoreError> {
         let Some(file) = &self.file else {
             return Ok(HistoryPage::default());
@@ -196,7 +194,6 @@ impl HistoryReader<'_> {
             }
             None => self.end,
         };
-        let mut keys = SegmentKeys::new();
         let mut items = Backwards::new(self, file, end);
         loop {
             // Only at a frame's edge, and only once the page has moved on
@@ -223,7 +220,7 @@ impl HistoryReader<'_> {
             if kind != KIND_BUNDLE && kind != KIND_RECORD {
                 continue;
             }
-            let Some(msgs) = self.open_frame(file, &mut keys, start, kind, &mut body)? else {
+            let Some(msgs) = self.open_frame(file, keys, start, kind, &mut body)? else {
                 tracing::warn!(path = %self.path.display(), offset = start,
                     "unreadable frame in a history file skipped");
                 b.damaged();
