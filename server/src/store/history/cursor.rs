@@ -74,15 +74,17 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    /// The newest `limit` messages below `before`, with no size bound but
-    /// the read budget.
+    /// The newest `limit` messages below `before`, with no bound on their
+    /// size or on what is read: for tools and tests that want a whole
+    /// history at once. Requests from clients are bounded (see
+    /// [`PAGE_READ_BUDGET`]).
     pub fn newest(before: Option<MessageId>, limit: usize) -> PageQuery {
         PageQuery {
             from: None,
             before,
             limit,
             max_bytes: usize::MAX,
-            budget: PAGE_READ_BUDGET,
+            budget: u64::MAX,
         }
     }
 }

@@ -114,8 +114,9 @@ impl<F: Fn(&ChatMessage) -> bool> Builder<'_, F> {
 
 impl HistoryReader<'_> {
     /// Up to `limit` entries accepted by `filter` with ids below `before`
-    /// (all if `None`), newest first, from the newest: a page of
-    /// [`PageQuery::newest`].
+    /// (all if `None`), newest first, from the newest, reading as far as it
+    /// takes: a page of [`PageQuery::newest`], for tools and tests. The
+    /// server answers requests with [`HistoryReader::page_at`] and a budget.
     pub fn page(
         &self,
         before: Option<MessageId>,
