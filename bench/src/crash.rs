@@ -258,21 +258,30 @@ async fn history(
     room: &RoomName,
 ) -> Result<HashSet<String>> {
     let mut texts = HashSet::new();
-    let mut before = None;
+    // A page may be short or empty while `more` holds (protocol v4): the
+    // cursor says where the next one starts.
+    let mut cursor = None;
     loop {
         let id = session
             .send(Request::History {
                 with: Target::Room(room.clone()),
-                before,
+                before: None,
                 limit: cove_common::limits::HISTORY_PAGE_MAX,
+                cursor: cursor.take(),
             })
             .await?;
-        let ServerMessage::History { messages, more, .. } = wait_reply(events, id).await? else {
+        let ServerMessage::History {
+            messages,
+            more,
+            cursor: next,
+            ..
+        } = wait_reply(events, id).await?
+        else {
             bail!("unexpected reply to a history request");
         };
-        before = messages.last().map(|m| m.id);
         texts.extend(messages.into_iter().map(|m| m.text.as_str().to_owned()));
-        if !more || before.is_none() {
+        cursor = next;
+        if !more || cursor.is_none() {
             return Ok(texts);
         }
     }

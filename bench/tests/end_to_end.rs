@@ -82,6 +82,7 @@ async fn offline_members_are_members_that_never_come_online() {
             with: cove_common::Target::Room(room),
             before: None,
             limit: 100,
+            cursor: None,
         })
         .await
         .unwrap();

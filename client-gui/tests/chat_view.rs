@@ -1,10 +1,12 @@
 //! The chat screen alone, driven headless with a prepared state.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use cove_client::state::{ChatState, Entry};
+use cove_client::state::{ChatState, Entry, RequestId};
 use cove_client::ui::chat::{ChatAction, ChatView};
 use cove_common::proto::{ChatMessage, Member, RoomInfo};
-use cove_common::{ErrorCode, MessageText, Request, RoomName, ServerMessage, Target, Username};
+use cove_common::{
+    ErrorCode, HistoryCursor, MessageText, Request, RoomName, ServerMessage, Target, Username,
+};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -45,6 +47,7 @@ fn page(ids: std::ops::Range<u64>, more: bool) -> ServerMessage {
         messages,
         more,
         unreadable: 0,
+        cursor: None,
     }
 }
 
@@ -187,6 +190,82 @@ fn a_refused_older_page_is_asked_again_by_scrolling_up_again() {
     wheel(&mut h, -1.0);
     wheel(&mut h, 5.0);
     assert_eq!(h.state().pages_asked, 2, "scrolling up again asks again");
+}
+
+/// `page` saying where the next one starts.
+fn with_cursor(page: ServerMessage, next: &str) -> ServerMessage {
+    let ServerMessage::History {
+        id,
+        with,
+        messages,
+        more,
+        unreadable,
+        ..
+    } = page
+    else {
+        unreachable!()
+    };
+    ServerMessage::History {
+        id,
+        with,
+        messages,
+        more,
+        unreadable,
+        cursor: Some(HistoryCursor::new(next).unwrap()),
+    }
+}
+
+/// The cursors of the history requests in the outbox, with their ids.
+fn history_asks(state: &mut ChatState) -> Vec<(RequestId, Option<HistoryCursor>)> {
+    state
+        .take_outbox()
+        .into_iter()
+        .filter_map(|(id, r)| match r {
+            Request::History { cursor, .. } => Some((id, cursor)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Scrolling to the top asks for an older page from the last page's
+/// cursor. When that page comes back empty but says `more` (protocol v4:
+/// the server read its budget without meeting this room), the next page is
+/// asked for at once from the new cursor, while the reader stays at the
+/// top, and only once: not a request every frame.
+#[test]
+fn an_empty_older_page_with_more_asks_for_the_next_from_its_cursor() {
+    let mut state = loaded_room(0);
+    state.apply(with_cursor(page(200..260, true), "c1"));
+    let mut h = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(|ui, s: &mut Screen| s.show(ui), Screen::new(state));
+    h.run();
+    wheel(&mut h, 5.0);
+    assert_eq!(h.state().pages_asked, 1);
+    let asks = history_asks(&mut h.state_mut().state);
+    assert_eq!(asks.len(), 1);
+    assert_eq!(asks[0].1, Some(HistoryCursor::new("c1").unwrap()));
+    h.state_mut()
+        .state
+        .on_reply(asks[0].0, with_cursor(page(0..0, true), "c2"));
+    for _ in 0..30 {
+        h.step();
+    }
+    let asks = history_asks(&mut h.state_mut().state);
+    assert_eq!(asks.len(), 1, "asked again, once: {asks:?}");
+    assert_eq!(asks[0].1, Some(HistoryCursor::new("c2").unwrap()));
+    assert_eq!(h.state().pages_asked, 1, "by the state, not by the view");
+    h.state_mut()
+        .state
+        .on_reply(asks[0].0, with_cursor(page(150..200, true), "c3"));
+    for _ in 0..60 {
+        h.step();
+    }
+    assert!(
+        history_asks(&mut h.state_mut().state).is_empty(),
+        "a page with messages ends the run"
+    );
+    assert!(h.query_by_label("line 201").is_some(), "still where it was");
 }
 
 /// Refused messages show why, with Retry and Discard, and each button

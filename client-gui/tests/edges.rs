@@ -103,6 +103,7 @@ fn a_refused_message_fails_in_its_own_conversation_with_retry_and_discard() {
         with: Target::User(Username::new("nina").unwrap()),
         before: None,
         limit: 10,
+        cursor: None,
     }))
     .unwrap();
     let page = next_message(&w, &mut ge, "ghost's history", |m| {

@@ -30,5 +30,7 @@ pub mod files;
 pub use defaults::DEFAULT_LISTEN;
 pub use handshake::{ServerIdentity, ServerKey};
 pub use kdf::KdfParams;
-pub use names::{ClientMsgId, InvalidInput, MessageText, Password, RoomName, Username};
+pub use names::{
+    ClientMsgId, HistoryCursor, InvalidInput, MessageText, Password, RoomName, Username,
+};
 pub use proto::{ClientMessage, ErrorCode, Request, ServerMessage, Target};

@@ -5,7 +5,7 @@
 
 /// Protocol version carried in both handshake hellos. Bumped on any
 /// incompatible change to the wire format.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Largest frame body (the bytes after the 4-byte length prefix) that any side
 /// accepts. Checked before anything is allocated for the frame.
@@ -34,6 +34,11 @@ pub const HISTORY_PAGE_MAX: u16 = 200;
 /// page holds: a page of long messages stops early, with `more: true`, so
 /// that the reply always fits in one record.
 pub const HISTORY_PAGE_BYTES: usize = 60_000;
+
+/// Longest history cursor, in characters (printable ASCII). The server's
+/// cursors are much shorter; the bound only keeps a request's cursor from
+/// being a kilobyte of junk.
+pub const HISTORY_CURSOR_MAX_LEN: usize = 64;
 
 /// Most members one `members` reply lists; its `total` is the room's size.
 pub const MEMBERS_LIST_MAX: usize = 1_000;

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::limits::{
-    CLIENT_ID_MAX_LEN, MESSAGE_MAX_CHARS, NAME_MAX_LEN, NAME_MIN_LEN, PASSWORD_MAX_BYTES,
-    PASSWORD_MIN_BYTES,
+    CLIENT_ID_MAX_LEN, HISTORY_CURSOR_MAX_LEN, MESSAGE_MAX_CHARS, NAME_MAX_LEN, NAME_MIN_LEN,
+    PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES,
 };
 
 /// Why a name, text or password was refused.
@@ -68,6 +68,9 @@ pub enum InvalidInput {
     /// A client message id that is empty, too long or not printable ASCII.
     #[error("a client message id must be 1 to {max} printable ASCII characters", max = CLIENT_ID_MAX_LEN)]
     ClientId,
+    /// A history cursor that is empty, too long or not printable ASCII.
+    #[error("a history cursor must be 1 to {max} printable ASCII characters", max = HISTORY_CURSOR_MAX_LEN)]
+    Cursor,
 }
 
 fn validate_name(s: &str) -> Result<(), InvalidInput> {
@@ -329,6 +332,49 @@ impl fmt::Display for ClientMsgId {
     }
 }
 
+/// Where the next older page of a history starts, as the server said in
+/// its last page: opaque to clients, who only send it back. Only its shape
+/// is checked here (1–64 printable ASCII characters); whether it points
+/// into the user's history is for the server to judge.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HistoryCursor(String);
+
+impl HistoryCursor {
+    /// Validates `s` and wraps it.
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
+        let s = s.into();
+        if s.is_empty()
+            || s.len() > HISTORY_CURSOR_MAX_LEN
+            || !s.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(InvalidInput::Cursor);
+        }
+        Ok(Self(s))
+    }
+
+    /// The cursor as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl TryFrom<String> for HistoryCursor {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        Self::new(s)
+    }
+}
+impl From<HistoryCursor> for String {
+    fn from(t: HistoryCursor) -> String {
+        t.0
+    }
+}
+impl fmt::Debug for HistoryCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,5 +489,14 @@ mod tests {
         assert!(ClientMsgId::new("").is_err());
         assert!(ClientMsgId::new("a b").is_err());
         assert!(ClientMsgId::new("x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn cursors_are_short_printable_ascii() {
+        assert!(HistoryCursor::new("0000000000001a2b00000003").is_ok());
+        assert!(HistoryCursor::new("x".repeat(HISTORY_CURSOR_MAX_LEN)).is_ok());
+        for bad in ["", "a b", "é", &"x".repeat(HISTORY_CURSOR_MAX_LEN + 1)] {
+            assert_eq!(HistoryCursor::new(bad).unwrap_err(), InvalidInput::Cursor);
+        }
     }
 }

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_FRAME_LEN;
-use crate::names::{ClientMsgId, MessageText, Password, RoomName, Username};
+use crate::names::{ClientMsgId, HistoryCursor, MessageText, Password, RoomName, Username};
 
 /// Joins the messages of one server record. Encoded messages never contain
 /// it: the JSON is compact and strings escape every control character.
@@ -91,6 +91,11 @@ pub enum Request {
         before: Option<MessageId>,
         /// Most messages to return; capped at [`crate::limits::HISTORY_PAGE_MAX`].
         limit: u16,
+        /// Where to continue: the `cursor` of the previous page of this
+        /// conversation. Reading starts exactly there, so a page costs the
+        /// same at any depth; `None` reads from the newest message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<HistoryCursor>,
     },
     /// Keep-alive; answered by [`ServerMessage::Pong`].
     Ping,
@@ -220,13 +225,19 @@ pub enum ServerMessage {
         with: Target,
         /// The messages, newest first.
         messages: Vec<ChatMessage>,
-        /// Whether older messages exist.
+        /// Whether older messages may exist: `true` also when the page
+        /// stopped at the server's read budget, so a page may be short or
+        /// empty and still say `more`.
         more: bool,
         /// Stored batches of messages (one or more each) in the stretch of
         /// history this page covers that the server could not read because
         /// they are damaged on disk; absent when 0.
         #[serde(default, skip_serializing_if = "is_zero")]
         unreadable: u32,
+        /// Where the next older page starts, to send back as the request's
+        /// `cursor`; present whenever `more` is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<HistoryCursor>,
     },
     /// Reply to `ping`.
     Pong {
@@ -362,6 +373,10 @@ pub enum ErrorCode {
     Storage,
     /// The peers speak different protocol versions.
     VersionMismatch,
+    /// A history request's `cursor` does not point at a readable place in
+    /// the user's history (forged, or the history changed): ask again
+    /// without it, with `before` set to the oldest message id shown.
+    BadCursor,
     /// Something went wrong on the server.
     #[serde(other)]
     Internal,

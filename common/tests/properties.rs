@@ -49,11 +49,18 @@ fn request() -> impl Strategy<Value = Request> {
             to: Target::Room(RoomName::new(r).unwrap()),
             text: MessageText::new(t).unwrap(),
         }),
-        (name(), any::<Option<u64>>(), any::<u16>()).prop_map(|(u, b, l)| Request::History {
-            with: Target::User(Username::new(u).unwrap()),
-            before: b,
-            limit: l,
-        }),
+        (
+            name(),
+            any::<Option<u64>>(),
+            any::<u16>(),
+            proptest::option::of("[!-~]{1,64}")
+        )
+            .prop_map(|(u, b, l, c)| Request::History {
+                with: Target::User(Username::new(u).unwrap()),
+                before: b,
+                limit: l,
+                cursor: c.map(|c| cove_common::HistoryCursor::new(c).unwrap()),
+            }),
         Just(Request::Ping),
         Just(Request::Logout),
         Just(Request::ListRooms),

@@ -6,8 +6,8 @@ use cove_common::proto::{
     ChatMessage, Member, Notice, NoticeKind, RoomInfo, ServerMessage, SessionInfo,
 };
 use cove_common::{
-    ClientMessage, ClientMsgId, ErrorCode, MessageText, Password, Request, RoomName, Target,
-    Username,
+    ClientMessage, ClientMsgId, ErrorCode, HistoryCursor, MessageText, Password, Request, RoomName,
+    Target, Username,
 };
 
 fn u(s: &str) -> Username {
@@ -96,11 +96,24 @@ fn client_messages_match_the_document() {
                     with: Target::Room(r("general")),
                     before: None,
                     limit: 50,
+                    cursor: None,
                 },
             ),
             r#"{"id":9,"type":"history","with":{"room":"general"},"before":null,"limit":50}"#,
         ),
         (req(10, Request::Logout), r#"{"id":10,"type":"logout"}"#),
+        (
+            req(
+                11,
+                Request::History {
+                    with: Target::Room(r("general")),
+                    before: None,
+                    limit: 50,
+                    cursor: Some(HistoryCursor::new("00000000003a1f2c00000011").unwrap()),
+                },
+            ),
+            r#"{"id":11,"type":"history","with":{"room":"general"},"before":null,"limit":50,"cursor":"00000000003a1f2c00000011"}"#,
+        ),
     ];
     for (got, want) in cases {
         assert_eq!(got, want);
@@ -224,8 +237,28 @@ fn server_messages_match_the_document() {
                 messages: vec![msg],
                 more: false,
                 unreadable: 0,
+                cursor: None,
             }),
             r#"{"type":"history","id":9,"with":{"room":"general"},"messages":[{"id":1763800000000123,"ts":1763800000000,"from":"alice","to":{"room":"general"},"text":"hi"}],"more":false}"#,
+        ),
+        (
+            srv(ServerMessage::History {
+                id: 11,
+                with: Target::Room(r("general")),
+                messages: Vec::new(),
+                more: true,
+                unreadable: 0,
+                cursor: Some(HistoryCursor::new("000000000031d07400000000").unwrap()),
+            }),
+            r#"{"type":"history","id":11,"with":{"room":"general"},"messages":[],"more":true,"cursor":"000000000031d07400000000"}"#,
+        ),
+        (
+            srv(ServerMessage::error(
+                Some(11),
+                ErrorCode::BadCursor,
+                "that history cursor is not valid here; ask again without it",
+            )),
+            r#"{"type":"error","id":11,"code":"bad_cursor","message":"that history cursor is not valid here; ask again without it"}"#,
         ),
         (
             srv(ServerMessage::Bye {

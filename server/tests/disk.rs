@@ -119,6 +119,7 @@ async fn history_texts(s: &Session, events: &mut Events, with: Target) -> Vec<St
             with,
             before: None,
             limit: 100,
+            cursor: None,
         },
     )
     .await;

@@ -149,6 +149,7 @@ async fn invalid_requests_get_typed_errors() {
             with: Target::Room(RoomName::new("secret").unwrap()),
             before: None,
             limit: 10,
+            cursor: None,
         })
         .await
         .unwrap();

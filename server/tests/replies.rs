@@ -44,6 +44,7 @@ async fn pages_of_the_longest_messages_arrive_and_page_back_completely() {
                 with: general.clone(),
                 before,
                 limit: 50,
+                cursor: None,
             })
             .await
             .unwrap();

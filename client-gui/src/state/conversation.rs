@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use cove_common::HistoryCursor;
 use cove_common::proto::{ChatMessage, MessageId, Notice};
 
 /// One line of a conversation.
@@ -50,6 +51,10 @@ pub struct Conversation {
     pub more_history: bool,
     /// Whether a request for older messages is in flight.
     pub loading: bool,
+    /// Where the page below the oldest message loaded starts, as the server
+    /// said (`None` until it said, or once what it pointed below is gone:
+    /// then `before` alone asks for that page).
+    pub older: Option<HistoryCursor>,
     /// Whether a page of its history arrived, so what is loaded is the
     /// conversation up to now (after a reconnect it is caught up from its
     /// newest message, where an unloaded one is loaded afresh).
@@ -113,5 +118,6 @@ impl Conversation {
             }
         }
         self.more_history = true;
+        self.older = None;
     }
 }

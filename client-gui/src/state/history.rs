@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use cove_common::client::Welcome;
 use cove_common::limits::HISTORY_PAGE_MAX;
 use cove_common::proto::{ChatMessage, MessageId};
-use cove_common::{Request, Target};
+use cove_common::{HistoryCursor, Request, Target};
 
 use super::requests::{Page, Purpose};
 use super::{ChatState, Conversation, Entry, Status};
@@ -22,8 +22,15 @@ pub const NEWEST_PAGE: u16 = 100;
 pub const MISSED_PAGES_MAX: u8 = 5;
 
 impl ChatState {
-    /// Asks for a page of `with`'s history.
-    pub(super) fn fetch(&mut self, with: Target, page: Page, before: Option<MessageId>) {
+    /// Asks for a page of `with`'s history: below `before` and, with a
+    /// cursor, exactly where the server's last page stopped.
+    pub(super) fn fetch(
+        &mut self,
+        with: Target,
+        page: Page,
+        before: Option<MessageId>,
+        cursor: Option<HistoryCursor>,
+    ) {
         let limit = match page {
             Page::Newest => NEWEST_PAGE,
             Page::Older | Page::Missed { .. } => HISTORY_PAGE_MAX,
@@ -37,6 +44,7 @@ impl ChatState {
                 with,
                 before,
                 limit,
+                cursor,
             },
         );
     }
@@ -54,21 +62,38 @@ impl ChatState {
         let with = self.current.clone();
         // Until its first page arrives a conversation has no "older": that
         // page is on its way (or is asked for when it is shown again).
-        let Some(conv) = self.conversations.get_mut(&with).filter(|c| c.loaded) else {
+        if self.conversations.get(&with).is_some_and(|c| c.loaded) {
+            self.ask_older(with);
+        }
+    }
+
+    /// Asks for the page below the oldest message loaded in `with`, from
+    /// where the server's last page stopped if it said.
+    pub(super) fn ask_older(&mut self, with: Target) {
+        let Some(conv) = self.conversations.get_mut(&with) else {
             return;
         };
         conv.loading = true;
-        let before = conv.oldest_id();
-        self.fetch(with, Page::Older, before);
+        let (before, cursor) = (conv.oldest_id(), conv.older.clone());
+        self.fetch(with, Page::Older, before, cursor);
     }
 
-    /// A page (newest first) arrived in answer to a `page` request.
+    /// A page (newest first) arrived in answer to a `page` request, with
+    /// the cursor where the next older page starts.
+    ///
+    /// Since protocol v4 a page may be short, or empty, and still have
+    /// `more`: the server reads a bounded stretch of the history per page.
+    /// An empty page that reaches below what is loaded asks at once for
+    /// the next one (one request in flight per conversation, the next only
+    /// once this one is answered); a short one does not need to, its lines
+    /// land above what is read and scrolling up asks again.
     pub(super) fn history_page(
         &mut self,
         with: Target,
         page: Page,
         messages: Vec<ChatMessage>,
         more: bool,
+        cursor: Option<HistoryCursor>,
     ) {
         let shown = with == self.current;
         let me = self.me.clone();
@@ -78,6 +103,9 @@ impl ChatState {
             .or_insert_with(Conversation::unloaded);
         let oldest_before = conv.oldest_id();
         let page_oldest = messages.iter().map(|m| m.id).min();
+        // Only a page that brought nothing, and says where to go on, asks
+        // again by itself; without a cursor it would ask for the same page.
+        let go_on = messages.is_empty() && more && cursor.is_some();
         for m in messages {
             let missed = matches!(page, Page::Missed { since, .. } if m.id > since) && m.from != me;
             if conv.insert(Entry::Message(m)) && missed && !shown {
@@ -89,23 +117,44 @@ impl ChatState {
             Page::Older => {
                 conv.loading = false;
                 conv.more_history = more;
+                conv.older = cursor;
+                if go_on {
+                    self.ask_older(with);
+                }
             }
             Page::Newest => {
                 // Whether older messages exist is news only when the page
                 // reaches down to what was loaded.
                 if oldest_before.is_none_or(|o| page_oldest.is_some_and(|p| p <= o)) {
                     conv.more_history = more;
+                    conv.older = cursor;
+                    if go_on && !conv.loading {
+                        self.ask_older(with);
+                    }
                 }
             }
             Page::Missed { since, pages } => {
-                let Some(oldest) = page_oldest.filter(|&p| more && p > since) else {
+                if !more || page_oldest.is_some_and(|p| p <= since) {
                     return; // caught up
-                };
-                if pages < MISSED_PAGES_MAX {
-                    let pages = pages + 1;
-                    self.fetch(with, Page::Missed { since, pages }, Some(oldest));
-                } else {
-                    conv.drop_before(oldest);
+                }
+                match page_oldest {
+                    // Nothing of this conversation in the stretch read:
+                    // on from where it stopped. Such pages cost the server
+                    // a bounded read each and hold nothing, so they do not
+                    // count towards the pages kept.
+                    None => {
+                        if cursor.is_some() {
+                            self.fetch(with, Page::Missed { since, pages }, None, cursor);
+                        }
+                    }
+                    Some(oldest) if pages < MISSED_PAGES_MAX => {
+                        let pages = pages + 1;
+                        self.fetch(with, Page::Missed { since, pages }, Some(oldest), cursor);
+                    }
+                    Some(oldest) => {
+                        conv.drop_before(oldest);
+                        conv.older = cursor;
+                    }
                 }
             }
         }
@@ -150,12 +199,12 @@ impl ChatState {
                 None => None,
             };
             match since {
-                Some(since) => self.fetch(t, Page::Missed { since, pages: 1 }, None),
+                Some(since) => self.fetch(t, Page::Missed { since, pages: 1 }, None, None),
                 // A direct conversation that only this app knows (nothing
                 // was ever exchanged) and that never loaded is loaded when
                 // it is shown again, not now.
                 None if matches!(&t, Target::User(u) if !welcome.directs.contains(u)) => {}
-                None => self.fetch(t, Page::Newest, None),
+                None => self.fetch(t, Page::Newest, None, None),
             }
         }
         if let Target::Room(room) = self.current.clone() {
@@ -203,6 +252,7 @@ mod tests {
             messages: Vec::new(),
             more: false,
             unreadable: 0,
+            cursor: None,
         }
     }
 
@@ -213,6 +263,7 @@ mod tests {
             messages: ids.rev().map(|i| msg(i, "bob", to.clone(), "m")).collect(),
             more,
             unreadable: 0,
+            cursor: None,
         }
     }
 
@@ -296,6 +347,156 @@ mod tests {
         let conv = &s.conversations[&general()];
         assert_eq!(conv.oldest_id(), Some(top + 1), "1..=3 dropped");
         assert!(conv.more_history, "scrolling up loads them again");
+    }
+
+    /// The history requests in the outbox with their cursors: (request
+    /// id, with, before, cursor).
+    #[allow(clippy::type_complexity)]
+    fn asked(
+        s: &mut ChatState,
+    ) -> Vec<(
+        super::super::RequestId,
+        Target,
+        Option<MessageId>,
+        Option<HistoryCursor>,
+    )> {
+        s.take_outbox()
+            .into_iter()
+            .filter_map(|(id, r)| match r {
+                Request::History {
+                    with,
+                    before,
+                    cursor,
+                    ..
+                } => Some((id, with, before, cursor)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn cursor(c: &str) -> HistoryCursor {
+        HistoryCursor::new(c).unwrap()
+    }
+
+    /// `reply` with `more` and a cursor.
+    fn going_on(reply: ServerMessage, next: &str) -> ServerMessage {
+        match reply {
+            ServerMessage::History {
+                id,
+                with,
+                messages,
+                unreadable,
+                ..
+            } => ServerMessage::History {
+                id,
+                with,
+                messages,
+                more: true,
+                unreadable,
+                cursor: Some(cursor(next)),
+            },
+            other => other,
+        }
+    }
+
+    /// Since protocol v4 a page may come back empty and still say `more`
+    /// (the server read its budget without meeting this conversation): the
+    /// next page is asked for at once, from that page's cursor, one request
+    /// at a time, until a page brings messages or says there is no more.
+    #[test]
+    fn an_empty_page_with_more_asks_for_the_next_from_its_cursor() {
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
+        s.apply(going_on(page(100..=120, &general(), true), "c1"));
+        s.load_older();
+        let first = asked(&mut s);
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            (first[0].2, first[0].3.clone()),
+            (Some(100), Some(cursor("c1"))),
+            "older pages go on from the last page's cursor"
+        );
+        s.on_reply(first[0].0, going_on(empty(&general()), "c2"));
+        let second = asked(&mut s);
+        assert_eq!(second.len(), 1, "asked again by itself, once");
+        assert_eq!(
+            (second[0].2, second[0].3.clone()),
+            (Some(100), Some(cursor("c2")))
+        );
+        let conv = &s.conversations[&general()];
+        assert!(conv.loading && conv.more_history, "not the end");
+        // A page with messages ends the run: the reader scrolls for more.
+        s.on_reply(second[0].0, going_on(page(60..=70, &general(), true), "c3"));
+        assert!(asked(&mut s).is_empty());
+        let conv = &s.conversations[&general()];
+        assert!(!conv.loading && conv.more_history);
+        assert_eq!(conv.older, Some(cursor("c3")));
+        s.load_older();
+        let third = asked(&mut s);
+        assert_eq!(third[0].3, Some(cursor("c3")));
+        // An empty last page ends it too.
+        s.on_reply(third[0].0, empty(&general()));
+        assert!(asked(&mut s).is_empty());
+        assert!(!s.conversations[&general()].more_history);
+    }
+
+    /// A conversation whose first page is empty but says `more` goes on
+    /// loading by itself; so does a catch-up after a reconnect, whose
+    /// empty pages do not count towards the pages it may take.
+    #[test]
+    fn empty_newest_and_catch_up_pages_go_on_from_their_cursors() {
+        let mut s = ChatState::from_welcome(welcome(vec![room("general", 0)], &[]));
+        let newest = asked(&mut s);
+        assert_eq!(newest.len(), 1);
+        s.on_reply(newest[0].0, going_on(empty(&general()), "n1"));
+        let next = asked(&mut s);
+        assert_eq!(next.len(), 1);
+        assert_eq!((next[0].2, next[0].3.clone()), (None, Some(cursor("n1"))));
+        s.on_reply(next[0].0, page(1..=3, &general(), false));
+        assert!(asked(&mut s).is_empty());
+
+        s.logged_in_again(welcome(vec![room("general", 0)], &[]));
+        let mut first = asked(&mut s);
+        for i in 0..MISSED_PAGES_MAX * 3 {
+            assert_eq!(first.len(), 1, "one at a time");
+            s.on_reply(first[0].0, going_on(empty(&general()), &format!("m{i}")));
+            first = asked(&mut s);
+            assert_eq!(first[0].3, Some(cursor(&format!("m{i}"))));
+        }
+        s.on_reply(first[0].0, page(2..=9, &general(), true));
+        assert!(asked(&mut s).is_empty(), "met what was loaded");
+        let ids: Vec<u64> = s.conversations[&general()]
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Message(m) => Some(m.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, (1..=9).collect::<Vec<_>>());
+    }
+
+    /// A refused cursor: the page is asked for again without it, with
+    /// `before`, as the protocol says; no "could not load" is shown.
+    #[test]
+    fn a_refused_cursor_is_dropped_and_the_page_asked_by_before() {
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
+        s.apply(going_on(page(100..=120, &general(), true), "stale"));
+        s.load_older();
+        let first = asked(&mut s);
+        s.on_reply(
+            first[0].0,
+            ServerMessage::error(Some(1), cove_common::ErrorCode::BadCursor, "bad cursor"),
+        );
+        let again = asked(&mut s);
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].2, again[0].3.clone()), (Some(100), None));
+        assert!(s.conversations[&general()].loading);
+        assert!(
+            s.conversations[&general()]
+                .entries
+                .iter()
+                .all(|e| !matches!(e, Entry::Info { .. }))
+        );
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl ChatState {
         let directs = s.directs.iter().map(|u| Target::User(u.clone()));
         let all: Vec<Target> = rooms.chain(directs).collect();
         for with in all {
-            s.fetch(with, Page::Newest, None);
+            s.fetch(with, Page::Newest, None, None);
         }
         s.ask_members(RoomName::general());
         s
@@ -310,14 +310,16 @@ impl ChatState {
                 with,
                 messages,
                 more,
+                cursor,
                 ..
             } => {
                 // A page no tracked request asked for: merged like a newest
-                // page, and whatever was loading there is done.
-                self.history_page(with.clone(), Page::Newest, messages, more);
+                // page, and whatever was loading there is done (first, so
+                // that an empty page with more may ask for the next).
                 if let Some(conv) = self.conversations.get_mut(&with) {
                     conv.loading = false;
                 }
+                self.history_page(with, Page::Newest, messages, more, cursor);
             }
             ServerMessage::Error { message, .. } => self.info(format!("Error: {message}")),
             ServerMessage::Welcome { rooms, .. } => {
@@ -495,6 +497,7 @@ mod tests {
             ],
             more: false,
             unreadable: 0,
+            cursor: None,
         });
         let conv = &s.conversations[&general()];
         assert_eq!(conv.oldest_id(), Some(30));
@@ -518,6 +521,7 @@ mod tests {
             messages: vec![at(12, "c"), at(11, "b"), at(10, "a")],
             more: false,
             unreadable: 0,
+            cursor: None,
         });
         let texts: Vec<&str> = s.conversations[&general()]
             .entries

@@ -11,6 +11,7 @@ use cove_common::proto::MessageId;
 use cove_common::{ClientMsgId, ErrorCode, Request, RoomName, ServerMessage, Target};
 
 use super::ChatState;
+use super::history::MISSED_PAGES_MAX;
 
 /// The app's number for one request, unique for the app's life (so a reply
 /// can never be mistaken for the answer to a request of an older
@@ -111,6 +112,7 @@ impl ChatState {
                     messages,
                     more,
                     unreadable,
+                    cursor,
                     ..
                 },
             ) => {
@@ -118,7 +120,7 @@ impl ChatState {
                     // Said where it happened, in the words people use.
                     self.info_in(with.clone(), unreadable_note(unreadable));
                 }
-                self.history_page(with, page, messages, more)
+                self.history_page(with, page, messages, more, cursor)
             }
             (_, msg) => self.apply(msg),
         }
@@ -159,6 +161,34 @@ impl ChatState {
     fn refused(&mut self, purpose: Purpose, code: ErrorCode, message: String) {
         match purpose {
             Purpose::Send { client_id } => self.send_refused(&client_id, code, message),
+            // The cursor no longer leads anywhere (the server's copy
+            // changed): asked again without it, as the protocol says. That
+            // request carries no cursor, so it cannot be refused so again.
+            Purpose::History {
+                with,
+                page: Page::Older,
+            } if code == ErrorCode::BadCursor => {
+                if let Some(conv) = self.conversations.get_mut(&with) {
+                    conv.older = None;
+                }
+                self.ask_older(with);
+            }
+            Purpose::History {
+                with,
+                page: Page::Missed { since, pages },
+            } if code == ErrorCode::BadCursor && pages < MISSED_PAGES_MAX => {
+                // From the newest again: what was read already is merged
+                // by id, so nothing shows or counts twice.
+                self.fetch(
+                    with,
+                    Page::Missed {
+                        since,
+                        pages: pages + 1,
+                    },
+                    None,
+                    None,
+                );
+            }
             Purpose::History { with, page } => {
                 if page == Page::Older
                     && let Some(conv) = self.conversations.get_mut(&with)
@@ -187,7 +217,7 @@ impl ChatState {
         self.open(target.clone());
         let loaded = self.conversations.get(&target).is_some_and(|c| c.loaded);
         if !loaded && !self.fetching_newest(&target) {
-            self.fetch(target.clone(), Page::Newest, None);
+            self.fetch(target.clone(), Page::Newest, None, None);
         }
         if let Target::Room(room) = target {
             self.ask_members(room);
@@ -376,6 +406,7 @@ mod tests {
             messages: vec![msg(50, "bob", rust.clone(), "hi")],
             more: true,
             unreadable: 0,
+            cursor: None,
         });
         s.load_older();
         let (id, r) = s.take_outbox().pop().unwrap();
@@ -442,7 +473,7 @@ mod tests {
     fn damaged_history_is_said_in_its_own_conversation() {
         let mut s = ChatState::new(u("meg"), vec![room("general", 0), room("rust", 0)]);
         let rust = Target::Room(RoomName::new("rust").unwrap());
-        s.fetch(rust.clone(), Page::Newest, None);
+        s.fetch(rust.clone(), Page::Newest, None, None);
         let (id, _) = s.take_outbox().pop().unwrap();
         s.open(general());
         s.on_reply(
@@ -453,6 +484,7 @@ mod tests {
                 messages: vec![msg(50, "bob", rust.clone(), "hi")],
                 more: false,
                 unreadable: 2,
+                cursor: None,
             },
         );
         let says = |t: &Target| -> Vec<String> {

@@ -31,21 +31,31 @@ async fn all_history(c: &mut Client, peers: &[String]) -> Result<Vec<String>> {
         }
     }
     for with in convs {
-        let mut before = None;
+        // Since protocol v4 a page may be short or even empty while `more`
+        // holds (the server reads a bounded stretch per page): follow the
+        // cursor until `more` is false.
+        let mut cursor = None;
         loop {
             let reply = c
                 .call(Request::History {
                     with: with.clone(),
-                    before,
+                    before: None,
                     limit: cove_common::limits::HISTORY_PAGE_MAX,
+                    cursor: cursor.take(),
                 })
                 .await;
-            let Reply::Answer(ServerMessage::History { messages, more, .. }) = reply else {
+            let Reply::Answer(ServerMessage::History {
+                messages,
+                more,
+                cursor: next,
+                ..
+            }) = reply
+            else {
                 bail!("history of {} failed: {reply:?}", c.name);
             };
-            before = messages.last().map(|m| m.id);
             out.extend(messages.into_iter().map(|m| m.text.as_str().to_owned()));
-            if !more || before.is_none() {
+            cursor = next;
+            if !more || cursor.is_none() {
                 break;
             }
         }

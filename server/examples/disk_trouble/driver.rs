@@ -258,6 +258,7 @@ impl TroubleDriver {
                 with: general(),
                 before: None,
                 limit: 50,
+                cursor: None,
             },
         ] {
             match c.call(req).await {

@@ -2,53 +2,37 @@
 
 use std::sync::Arc;
 
-use cove_common::limits::HISTORY_PAGE_BYTES;
-use cove_common::proto::{ChatMessage, MessageId};
-use cove_common::{ServerMessage, Target};
+use cove_common::{HistoryCursor, ServerMessage};
 
 use crate::accounts::UserCtx;
 use crate::credentials::HistorySecret;
-use crate::hub::{Hub, HubError};
+use crate::hub::{Hub, HubError, PageAsk};
 
-/// A page of messages older than `before`, newest first.
+/// A page of messages older than `before` (and than the cursor's place),
+/// newest first, with the cursor where the next page starts. The page is
+/// already cut to fit one record (`HISTORY_PAGE_BYTES`) by the reader, so
+/// that its cursor continues right after its last message.
 pub(super) async fn page(
     hub: &Hub,
     user: &UserCtx,
     secret: Arc<HistorySecret>,
     id: u64,
-    with: Target,
-    before: Option<MessageId>,
-    limit: u16,
+    ask: PageAsk,
 ) -> Result<ServerMessage, HubError> {
-    let page = hub
-        .history(user, secret, with.clone(), before, limit)
-        .await?;
-    let (mut messages, mut more, unreadable) = (page.messages, page.more, page.unreadable);
-    // Newest first: what does not fit is the oldest part, which the next
-    // page (`before` the oldest id sent) brings.
-    let fit = fitting(&messages, HISTORY_PAGE_BYTES);
-    if fit < messages.len() {
-        messages.truncate(fit);
-        more = true;
-    }
+    let with = ask.with.clone();
+    let page = hub.history(user, secret, ask).await?;
+    // The reader's cursors are 24 hex digits, always a valid cursor; were
+    // one not, the client would go on with `before`.
+    let cursor = page
+        .cursor
+        .filter(|_| page.more)
+        .and_then(|c| HistoryCursor::new(c.encode()).ok());
     Ok(ServerMessage::History {
         id,
         with,
-        messages,
-        more,
-        unreadable,
+        messages: page.messages,
+        more: page.more,
+        unreadable: page.unreadable,
+        cursor,
     })
-}
-
-/// How many of `messages`, from the first, fit in `budget` bytes of JSON
-/// (with one separator each).
-fn fitting(messages: &[ChatMessage], budget: usize) -> usize {
-    let mut used = 0;
-    messages
-        .iter()
-        .take_while(|m| {
-            used += serde_json::to_vec(m).map_or(usize::MAX / 2, |v| v.len()) + 1;
-            used <= budget
-        })
-        .count()
 }

@@ -32,7 +32,7 @@ use crate::accounts::UserCtx;
 use crate::admission::PendingSlot;
 use crate::connection::FrameReader;
 use crate::credentials::HistorySecret;
-use crate::hub::{ConnId, HubError};
+use crate::hub::{ConnId, HubError, PageAsk};
 use crate::outbox::{Kick, Outbox};
 use crate::state::ServerState;
 
@@ -308,9 +308,16 @@ impl ConnState {
                 with,
                 before,
                 limit,
-            } => history::page(hub, &user, secret, id, with, before, limit)
-                .await
-                .map(Some),
+                cursor,
+            } => {
+                let ask = PageAsk {
+                    with,
+                    before,
+                    cursor,
+                    limit,
+                };
+                history::page(hub, &user, secret, id, ask).await.map(Some)
+            }
         };
         match result {
             Ok(Some(reply)) => self.reply(reply),

@@ -44,6 +44,7 @@ use crate::sync::lock;
 
 pub use live::PRESENCE_ROOM_LIMIT;
 use live::{LiveState, LiveUser, Room};
+pub use pages::PageAsk;
 
 /// History pages read at once; a burst of requests for deep pages waits
 /// here rather than taking every blocking thread.
@@ -93,6 +94,10 @@ pub enum HubError {
     /// names the kind of trouble, not the file; the log names the file.)
     #[error("{}; nothing was changed", .0.public_reason())]
     Storage(#[from] StoreError),
+    /// A history request's cursor names no readable place in the user's
+    /// history (forged, or the file changed under it).
+    #[error("that history cursor is not valid here; ask again without it")]
+    BadCursor,
     /// A background task died.
     #[error("internal error")]
     Internal,
@@ -109,6 +114,7 @@ impl HubError {
             HubError::CannotLeave => ErrorCode::CannotLeave,
             HubError::SendingTooFast(_) => ErrorCode::RateLimited,
             HubError::Storage(_) => ErrorCode::Storage,
+            HubError::BadCursor => ErrorCode::BadCursor,
             HubError::Internal => ErrorCode::Internal,
         }
     }

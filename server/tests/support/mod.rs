@@ -288,6 +288,7 @@ pub async fn history_page(
             with,
             before,
             limit,
+            cursor: None,
         })
         .await
         .unwrap();

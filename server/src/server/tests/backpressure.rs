@@ -186,13 +186,16 @@ async fn senders_wait_for_room_in_the_history_queue_and_nothing_is_lost() {
 /// Every message of one conversation in the user's history, oldest first.
 async fn all_history(session: &Session, events: &mut Events, with: &Target) -> Vec<u64> {
     let mut ids = Vec::new();
-    let mut before = None;
+    // A page may be short or empty while `more` holds (protocol v4): the
+    // cursor says where the next one starts.
+    let mut cursor = None;
     loop {
         let id = session
             .send(Request::History {
                 with: with.clone(),
-                before,
+                before: None,
                 limit: HISTORY_PAGE_MAX,
+                cursor: cursor.take(),
             })
             .await
             .unwrap();
@@ -202,12 +205,18 @@ async fn all_history(session: &Session, events: &mut Events, with: &Target) -> V
             |m| matches!(m, ServerMessage::History { id: i, .. } if *i == id),
         )
         .await;
-        let ServerMessage::History { messages, more, .. } = page else {
+        let ServerMessage::History {
+            messages,
+            more,
+            cursor: next,
+            ..
+        } = page
+        else {
             unreachable!()
         };
         ids.extend(messages.iter().map(|m| m.id));
-        before = messages.last().map(|m| m.id);
-        if !more || before.is_none() {
+        cursor = next;
+        if !more || cursor.is_none() {
             ids.reverse();
             return ids;
         }

@@ -25,6 +25,7 @@ async fn at_most_16_history_reads_run_at_once() {
                 with: Target::Room(RoomName::general()),
                 before: None,
                 limit: 50,
+                cursor: None,
             })
             .await
             .unwrap();

@@ -9,7 +9,12 @@
 //! - `file`: [`HistoryFile`], a file open for appending: torn tails cut,
 //!   damaged stretches kept and stepped over, appends (segments continued
 //!   across closing, via a `Resume`), fsyncs, rollback and repair.
-//! - `reader`: [`HistoryReader`], pages of one history, newest first.
+//! - `cursor`: [`Cursor`], a place in a history file that a page starts
+//!   from, and [`PageQuery`], what one page may hold and read.
+//! - `reader`: [`HistoryReader`], one history's frames read backwards and
+//!   opened with the user's key.
+//! - `paging`: pages of one history, newest first, from the newest message
+//!   or from a cursor, each bounded in what it reads.
 //! - `queue`: [`QueueRoom`], the bound on bytes waiting for the writer.
 //! - `open_files`: the writer's open files within a budget, closed least
 //!   recently written first, and what it remembers of closed ones.
@@ -18,12 +23,17 @@
 //!   group commit (`writer::commit`), fsync retries, failure reports, idle
 //!   files closed.
 //!
-//! Each depends only on those before it: `format` <- `file` <- `reader`,
-//! `file` <- `open_files`, `syncer` <- `writer`, `queue` <- `writer`.
+//! Each depends only on those before it: `format` <- `file` <- `reader`
+//! <- `paging`, `cursor` <- `reader`, `file` <- `open_files`, `syncer` <-
+//! `writer`, `queue` <- `writer`.
 
+mod cursor;
 mod file;
 mod format;
 mod open_files;
+mod paging;
+#[cfg(test)]
+mod paging_tests;
 mod queue;
 mod reader;
 mod syncer;
@@ -31,6 +41,7 @@ mod syncer;
 mod test_support;
 mod writer;
 
+pub use cursor::{Cursor, PAGE_READ_BUDGET, PageQuery, ReadError};
 pub use file::HistoryFile;
 pub use queue::{QUEUE_BYTES, QueueRoom, QueueSpace};
 pub use reader::{HistoryPage, HistoryReader};

@@ -1,8 +1,10 @@
 //! [`HistoryReader`]: one user's history read with their history key, a
-//! page at a time, newest first. It walks the file backwards from its last
-//! whole frame, by the trailing length of each frame, so the newest page
-//! costs the same however long the file is; a batch being written meanwhile
-//! or a torn tail is left out.
+//! frame at a time. Pages are put together in [`super::paging`]; this
+//! module opens the file, finds its last whole frame (a batch being written
+//! meanwhile or a torn tail is left out), walks frames backwards by the
+//! trailing length of each, so the newest page costs the same however long
+//! the file is, opens them with the user's key, and counts every byte it
+//! reads, which is what a page's budget is spent in.
 //!
 //! Damage stays local: a frame that fails its check (its MAC, its segment's
 //! key, its lengths) is stepped over and counted in [`HistoryPage::unreadable`],
@@ -10,16 +12,18 @@
 //! longer lead backwards, the frames are found again by walking forwards
 //! from the start ([`walk`]). Only a failing read of the disk is an error.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use cove_common::crypto::EtmKey;
-use cove_common::proto::{ChatMessage, MessageId};
+use cove_common::proto::ChatMessage;
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
+use super::cursor::Cursor;
 use super::file::{FrameAt, walk};
 use super::format::{
     BUNDLE_HEADER, HEAD, KIND_BUNDLE, KIND_RECORD, KIND_SEGMENT, MAX_BODY, RECORD_HEADER,
@@ -31,10 +35,12 @@ use crate::store::StoreError;
 
 /// Reads one user's history, newest first, with their history key.
 pub struct HistoryReader<'a> {
-    path: PathBuf,
-    file: Option<File>,
-    end: u64,
+    pub(super) path: PathBuf,
+    pub(super) file: Option<File>,
+    pub(super) end: u64,
     secret: &'a HistorySecret,
+    /// Bytes read from the file so far.
+    read: Cell<u64>,
 }
 
 /// One page of a history.
@@ -42,23 +48,34 @@ pub struct HistoryReader<'a> {
 pub struct HistoryPage {
     /// The messages, newest first.
     pub messages: Vec<ChatMessage>,
-    /// Whether older messages remain.
+    /// Whether older messages may remain: also when the page stopped at its
+    /// read budget, however few messages it holds.
     pub more: bool,
     /// Stored batches (each of one or more messages) in the stretch of the
     /// history this page covers that could not be read: damaged on disk.
-    /// Counted once, in the page of the next older readable message.
+    /// Counted once, in the page of the next older readable message (or in
+    /// the page that stopped at its budget after stepping over them).
     pub unreadable: u32,
+    /// Where the next older page starts, whenever `more` is set.
+    pub cursor: Option<Cursor>,
+    /// Bytes this page read from the file: what its budget limits. (The
+    /// forward walk over frame headers that damage may need is not counted.)
+    pub read: u64,
 }
 
+/// Caches each segment's key for the frames of one page: `None` for a
+/// segment that does not open (damaged).
+pub(super) type SegmentKeys = HashMap<u64, Option<EtmKey>>;
+
 /// What walking backwards meets next.
-enum WalkItem {
+pub(super) enum WalkItem {
     Frame { start: u64, kind: u8, body: Vec<u8> },
     Damaged { from: u64, to: u64 },
 }
 
 /// The frames before some offset, newest first, found by trailing lengths
 /// while they agree and by a forward walk once they do not.
-struct Backwards<'r, 'a> {
+pub(super) struct Backwards<'r, 'a> {
     reader: &'r HistoryReader<'a>,
     file: &'r File,
     end: u64,
@@ -71,17 +88,25 @@ enum Found {
     Damaged(u64, u64),
 }
 
-impl Backwards<'_, '_> {
-    fn next(&mut self) -> Result<Option<WalkItem>, StoreError> {
+impl<'r, 'a> Backwards<'r, 'a> {
+    /// The frames before `end`.
+    pub(super) fn new(reader: &'r HistoryReader<'a>, file: &'r File, end: u64) -> Self {
+        Backwards {
+            reader,
+            file,
+            end,
+            index: None,
+        }
+    }
+
+    pub(super) fn next(&mut self) -> Result<Option<WalkItem>, StoreError> {
         if let Some(index) = &mut self.index {
             return match index.pop() {
                 None => Ok(None),
                 Some(Found::Damaged(from, to)) => Ok(Some(WalkItem::Damaged { from, to })),
                 Some(Found::Frame(f)) => {
                     let mut body = vec![0u8; f.len as usize];
-                    self.file
-                        .read_exact_at(&mut body, f.start + HEAD)
-                        .map_err(StoreError::read(&self.reader.path))?;
+                    self.reader.read_at(self.file, &mut body, f.start + HEAD)?;
                     Ok(Some(WalkItem::Frame {
                         start: f.start,
                         kind: f.kind,
@@ -138,6 +163,7 @@ impl<'a> HistoryReader<'a> {
                     file: None,
                     end: 0,
                     secret,
+                    read: Cell::new(0),
                 });
             }
             Err(e) => return Err(StoreError::read(path)(e)),
@@ -148,7 +174,21 @@ impl<'a> HistoryReader<'a> {
             file: Some(file),
             end,
             secret,
+            read: Cell::new(0),
         })
+    }
+
+    /// Bytes read from the file since it was opened.
+    pub(super) fn bytes_read(&self) -> u64 {
+        self.read.get()
+    }
+
+    /// Reads `buf.len()` bytes at `offset`, counting them.
+    fn read_at(&self, file: &File, buf: &mut [u8], offset: u64) -> Result<(), StoreError> {
+        file.read_exact_at(buf, offset)
+            .map_err(StoreError::read(&self.path))?;
+        self.read.set(self.read.get() + buf.len() as u64);
+        Ok(())
     }
 
     /// The end of the last whole frame. The tail is normally clean; a batch
@@ -188,16 +228,14 @@ impl<'a> HistoryReader<'a> {
             return Ok(None);
         }
         let mut tail = [0u8; 4];
-        file.read_exact_at(&mut tail, end - TAIL)
-            .map_err(StoreError::read(&self.path))?;
+        self.read_at(file, &mut tail, end - TAIL)?;
         let len = u64::from(u32::from_be_bytes(tail));
         if len > MAX_BODY || end < HEAD + len + TAIL {
             return Ok(None);
         }
         let start = end - HEAD - len - TAIL;
         let mut frame = vec![0u8; (HEAD + len) as usize];
-        file.read_exact_at(&mut frame, start)
-            .map_err(StoreError::read(&self.path))?;
+        self.read_at(file, &mut frame, start)?;
         let hl = u64::from(u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]));
         if hl != len || !known_kind(frame[0]) {
             return Ok(None);
@@ -207,6 +245,35 @@ impl<'a> HistoryReader<'a> {
         Ok(Some((start, kind, frame)))
     }
 
+    /// The bundle or record frame starting exactly at `offset`, if its kind
+    /// and lengths agree and it lies wholly before the end: what a cursor
+    /// names. Whether it opens is [`HistoryReader::open_frame`]'s question.
+    pub(super) fn frame_at(
+        &self,
+        file: &File,
+        offset: u64,
+    ) -> Result<Option<(u8, Vec<u8>)>, StoreError> {
+        if offset.checked_add(HEAD + TAIL).is_none_or(|e| e > self.end) {
+            return Ok(None);
+        }
+        let mut head = [0u8; HEAD as usize];
+        self.read_at(file, &mut head, offset)?;
+        let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
+        if !matches!(head[0], KIND_BUNDLE | KIND_RECORD)
+            || len > MAX_BODY
+            || offset + HEAD + len + TAIL > self.end
+        {
+            return Ok(None);
+        }
+        let mut body = vec![0u8; (len + TAIL) as usize];
+        self.read_at(file, &mut body, offset + HEAD)?;
+        let tail = body.split_off(len as usize);
+        if tail != (len as u32).to_be_bytes() {
+            return Ok(None);
+        }
+        Ok(Some((head[0], body)))
+    }
+
     /// The key of the segment at `offset`, or `None` if that frame is not
     /// a segment this user's key opens (damaged).
     fn segment_key(&self, file: &File, offset: u64) -> Result<Option<EtmKey>, StoreError> {
@@ -214,8 +281,7 @@ impl<'a> HistoryReader<'a> {
             return Ok(None);
         }
         let mut head = [0u8; HEAD as usize];
-        file.read_exact_at(&mut head, offset)
-            .map_err(StoreError::read(&self.path))?;
+        self.read_at(file, &mut head, offset)?;
         let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
         if head[0] != KIND_SEGMENT
             || !(32..=MAX_BODY).contains(&len)
@@ -224,8 +290,7 @@ impl<'a> HistoryReader<'a> {
             return Ok(None);
         }
         let mut body = vec![0u8; len as usize];
-        file.read_exact_at(&mut body, offset + HEAD)
-            .map_err(StoreError::read(&self.path))?;
+        self.read_at(file, &mut body, offset + HEAD)?;
         let mut e_pub = [0u8; 32];
         e_pub.copy_from_slice(&body[..32]);
         let shared = Zeroizing::new(
@@ -244,11 +309,12 @@ impl<'a> HistoryReader<'a> {
     }
 
     /// The messages of one bundle or record frame, oldest first, or `None`
-    /// if it cannot be read (damaged).
-    fn open_frame(
+    /// if it cannot be read (damaged). The MAC covers `start`, so a frame
+    /// opens only at the offset it was written at.
+    pub(super) fn open_frame(
         &self,
         file: &File,
-        keys: &mut HashMap<u64, Option<EtmKey>>,
+        keys: &mut SegmentKeys,
         start: u64,
         kind: u8,
         body: &mut [u8],
@@ -289,70 +355,6 @@ impl<'a> HistoryReader<'a> {
         let msgs: Result<Vec<ChatMessage>, _> =
             entries.iter().map(|e| serde_json::from_slice(e)).collect();
         Ok(msgs.ok())
-    }
-
-    /// Up to `limit` entries accepted by `filter` with ids below `before`
-    /// (all if `None`), newest first, whether older ones remain, and how
-    /// many damaged batches were stepped over. Reads backwards from the end
-    /// and stops as soon as the page is full.
-    pub fn page(
-        &self,
-        before: Option<MessageId>,
-        limit: usize,
-        filter: impl Fn(&ChatMessage) -> bool,
-    ) -> Result<HistoryPage, StoreError> {
-        let Some(file) = &self.file else {
-            return Ok(HistoryPage::default());
-        };
-        let mut keys: HashMap<u64, Option<EtmKey>> = HashMap::new();
-        let mut page = HistoryPage::default();
-        // Damage met since the last message taken: it belongs to this page
-        // if an older message is taken next (or the start is reached), and
-        // to a newer page if a message too new for this one comes next.
-        let mut pending = 0u32;
-        let mut items = Backwards {
-            reader: self,
-            file,
-            end: self.end,
-            index: None,
-        };
-        while let Some(item) = items.next()? {
-            let (start, kind, mut body) = match item {
-                WalkItem::Damaged { from, to } => {
-                    tracing::warn!(path = %self.path.display(), from, to,
-                        "damaged stretch in a history file skipped");
-                    pending += 1;
-                    continue;
-                }
-                WalkItem::Frame { start, kind, body } => (start, kind, body),
-            };
-            if kind != KIND_BUNDLE && kind != KIND_RECORD {
-                continue;
-            }
-            let Some(msgs) = self.open_frame(file, &mut keys, start, kind, &mut body)? else {
-                tracing::warn!(path = %self.path.display(), offset = start,
-                    "unreadable frame in a history file skipped");
-                pending += 1;
-                continue;
-            };
-            for msg in msgs.into_iter().rev() {
-                if before.is_some_and(|b| msg.id >= b) {
-                    pending = 0;
-                    continue;
-                }
-                if !filter(&msg) {
-                    continue;
-                }
-                if page.messages.len() == limit {
-                    page.more = true;
-                    return Ok(page);
-                }
-                page.unreadable += std::mem::take(&mut pending);
-                page.messages.push(msg);
-            }
-        }
-        page.unreadable += pending;
-        Ok(page)
     }
 }
 
