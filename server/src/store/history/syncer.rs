@@ -16,7 +16,9 @@
 //! (measured: with 2,000 files per commit, the fdatasyncs took a third of
 //! the server's CPU). `syncfs` reports a write-back error of any file since
 //! the directory was opened (Linux 5.8 and later; on older kernels it is
-//! not used); the error does not say which file, so every file of that
+//! not used), which is why the directory stays open (read-only, which does
+//! not keep the file system from being remounted read-only) for the
+//! server's life; the error does not say which file, so every file of that
 //! commit is then repaired as after a failed fsync.
 
 use std::fs::File;
