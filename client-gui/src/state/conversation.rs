@@ -88,6 +88,18 @@ impl Conversation {
         })
     }
 
+    /// The ids of the messages loaded, oldest first.
+    #[cfg(test)]
+    pub fn message_ids(&self) -> Vec<MessageId> {
+        self.entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Message(m) => Some(m.id),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Inserts in time order; a message already present is ignored.
     pub fn insert(&mut self, entry: Entry) -> bool {
         if let Entry::Message(m) = &entry

@@ -317,14 +317,7 @@ mod tests {
             s.conversations[&cat].unread, 2,
             "begun while away: all news"
         );
-        let general_ids: Vec<u64> = s.conversations[&general()]
-            .entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Message(m) => Some(m.id),
-                _ => None,
-            })
-            .collect();
+        let general_ids = s.conversations[&general()].message_ids();
         assert_eq!(general_ids, [1, 2, 3, 4, 5], "merged by id");
         assert!(!s.conversations[&general()].more_history);
     }
@@ -464,14 +457,7 @@ mod tests {
         }
         s.on_reply(first[0].0, page(2..=9, &general(), true));
         assert!(asked(&mut s).is_empty(), "met what was loaded");
-        let ids: Vec<u64> = s.conversations[&general()]
-            .entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Message(m) => Some(m.id),
-                _ => None,
-            })
-            .collect();
+        let ids = s.conversations[&general()].message_ids();
         assert_eq!(ids, (1..=9).collect::<Vec<_>>());
     }
 

@@ -436,15 +436,19 @@ impl HistoryFile {
                     self.mark_synced();
                     return Ok(());
                 }
-                Err(e) => {
-                    tracing::error!(path = %self.path.display(), error = %e,
-                        bytes = self.unsynced.len(),
-                        "history fsync failed; writing the unsynced records again");
-                    self.needs_repair = true;
-                }
+                Err(e) => self.sync_failed(&e),
             }
         }
         self.repair()
+    }
+
+    /// After a failed fsync the kernel may have dropped the written pages:
+    /// the file must be repaired from its copy before it takes records.
+    fn sync_failed(&mut self, e: &std::io::Error) {
+        tracing::error!(path = %self.path.display(), error = %e,
+            bytes = self.unsynced.len(),
+            "history fsync failed; writing the unsynced records again");
+        self.needs_repair = true;
     }
 
     /// Cuts the file back to `len` (a length it had earlier), forgetting
@@ -534,10 +538,7 @@ impl HistoryFile {
                 Ok(())
             }
             Err(e) => {
-                tracing::error!(path = %self.path.display(), error = %e,
-                    bytes = self.unsynced.len(),
-                    "history fsync failed; writing the unsynced records again");
-                self.needs_repair = true;
+                self.sync_failed(&e);
                 self.repair()
             }
         }
