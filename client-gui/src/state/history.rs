@@ -231,6 +231,7 @@ mod tests {
             },
             rooms,
             directs: directs.iter().map(|d| u(d)).collect(),
+            direct_unread: Vec::new(),
         }
     }
 

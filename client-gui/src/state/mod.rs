@@ -330,6 +330,8 @@ impl ChatState {
                 self.status = Status::Offline { reason };
             }
             ServerMessage::Pong { .. } => {}
+            // Not shown yet.
+            ServerMessage::Typing { .. } | ServerMessage::Read { .. } => {}
         }
     }
 
