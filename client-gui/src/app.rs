@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use cove_common::time::now_ms;
 use cove_common::{KdfParams, RoomName, Target, Username};
 
 use crate::commands::{self, Input};
@@ -341,6 +342,8 @@ impl CoveApp {
             ChatAction::Discard(client_id) => {
                 chat.discard(&client_id);
             }
+            ChatAction::Typing => chat.typing(now_ms()),
+            ChatAction::SeenNewest => chat.seen_newest(now_ms()),
             ChatAction::ToggleTheme => {
                 self.settings.dark = !self.settings.dark;
                 self.settings.save(&self.opts.config_dir);

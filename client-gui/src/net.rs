@@ -317,15 +317,20 @@ impl Driver {
                 kdf,
             } => self.host(listen, data_dir, kdf).await,
             NetCommand::Request { id, request } => {
+                // `typing` is answered only when refused: awaiting an
+                // answer would keep one entry per indicator sent.
+                let awaits_answer = !matches!(request, Request::Typing { .. });
                 let sent = match &self.session {
                     Some(s) => s.send(request).await.ok(),
                     None => None,
                 };
                 match sent {
-                    Some(wire) => {
+                    Some(wire) if awaits_answer => {
                         self.in_flight.insert(wire, id);
                     }
-                    None => self.out.emit(NetEvent::Unanswered(vec![id])),
+                    Some(_) => {}
+                    None if awaits_answer => self.out.emit(NetEvent::Unanswered(vec![id])),
+                    None => {}
                 }
             }
             NetCommand::Logout => {

@@ -73,7 +73,7 @@ fn a_loaded_room_opens_at_its_newest_message() {
 }
 
 /// The chat screen with its state, doing what the app does when the view
-/// asks for older messages.
+/// asks for older messages or sees the newest one.
 struct Screen {
     view: ChatView,
     state: ChatState,
@@ -96,6 +96,10 @@ impl Screen {
             if action == ChatAction::LoadOlder {
                 self.pages_asked += 1;
                 self.state.load_older();
+            }
+            if action == ChatAction::SeenNewest {
+                self.state.seen_newest(cove_common::time::now_ms());
+                continue;
             }
             self.actions.push(action);
         }

@@ -153,8 +153,12 @@ fn history_of_rooms_and_direct_messages_is_there_after_login() {
     wait_for(&mut h, "trust prompt", |h| shows(h, "Trust this server"));
     h.get_by_label("Trust this server").click();
     wait_for(&mut h, "room history", |h| shows(h, "an old room message"));
-    wait_for(&mut h, "the direct conversation", |h| shows(h, "@ hank"));
-    h.get_by_label("@ hank").click();
+    // Unread since protocol v4: the server counts it from gina's read
+    // marker in that conversation.
+    wait_for(&mut h, "the direct conversation", |h| {
+        shows(h, "@ hank  (1)")
+    });
+    h.get_by_label("@ hank  (1)").click();
     wait_for(&mut h, "direct history", |h| shows(h, "an old secret"));
 }
 

@@ -38,7 +38,8 @@ use crate::frame::{FrameCodec, FrameError, encode_frame};
 use crate::handshake::{ClientHandshake, HandshakeError, ServerKey};
 use crate::names::{ClientMsgId, MessageText, Password, Username};
 use crate::proto::{
-    ClientMessage, ErrorCode, ParseError, Request, RoomInfo, ServerMessage, SessionInfo, Target,
+    ClientMessage, DirectUnread, ErrorCode, ParseError, Request, RoomInfo, ServerMessage,
+    SessionInfo, Target,
 };
 use crate::record::{Opener, RecordError, Sealer};
 
@@ -140,6 +141,8 @@ pub struct Welcome {
     pub rooms: Vec<RoomInfo>,
     /// The users with whom this user has direct conversations.
     pub directs: Vec<Username>,
+    /// Unread counts of the direct conversations that have any.
+    pub direct_unread: Vec<DirectUnread>,
 }
 
 /// A connection whose handshake is done but which has sent nothing secret:
@@ -229,12 +232,14 @@ impl Connecting {
                             session,
                             rooms,
                             directs,
+                            direct_unread,
                             ..
                         } => {
                             welcome = Some(Welcome {
                                 session,
                                 rooms,
                                 directs,
+                                direct_unread,
                             });
                         }
                         ServerMessage::Error { code, message, .. } => {

@@ -50,6 +50,30 @@ pub const ROOMS_LIST_MAX: usize = 400;
 /// Most direct conversations `welcome` lists.
 pub const DIRECTS_LIST_MAX: usize = 400;
 
+/// A `typing` request for the same conversation within this many
+/// milliseconds of the last one the server accepted from the same user
+/// (from any of their sessions) is refused with `rate_limited`.
+pub const TYPING_MIN_INTERVAL_MS: u64 = 2_000;
+
+/// How often a client repeats `typing` while its user keeps typing: above
+/// [`TYPING_MIN_INTERVAL_MS`], so network jitter does not make a repeat
+/// arrive too early, and below [`TYPING_EXPIRY_MS`], so the indicator does
+/// not flicker on the receiving side.
+pub const TYPING_REPEAT_MS: u64 = 3_000;
+
+/// A receiver stops showing someone as typing this long after their last
+/// `typing` event (or at once when their message arrives).
+pub const TYPING_EXPIRY_MS: u64 = 6_000;
+
+/// `typing` is fanned out only in rooms of at most this many members (in
+/// bigger rooms every keystroke pause would reach everyone); in bigger
+/// rooms it is accepted and goes nowhere, like presence notices.
+pub const TYPING_ROOM_LIMIT: usize = 256;
+
+/// How often, at most, a client sends `read` for one conversation while
+/// new messages keep arriving in it.
+pub const READ_REPEAT_MS: u64 = 1_000;
+
 /// The room every user belongs to.
 pub const DEFAULT_ROOM: &str = "general";
 

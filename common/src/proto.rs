@@ -99,6 +99,24 @@ pub enum Request {
     },
     /// Keep-alive; answered by [`ServerMessage::Pong`].
     Ping,
+    /// The user is typing in a conversation (since v4). Ephemeral: never
+    /// stored. Not answered when accepted; refused with an error (e.g.
+    /// `rate_limited` when sent within
+    /// [`TYPING_MIN_INTERVAL_MS`](crate::limits::TYPING_MIN_INTERVAL_MS) of
+    /// the last accepted one for the same conversation).
+    Typing {
+        /// The room, or the other user of a direct conversation.
+        with: Target,
+    },
+    /// Moves the user's read marker in a conversation forward to `up_to`
+    /// (since v4); answered by [`ServerMessage::Read`] with the marker as
+    /// it stands.
+    Read {
+        /// The room, or the other user of a direct conversation.
+        with: Target,
+        /// The newest message id the user has seen there.
+        up_to: MessageId,
+    },
 }
 
 /// Where a message is addressed: a room, or one user.
@@ -153,6 +171,10 @@ pub enum ServerMessage {
         /// The users this user has direct conversations with.
         #[serde(default)]
         directs: Vec<Username>,
+        /// Unread messages per direct conversation, for those with any
+        /// (since v4); absent when none has.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        direct_unread: Vec<DirectUnread>,
     },
     /// A request failed; the connection stays usable unless the code says
     /// otherwise.
@@ -244,6 +266,30 @@ pub enum ServerMessage {
         /// The request id.
         id: u64,
     },
+    /// Someone else is typing in a conversation of this user (since v4).
+    /// Shown until [`TYPING_EXPIRY_MS`](crate::limits::TYPING_EXPIRY_MS)
+    /// pass without another, or until their message arrives.
+    Typing {
+        /// The conversation as this user sees it: the room, or for a direct
+        /// conversation the user who is typing.
+        with: Target,
+        /// Who is typing.
+        user: Username,
+    },
+    /// A read marker of this user (since v4): the reply to `read` (with
+    /// its `id`), and pushed without `id` to the user's other sessions
+    /// when the marker moved.
+    Read {
+        /// The request id, in the reply to `read`; absent when pushed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// The conversation.
+        with: Target,
+        /// The newest message id read there.
+        up_to: MessageId,
+        /// Messages after the marker.
+        unread: u32,
+    },
     /// The server is closing this connection (log out, shutdown, idle).
     Bye {
         /// Why.
@@ -269,7 +315,17 @@ pub struct RoomInfo {
     pub members: u32,
     /// How many members are online.
     pub online: u32,
-    /// Messages that arrived for this user since they were last online.
+    /// Messages after this user's read marker (since v4; before, those
+    /// that arrived while they were offline since the server started).
+    pub unread: u32,
+}
+
+/// A direct conversation's unread count, in `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectUnread {
+    /// The other user.
+    pub user: Username,
+    /// Messages after the user's read marker.
     pub unread: u32,
 }
 
@@ -463,10 +519,11 @@ impl ServerMessage {
             | ServerMessage::Members { id, .. }
             | ServerMessage::History { id, .. }
             | ServerMessage::Pong { id } => Some(*id),
-            ServerMessage::Error { id, .. } => *id,
-            ServerMessage::Message(_) | ServerMessage::Notice(_) | ServerMessage::Bye { .. } => {
-                None
-            }
+            ServerMessage::Error { id, .. } | ServerMessage::Read { id, .. } => *id,
+            ServerMessage::Message(_)
+            | ServerMessage::Notice(_)
+            | ServerMessage::Typing { .. }
+            | ServerMessage::Bye { .. } => None,
         }
     }
 
@@ -599,6 +656,66 @@ mod tests {
             let back = ServerMessage::parse(&bytes).unwrap();
             assert_eq!(back.encode(), bytes);
         }
+    }
+
+    /// The v4 additions survive a round trip, and only the reply to `read`
+    /// answers a request.
+    #[test]
+    fn typing_and_read_round_trip() {
+        let general = Target::Room(RoomName::general());
+        for request in [
+            Request::Typing {
+                with: general.clone(),
+            },
+            Request::Read {
+                with: Target::User(user("bob")),
+                up_to: 42,
+            },
+        ] {
+            let bytes = ClientMessage { id: 3, request }.encode();
+            let back = ClientMessage::parse(&bytes).unwrap();
+            assert_eq!(back.id, 3);
+            assert_eq!(back.encode(), bytes);
+        }
+        let typing = ServerMessage::Typing {
+            with: general.clone(),
+            user: user("bob"),
+        };
+        let reply = ServerMessage::Read {
+            id: Some(4),
+            with: general.clone(),
+            up_to: 42,
+            unread: 0,
+        };
+        let pushed = ServerMessage::Read {
+            id: None,
+            with: general,
+            up_to: 42,
+            unread: 2,
+        };
+        assert!(
+            !String::from_utf8(pushed.encode())
+                .unwrap()
+                .contains("\"id\"")
+        );
+        for (m, answers) in [(typing, None), (reply, Some(4)), (pushed, None)] {
+            let bytes = m.encode();
+            let back = ServerMessage::parse(&bytes).unwrap();
+            assert_eq!(back.encode(), bytes);
+            assert_eq!(back.answers(), answers);
+        }
+        // `up_to` is required, as every field is.
+        assert!(
+            ClientMessage::parse(br#"{"id":1,"type":"read","with":{"room":"general"}}"#).is_err()
+        );
+        // A welcome of v3's shape still parses (no `direct_unread`).
+        let w = ServerMessage::parse(
+            br#"{"type":"welcome","id":0,"session":{"username":"a1b","server_time":1},"rooms":[],"directs":[]}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(w, ServerMessage::Welcome { direct_unread, .. } if direct_unread.is_empty())
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use cove_common::proto::{
-    ChatMessage, Member, Notice, NoticeKind, RoomInfo, ServerMessage, SessionInfo,
+    ChatMessage, DirectUnread, Member, Notice, NoticeKind, RoomInfo, ServerMessage, SessionInfo,
 };
 use cove_common::{
     ClientMessage, ClientMsgId, ErrorCode, HistoryCursor, MessageText, Password, Request, RoomName,
@@ -114,6 +114,25 @@ fn client_messages_match_the_document() {
             ),
             r#"{"id":11,"type":"history","with":{"room":"general"},"before":null,"limit":50,"cursor":"00000000003a1f2c00000011"}"#,
         ),
+        (
+            req(
+                12,
+                Request::Typing {
+                    with: Target::Room(r("general")),
+                },
+            ),
+            r#"{"id":12,"type":"typing","with":{"room":"general"}}"#,
+        ),
+        (
+            req(
+                13,
+                Request::Read {
+                    with: Target::Room(r("general")),
+                    up_to: 1_763_800_000_000_123,
+                },
+            ),
+            r#"{"id":13,"type":"read","with":{"room":"general"},"up_to":1763800000000123}"#,
+        ),
     ];
     for (got, want) in cases {
         assert_eq!(got, want);
@@ -146,8 +165,12 @@ fn server_messages_match_the_document() {
                 },
                 rooms: vec![general.clone()],
                 directs: vec![u("bob")],
+                direct_unread: vec![DirectUnread {
+                    user: u("bob"),
+                    unread: 1,
+                }],
             }),
-            r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000},"rooms":[{"name":"general","members":2,"online":1,"unread":3}],"directs":["bob"]}"#,
+            r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000},"rooms":[{"name":"general","members":2,"online":1,"unread":3}],"directs":["bob"],"direct_unread":[{"user":"bob","unread":1}]}"#,
         ),
         (
             srv(ServerMessage::error(
@@ -259,6 +282,46 @@ fn server_messages_match_the_document() {
                 "that history cursor is not valid here; ask again without it",
             )),
             r#"{"type":"error","id":11,"code":"bad_cursor","message":"that history cursor is not valid here; ask again without it"}"#,
+        ),
+        (
+            srv(ServerMessage::Typing {
+                with: Target::Room(r("general")),
+                user: u("bob"),
+            }),
+            r#"{"type":"typing","with":{"room":"general"},"user":"bob"}"#,
+        ),
+        (
+            srv(ServerMessage::Typing {
+                with: Target::User(u("bob")),
+                user: u("bob"),
+            }),
+            r#"{"type":"typing","with":{"user":"bob"},"user":"bob"}"#,
+        ),
+        (
+            srv(ServerMessage::error(
+                Some(12),
+                ErrorCode::RateLimited,
+                "typing indicators for one conversation come at most every 2 seconds",
+            )),
+            r#"{"type":"error","id":12,"code":"rate_limited","message":"typing indicators for one conversation come at most every 2 seconds"}"#,
+        ),
+        (
+            srv(ServerMessage::Read {
+                id: Some(13),
+                with: Target::Room(r("general")),
+                up_to: 1_763_800_000_000_123,
+                unread: 0,
+            }),
+            r#"{"type":"read","id":13,"with":{"room":"general"},"up_to":1763800000000123,"unread":0}"#,
+        ),
+        (
+            srv(ServerMessage::Read {
+                id: None,
+                with: Target::User(u("bob")),
+                up_to: 1_763_800_000_000_123,
+                unread: 2,
+            }),
+            r#"{"type":"read","with":{"user":"bob"},"up_to":1763800000000123,"unread":2}"#,
         ),
         (
             srv(ServerMessage::Bye {

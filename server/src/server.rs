@@ -21,7 +21,7 @@ use crate::clock::IdClock;
 use crate::cmd::ConnState;
 use crate::config::Config;
 use crate::connection::{FrameReader, handshake, write_loop};
-use crate::hub::Hub;
+use crate::hub::{Hub, READ_SAVE_INTERVAL};
 use crate::outbox::{Kick, Outbox};
 use crate::state::ServerState;
 use crate::store::history::HistoryService;
@@ -118,6 +118,7 @@ impl Server {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let limit = Arc::new(Semaphore::new(self.state.config.max_connections));
+        let reads_saver = tokio::spawn(save_reads_every(self.state.clone(), READ_SAVE_INTERVAL));
         let mut conns = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -166,6 +167,13 @@ impl Server {
             warn!("some connections did not close in time");
             conns.abort_all();
         }
+        // Read markers changed since the last periodic save go to disk
+        // after the last connection is gone, so none is lost.
+        reads_saver.abort();
+        let _ = reads_saver.await;
+        if let Some(saved) = self.state.hub.save_reads() {
+            let _ = saved.await;
+        }
         let state = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || state.hub.shutdown_storage()).await;
         info!("stopped");
@@ -184,6 +192,18 @@ impl Server {
             key,
             stop: Some(tx),
             task,
+        }
+    }
+}
+
+/// Saves changed read markers and conversation counts every `interval`,
+/// one batch at a time: a slow disk delays the next batch, which then
+/// holds more, rather than queueing batches.
+async fn save_reads_every(state: Arc<ServerState>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        if let Some(saved) = state.hub.save_reads() {
+            let _ = saved.await;
         }
     }
 }

@@ -59,8 +59,16 @@ pub struct Conversation {
     /// conversation up to now (after a reconnect it is caught up from its
     /// newest message, where an unloaded one is loaded afresh).
     pub loaded: bool,
-    /// Messages that arrived while another conversation was shown.
+    /// Messages not read yet: the server's count (welcome, `read`
+    /// events), plus those that arrived since while another conversation
+    /// was shown.
     pub unread: u32,
+    /// The newest message id the user has read here, as far as the app
+    /// knows (its own `read`, the server's `read` events, its own
+    /// messages).
+    pub read_up_to: MessageId,
+    /// When the app last said `read` here (ms since the epoch).
+    pub read_sent_at: u64,
 }
 
 impl Conversation {

@@ -1,7 +1,7 @@
 //! History pages: the newest page when a conversation is first loaded,
 //! older pages as the reader scrolls up, and after a reconnect the catch-up
-//! of every loaded conversation (what arrived while the app was away,
-//! counted as unread where it is not shown).
+//! of every loaded conversation (what arrived while the app was away; the
+//! welcome's unread counts, from the server's read markers, count it).
 
 use std::collections::HashMap;
 
@@ -95,8 +95,6 @@ impl ChatState {
         more: bool,
         cursor: Option<HistoryCursor>,
     ) {
-        let shown = with == self.current;
-        let me = self.me.clone();
         let conv = self
             .conversations
             .entry(with.clone())
@@ -107,10 +105,7 @@ impl ChatState {
         // again by itself; without a cursor it would ask for the same page.
         let go_on = messages.is_empty() && more && cursor.is_some();
         for m in messages {
-            let missed = matches!(page, Page::Missed { since, .. } if m.id > since) && m.from != me;
-            if conv.insert(Entry::Message(m)) && missed && !shown {
-                conv.unread += 1;
-            }
+            conv.insert(Entry::Message(m));
         }
         conv.loaded = true;
         match page {
@@ -173,9 +168,10 @@ impl ChatState {
             .filter(|(_, c)| c.loaded)
             .map(|(t, c)| (t.clone(), c.newest_id().unwrap_or(0)))
             .collect();
-        // A loaded room's catch-up counts what it missed, one by one; the
-        // welcome's count would count them twice.
-        self.merge_rooms(welcome.rooms, false);
+        // The welcome's counts are the server's, from the user's read
+        // markers (protocol v4): they already count what the catch-up
+        // below brings, which therefore counts nothing itself.
+        self.set_rooms(welcome.rooms);
         if let Target::Room(r) = &self.current
             && !self.rooms.iter().any(|m| &m.name == r)
         {
@@ -188,6 +184,7 @@ impl ChatState {
                 begun_while_away.push(Target::User(u.clone()));
             }
         }
+        self.set_direct_unread(&welcome.direct_unread);
         let rooms = self.rooms.iter().map(|r| Target::Room(r.name.clone()));
         let directs = self.directs.iter().map(|u| Target::User(u.clone()));
         let known: Vec<Target> = rooms.chain(directs).collect();
@@ -231,6 +228,7 @@ mod tests {
             },
             rooms,
             directs: directs.iter().map(|d| u(d)).collect(),
+            direct_unread: Vec::new(),
         }
     }
 
@@ -283,12 +281,18 @@ mod tests {
         }
         assert!(s.conversations.values().all(|c| c.loaded));
 
-        // Away; the server says rust has 4 unread (which the catch-up will
-        // count itself) and a new room and a new direct conversation exist.
-        s.logged_in_again(welcome(
-            vec![room("general", 0), room("rust", 4), room("books", 2)],
+        // Away; the server says rust has 300 unread (counted from the
+        // user's read marker, so the catch-up counts nothing again) and a
+        // new room and a new direct conversation exist.
+        let mut again = welcome(
+            vec![room("general", 0), room("rust", 300), room("books", 2)],
             &["bob", "cat"],
-        ));
+        );
+        again.direct_unread = vec![cove_common::proto::DirectUnread {
+            user: u("cat"),
+            unread: 2,
+        }];
+        s.logged_in_again(again);
         let asked = pages(&mut s);
         let before: Vec<_> = asked.iter().map(|(_, w, b)| (w.clone(), *b)).collect();
         assert_eq!(before.len(), 5, "{before:?}");
@@ -308,14 +312,17 @@ mod tests {
         assert_eq!((&next[0].1, next[0].2), (&rust, Some(113)));
         s.on_reply(next[0].0, page(1..=112, &rust, false));
         assert!(pages(&mut s).is_empty(), "caught up");
-        assert_eq!(s.conversations[&rust].unread, 300, "13..=312, once each");
+        assert_eq!(
+            s.conversations[&rust].unread, 300,
+            "the server's count, not counted again"
+        );
         assert_eq!(s.conversations[&general()].unread, 0, "shown");
         let books = Target::Room(RoomName::new("books").unwrap());
         assert_eq!(s.conversations[&books].unread, 2, "from the welcome");
         let cat = Target::User(u("cat"));
         assert_eq!(
             s.conversations[&cat].unread, 2,
-            "begun while away: all news"
+            "begun while away: the server's count"
         );
         let general_ids = s.conversations[&general()].message_ids();
         assert_eq!(general_ids, [1, 2, 3, 4, 5], "merged by id");

@@ -7,8 +7,10 @@
 //! question ([`requests`]), so that a refusal lands in the conversation it
 //! concerns. [`conversation`] holds one conversation's lines, [`pending`]
 //! the messages not yet stored, [`history`] the pages of history and the
-//! catch-up after a reconnect.
+//! catch-up after a reconnect, [`activity`] typing indicators and read
+//! markers.
 
+mod activity;
 mod conversation;
 mod history;
 mod pending;
@@ -92,6 +94,11 @@ pub struct ChatState {
     /// come (the app offers no new login from the chat screen), so a
     /// message that cannot be sent fails instead of waiting.
     ended: Option<String>,
+    /// Others typing, per conversation, with when each indicator expires
+    /// (ms since the epoch), in the order they started.
+    typing: HashMap<Target, Vec<(Username, u64)>>,
+    /// When the user's own `typing` was last sent, per conversation.
+    typing_sent: HashMap<Target, u64>,
 }
 
 impl ChatState {
@@ -112,6 +119,8 @@ impl ChatState {
             requests: HashMap::new(),
             outbox: Vec::new(),
             ended: None,
+            typing: HashMap::new(),
+            typing_sent: HashMap::new(),
         };
         s.set_rooms(rooms);
         s
@@ -122,6 +131,7 @@ impl ChatState {
     pub fn from_welcome(welcome: Welcome) -> Self {
         let mut s = Self::new(welcome.session.username, welcome.rooms);
         s.directs = welcome.directs;
+        s.set_direct_unread(&welcome.direct_unread);
         let rooms = s.rooms.iter().map(|r| Target::Room(r.name.clone()));
         let directs = s.directs.iter().map(|u| Target::User(u.clone()));
         let all: Vec<Target> = rooms.chain(directs).collect();
@@ -132,25 +142,41 @@ impl ChatState {
         s
     }
 
-    /// Replaces the room list (welcome or list reply), keeping unread counts.
-    pub fn set_rooms(&mut self, rooms: Vec<RoomInfo>) {
-        self.merge_rooms(rooms, true);
-    }
-
-    /// Replaces the room list; each room's unread count rises to the
-    /// server's, for loaded conversations too only if `loaded_too`.
-    pub(super) fn merge_rooms(&mut self, mut rooms: Vec<RoomInfo>, loaded_too: bool) {
+    /// Replaces the room list (welcome or joined), with the server's
+    /// unread counts: since protocol v4 they count the messages after the
+    /// user's read marker, which the server keeps for all their sessions,
+    /// so they replace the app's own (except in the conversation shown,
+    /// which is being read).
+    pub fn set_rooms(&mut self, mut rooms: Vec<RoomInfo>) {
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         for r in &rooms {
+            let target = Target::Room(r.name.clone());
+            let shown = target == self.current;
             let conv = self
                 .conversations
-                .entry(Target::Room(r.name.clone()))
+                .entry(target)
                 .or_insert_with(Conversation::unloaded);
-            if loaded_too || !conv.loaded {
-                conv.unread = conv.unread.max(r.unread);
+            if !shown {
+                conv.unread = r.unread;
             }
         }
         self.rooms = rooms;
+    }
+
+    /// The server's unread counts of direct conversations (`welcome`):
+    /// those it does not list have none.
+    pub(super) fn set_direct_unread(&mut self, counts: &[cove_common::proto::DirectUnread]) {
+        for u in &self.directs {
+            let target = Target::User(u.clone());
+            if target == self.current {
+                continue;
+            }
+            let n = counts.iter().find(|c| c.user == *u).map_or(0, |c| c.unread);
+            self.conversations
+                .entry(target)
+                .or_insert_with(Conversation::unloaded)
+                .unread = n;
+        }
     }
 
     /// The conversation shown now.
@@ -201,15 +227,23 @@ impl ChatState {
         {
             self.directs.push(peer.clone());
         }
+        self.stopped_typing(&conv_key, &m.from);
         // The user's own words (acknowledged here, or sent from another
-        // session) are not news to them.
-        let unread = conv_key != self.current && m.from != self.me;
+        // session) are not news to them: sending moved their read marker
+        // to it on the server, so the conversation has nothing unread.
+        let mine = m.from == self.me;
+        let unread = conv_key != self.current && !mine;
         let conv = self
             .conversations
             .entry(conv_key)
             .or_insert_with(Conversation::unloaded);
+        let id = m.id;
         if conv.insert(Entry::Message(m)) && unread {
             conv.unread += 1;
+        }
+        if mine {
+            conv.unread = 0;
+            conv.read_up_to = conv.read_up_to.max(id);
         }
     }
 
@@ -330,6 +364,15 @@ impl ChatState {
                 self.status = Status::Offline { reason };
             }
             ServerMessage::Pong { .. } => {}
+            ServerMessage::Typing { with, user } => {
+                self.someone_typing(with, user, now_ms());
+            }
+            ServerMessage::Read {
+                with,
+                up_to,
+                unread,
+                ..
+            } => self.read_marker(with, up_to, unread),
         }
     }
 

@@ -69,15 +69,26 @@ pub enum Purpose {
         /// The room.
         room: RoomName,
     },
+    /// Moving the read marker of a conversation.
+    Read {
+        /// The conversation.
+        with: Target,
+    },
 }
 
 impl ChatState {
     /// Queues `request` for the network and remembers what it was for.
     pub(crate) fn ask(&mut self, purpose: Purpose, request: Request) -> RequestId {
-        let id = RequestId(self.next_request);
-        self.next_request += 1;
+        let id = self.next_request_id();
         self.requests.insert(id, purpose);
         self.outbox.push((id, request));
+        id
+    }
+
+    /// A fresh request id.
+    pub(super) fn next_request_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
         id
     }
 
@@ -154,6 +165,7 @@ impl ChatState {
                 ),
                 // Fetched again when the room is shown or after the reconnect.
                 Purpose::Members { .. } => {}
+                Purpose::Read { with } => self.read_unanswered(&with),
             }
         }
     }
@@ -208,6 +220,8 @@ impl ChatState {
                 Target::Room(room.clone()),
                 format!("Could not list the members of #{room}: {message}."),
             ),
+            // Nothing to show: the badge stays as the server counts it.
+            Purpose::Read { .. } => {}
         }
     }
 

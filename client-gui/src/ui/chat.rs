@@ -2,9 +2,11 @@
 //! conversation in the middle, members on the right, the input at the bottom.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chrono::{Local, TimeZone};
-use cove_common::limits::MESSAGE_MAX_CHARS;
+use cove_common::limits::{MESSAGE_MAX_CHARS, READ_REPEAT_MS};
+use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, Target, Username};
 use egui::{Color32, RichText};
 
@@ -29,6 +31,10 @@ pub enum ChatAction {
     Discard(ClientMsgId),
     /// Switch light/dark.
     ToggleTheme,
+    /// The user typed in the input box (not a command).
+    Typing,
+    /// The newest message of the conversation shown is on screen.
+    SeenNewest,
 }
 
 /// Per-conversation layout memory for the virtual list.
@@ -223,6 +229,14 @@ impl ChatView {
                 }
             });
         egui::Panel::bottom("input").show(ui, |ui| {
+            let now = now_ms();
+            // Always one line high, so the input box does not jump.
+            let line = state.typing_line(&state.current, now).unwrap_or_default();
+            ui.label(RichText::new(line).small().italics().color(NOTICE));
+            if state.anyone_typing(now) {
+                // Expires by itself: redraw without waiting for input.
+                ui.ctx().request_repaint_after(Duration::from_millis(500));
+            }
             self.input_box(ui, &state.current, &mut actions);
         });
         egui::CentralPanel::default().show(ui, |ui| {
@@ -293,6 +307,9 @@ impl ChatView {
                 egui::Key::Enter,
             )));
         let resp = ui.add(edit).labelled_by(label.id);
+        if resp.changed() && !self.input.trim().is_empty() && !self.input.starts_with('/') {
+            actions.push(ChatAction::Typing);
+        }
         let send =
             resp.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter) && !i.modifiers.shift);
         if send {
@@ -349,6 +366,7 @@ impl ChatView {
         let total: f32 = heights.iter().sum();
         let me = &state.me;
         let mut at_top = false;
+        let mut at_bottom = false;
         let mut remeasured = false;
         let mut area = egui::ScrollArea::vertical()
             .id_salt(("conversation", title(&state.current)))
@@ -368,6 +386,7 @@ impl ChatView {
                 ui.set_height(total.max(viewport.height()));
                 *offset = viewport.min.y;
                 at_top = viewport.min.y <= 1.0;
+                at_bottom = viewport.max.y >= total - 1.0;
                 let origin = ui.max_rect().min;
                 let width = ui.available_width();
                 // Skip the rows above the viewport without laying them out.
@@ -410,6 +429,14 @@ impl ChatView {
         // sticking to the bottom really shows the newest message.
         if remeasured {
             ui.ctx().request_repaint();
+        } else if at_bottom && conv.newest_id().is_some_and(|n| n > conv.read_up_to) {
+            // Laid out with measured rows and showing the end: the newest
+            // message is on screen and not yet said to be read. Said again
+            // each frame until the state sends it (it spaces its `read`s),
+            // so a frame must come by then.
+            actions.push(ChatAction::SeenNewest);
+            ui.ctx()
+                .request_repaint_after(Duration::from_millis(READ_REPEAT_MS));
         }
         if at_top && first_frame {
             at_top = false;

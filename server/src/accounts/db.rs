@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::credentials::Credentials;
 use crate::store::StoreError;
-use crate::store::users::{UserDb, UserId};
+use crate::store::users::{ReadSave, UserDb, UserId};
 
 use super::UserCtx;
 
@@ -199,6 +199,25 @@ impl AccountDb {
             db.add_contact(&a, &b);
             if let Err(e) = db.save() {
                 tracing::warn!(error = %e, "could not save a new contact");
+            }
+            let _ = done.send(());
+        }));
+        rx
+    }
+}
+
+impl AccountDb {
+    /// Applies a batch of conversation counts and read markers and saves.
+    /// The receiver completes once the save was tried. A failed save is
+    /// logged, not returned: the batch stays in memory and goes to disk
+    /// with the next save that succeeds (markers are not worth refusing a
+    /// read over, and the caller has nobody to tell).
+    pub fn save_reads(&self, save: ReadSave) -> oneshot::Receiver<()> {
+        let (done, rx) = oneshot::channel();
+        self.submit(Box::new(move |db| {
+            db.apply_reads(save);
+            if let Err(e) = db.save() {
+                tracing::warn!(error = %e, "could not save read markers");
             }
             let _ = done.send(());
         }));

@@ -81,14 +81,15 @@ pub(super) fn welcome(
     outbox: Outbox,
     id: u64,
 ) -> ServerMessage {
-    let (rooms, directs) = state.hub.attach(user, conn, outbox);
+    let attached = state.hub.attach(user, conn, outbox);
     ServerMessage::Welcome {
         id,
         session: SessionInfo {
             username: user.name.clone(),
             server_time: now_ms(),
         },
-        rooms,
-        directs,
+        rooms: attached.rooms,
+        directs: attached.directs,
+        direct_unread: attached.direct_unread,
     }
 }

@@ -318,6 +318,9 @@ impl ConnState {
                 };
                 history::page(hub, &user, secret, id, ask).await.map(Some)
             }
+            // Answered only when refused (see docs/protocol.md, "Typing").
+            Request::Typing { with } => hub.typing(&user, &with).map(|()| None),
+            Request::Read { with, up_to } => hub.read(&user, self.conn, id, &with, up_to).map(Some),
         };
         match result {
             Ok(Some(reply)) => self.reply(reply),

@@ -9,13 +9,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cove_common::proto::RoomInfo;
-use cove_common::{RoomName, Target, Username};
+use cove_common::{RoomName, Username};
 
 use crate::outbox::Outbox;
-use crate::store::users::{UserDb, UserId};
+use crate::store::users::{MarkedConv, UserDb, UserId};
 
 use super::dedup::RecentIds;
 use super::pace::SendPace;
+use super::typing::TypingPace;
+use super::unread::{ConvKey, Dirty, Mark, Pair, Sequence};
 use super::{ConnId, HubError};
 
 /// One logged-in connection of a user, as fan-out sees it.
@@ -32,8 +34,10 @@ pub(super) struct LiveUser {
     pub(super) history_public: [u8; 32],
     pub(super) sessions: Vec<OnlineSession>,
     pub(super) rooms: BTreeSet<String>,
-    /// Messages per conversation that arrived while the user was offline.
-    pub(super) unread: HashMap<Target, u32>,
+    /// Read markers per conversation (see [`super::unread`]).
+    pub(super) marks: HashMap<ConvKey, Mark>,
+    /// When they last typed in each conversation.
+    pub(super) typing: TypingPace,
     /// Users with a direct conversation with this one.
     pub(super) contacts: BTreeSet<UserId>,
     /// Recently stored messages by client id (see [`RecentIds`]).
@@ -50,7 +54,8 @@ impl LiveUser {
             history_public,
             sessions: Vec::new(),
             rooms: BTreeSet::new(),
-            unread: HashMap::new(),
+            marks: HashMap::new(),
+            typing: TypingPace::default(),
             contacts: BTreeSet::new(),
             recent: RecentIds::default(),
             pace: SendPace::new(Instant::now()),
@@ -71,8 +76,6 @@ pub(super) struct Fanout {
     pub(super) members: Arc<[(UserId, [u8; 32])]>,
     /// Every online session of every member.
     pub(super) online: Vec<OnlineSession>,
-    /// Members with no session, whose unread count grows.
-    pub(super) offline: Vec<UserId>,
 }
 
 impl Fanout {
@@ -80,7 +83,6 @@ impl Fanout {
         Self {
             members: Arc::new([]),
             online: Vec::new(),
-            offline: Vec::new(),
         }
     }
 }
@@ -91,6 +93,8 @@ pub(super) struct Room {
     pub(super) name: RoomName,
     pub(super) members: BTreeSet<UserId>,
     pub(super) fanout: Arc<Fanout>,
+    /// Its messages so far, for unread counts.
+    pub(super) count: Sequence,
 }
 
 impl Room {
@@ -100,6 +104,7 @@ impl Room {
             name,
             members: BTreeSet::new(),
             fanout: Arc::new(Fanout::empty()),
+            count: Sequence::default(),
         }
     }
 }
@@ -110,6 +115,10 @@ pub(super) struct LiveState {
     pub(super) users: HashMap<UserId, LiveUser>,
     pub(super) names: HashMap<String, UserId>,
     pub(super) rooms: HashMap<String, Room>,
+    /// Direct conversations' messages so far, for unread counts.
+    pub(super) directs: HashMap<Pair, Sequence>,
+    /// Counts and markers not yet saved.
+    pub(super) dirty: Dirty,
 }
 
 impl LiveState {
@@ -122,6 +131,25 @@ impl LiveState {
             user.contacts = u.contacts.iter().cloned().collect();
             live.users.insert(u.id.clone(), user);
         }
+        for u in db.users() {
+            for m in &u.read {
+                let conv = match &m.with {
+                    MarkedConv::Room(r) => ConvKey::Room(r.key()),
+                    MarkedConv::User(peer) => ConvKey::Direct(peer.clone()),
+                };
+                if let Some(user) = live.users.get_mut(&u.id) {
+                    let mark = Mark {
+                        id: m.id,
+                        seq: m.seq,
+                    };
+                    user.marks.insert(conv, mark);
+                }
+            }
+        }
+        for d in db.directs() {
+            live.directs
+                .insert(d.users.clone(), Sequence::restored(d.count));
+        }
         for r in db.rooms() {
             let key = r.name.key();
             for m in &r.members {
@@ -131,6 +159,7 @@ impl LiveState {
             }
             let mut room = Room::new(r.name.clone());
             room.members = r.members.iter().cloned().collect();
+            room.count = Sequence::restored(r.count);
             live.rooms.insert(key, room);
         }
         let keys: Vec<String> = live.rooms.keys().cloned().collect();
@@ -159,12 +188,9 @@ impl LiveState {
         let Some(room) = self.rooms.get(room_key) else {
             return;
         };
-        let (mut online, mut offline) = (Vec::new(), Vec::new());
+        let mut online = Vec::new();
         for id in &room.members {
             if let Some(u) = self.users.get(id) {
-                if u.sessions.is_empty() {
-                    offline.push(id.clone());
-                }
                 online.extend(u.sessions.iter().cloned());
             }
         }
@@ -178,11 +204,7 @@ impl LiveState {
             room.fanout.members.clone()
         };
         if let Some(room) = self.rooms.get_mut(room_key) {
-            room.fanout = Arc::new(Fanout {
-                members,
-                online,
-                offline,
-            });
+            room.fanout = Arc::new(Fanout { members, online });
         }
     }
 

@@ -5,8 +5,8 @@
 //! in-memory work (never across an `.await` or any I/O). Each room keeps a
 //! copy-on-write fan-out snapshot, rebuilt when membership or presence
 //! changes, so a send clones one `Arc` under the lock instead of walking the
-//! room, but it still walks the snapshot's offline members under the lock to
-//! count the message as unread for each of them.
+//! room; unread counts are counted lazily ([`unread`]), so a send bumps one
+//! sequence number instead of touching every offline member.
 //!
 //! Changes to accounts and membership go to `users.json` through the
 //! accounts thread ([`crate::accounts::db`]) before they are acknowledged;
@@ -18,7 +18,9 @@
 //! By concept: [`presence`] attaches and detaches sessions, [`rooms`] joins,
 //! leaves and lists, [`send`] fans a message out, [`dedup`] remembers client
 //! ids, [`pace`] limits how fast one user sends, [`pages`] reads history
-//! pages and [`reads`] bounds how many are read at once.
+//! pages and [`reads`] bounds how many are read at once, [`unread`] keeps
+//! read markers and derives unread counts, [`typing`] passes typing
+//! indicators on.
 
 mod dedup;
 mod live;
@@ -28,6 +30,8 @@ mod presence;
 pub(crate) mod reads;
 mod rooms;
 mod send;
+mod typing;
+pub(crate) mod unread;
 
 use std::sync::{Arc, Mutex};
 
@@ -45,6 +49,8 @@ use crate::sync::lock;
 pub use live::PRESENCE_ROOM_LIMIT;
 use live::{LiveState, LiveUser, Room};
 pub use pages::PageAsk;
+pub use presence::Attached;
+pub use unread::READ_SAVE_INTERVAL;
 
 /// History pages read at once; a burst of requests for deep pages waits
 /// here rather than taking every blocking thread.
@@ -94,6 +100,12 @@ pub enum HubError {
     /// names the kind of trouble, not the file; the log names the file.)
     #[error("{}; nothing was changed", .0.public_reason())]
     Storage(#[from] StoreError),
+    /// A `typing` too soon after the last one for the same conversation.
+    #[error(
+        "typing indicators for one conversation come at most every {} seconds",
+        cove_common::limits::TYPING_MIN_INTERVAL_MS / 1000
+    )]
+    TypingTooOften,
     /// A history request's cursor names no readable place in the user's
     /// history (forged, or the file changed under it).
     #[error("that history cursor is not valid here; ask again without it")]
@@ -112,7 +124,7 @@ impl HubError {
             HubError::NoSuchUser(_) => ErrorCode::NoSuchUser,
             HubError::NameTaken(_) => ErrorCode::NameTaken,
             HubError::CannotLeave => ErrorCode::CannotLeave,
-            HubError::SendingTooFast(_) => ErrorCode::RateLimited,
+            HubError::SendingTooFast(_) | HubError::TypingTooOften => ErrorCode::RateLimited,
             HubError::Storage(_) => ErrorCode::Storage,
             HubError::BadCursor => ErrorCode::BadCursor,
             HubError::Internal => ErrorCode::Internal,
@@ -193,6 +205,7 @@ impl Hub {
             .members
             .insert(id.clone());
         live.rebuild_fanout(&key, true);
+        live.mark_room_read(&id, &key);
         Ok(UserCtx { id, name })
     }
 

@@ -2,10 +2,9 @@
 //! online/offline/left notices their room peers get.
 
 use bytes::Bytes;
-use cove_common::Target;
 use cove_common::Username;
 use cove_common::limits::{DIRECTS_LIST_MAX, ROOMS_LIST_MAX};
-use cove_common::proto::{Notice, NoticeKind, RoomInfo, ServerMessage};
+use cove_common::proto::{DirectUnread, Notice, NoticeKind, RoomInfo, ServerMessage};
 use cove_common::time::now_ms;
 
 use crate::accounts::UserCtx;
@@ -13,26 +12,22 @@ use crate::outbox::Outbox;
 use crate::sync::lock;
 
 use super::live::OnlineSession;
+use super::unread::ConvKey;
 use super::{ConnId, Hub};
 
 impl Hub {
     /// Attaches a logged-in session; tells room peers the user came online if
     /// this is their first session. Returns the user's rooms with unread
-    /// counts (which are then reset) and their direct-conversation partners,
-    /// by name, at most [`ROOMS_LIST_MAX`] and [`DIRECTS_LIST_MAX`] of them.
-    pub fn attach(
-        &self,
-        user: &UserCtx,
-        conn: ConnId,
-        outbox: Outbox,
-    ) -> (Vec<RoomInfo>, Vec<Username>) {
+    /// counts, their direct-conversation partners by name, at most
+    /// [`ROOMS_LIST_MAX`] and [`DIRECTS_LIST_MAX`] of them, and the unread
+    /// counts of those direct conversations that have any.
+    pub fn attach(&self, user: &UserCtx, conn: ConnId, outbox: Outbox) -> Attached {
         let mut live = lock(&self.live);
         let Some(u) = live.users.get_mut(&user.id) else {
-            return (Vec::new(), Vec::new());
+            return Attached::default();
         };
         let first = u.sessions.is_empty();
         u.sessions.push(OnlineSession { conn, outbox });
-        let unread = std::mem::take(&mut u.unread);
         live.rebuild_user_rooms(&user.id);
         if first {
             let notice = notice_bytes(NoticeKind::Online {
@@ -53,10 +48,7 @@ impl Hub {
             .filter_map(|r| live.rooms.get(r))
             .take(ROOMS_LIST_MAX)
             .map(|room| {
-                let n = unread
-                    .get(&Target::Room(room.name.clone()))
-                    .copied()
-                    .unwrap_or(0);
+                let n = live.unread(&user.id, &ConvKey::Room(room.name.key()));
                 live.room_info(room, n)
             })
             .collect();
@@ -72,7 +64,17 @@ impl Hub {
             .unwrap_or_default();
         directs.sort();
         directs.truncate(DIRECTS_LIST_MAX);
-        (infos, directs)
+        let direct_unread = live
+            .direct_unread(&user.id)
+            .into_iter()
+            .filter(|(name, _)| directs.contains(name))
+            .map(|(user, unread)| DirectUnread { user, unread })
+            .collect();
+        Attached {
+            rooms: infos,
+            directs,
+            direct_unread,
+        }
     }
 
     /// Detaches a session. If it was the user's last, room peers are told:
@@ -100,6 +102,17 @@ impl Hub {
             }
         }
     }
+}
+
+/// What `welcome` lists for a session just attached.
+#[derive(Debug, Default)]
+pub struct Attached {
+    /// The user's rooms with unread counts.
+    pub rooms: Vec<RoomInfo>,
+    /// Their direct-conversation partners.
+    pub directs: Vec<Username>,
+    /// The unread counts of those direct conversations that have any.
+    pub direct_unread: Vec<DirectUnread>,
 }
 
 /// A notice, encoded once for every recipient.

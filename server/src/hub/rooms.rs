@@ -1,7 +1,6 @@
 //! Rooms and membership: joining, leaving, the room list and member lists.
 
 use cove_common::RoomName;
-use cove_common::Target;
 use cove_common::limits::{MEMBERS_LIST_MAX, ROOMS_LIST_MAX};
 use cove_common::proto::{Member, NoticeKind, RoomInfo};
 
@@ -10,6 +9,7 @@ use crate::sync::lock;
 
 use super::live::Room;
 use super::presence::notice_bytes;
+use super::unread::ConvKey;
 use super::{Hub, HubError};
 
 impl Hub {
@@ -38,6 +38,7 @@ impl Hub {
         }
         live.rebuild_fanout(&key, true);
         if !already {
+            live.mark_room_read(&user.id, &key);
             let notice = notice_bytes(NoticeKind::Joined {
                 room: name.clone(),
                 user: user.name.clone(),
@@ -49,7 +50,8 @@ impl Hub {
             }
         }
         let r = live.rooms.get(&key).ok_or(HubError::Internal)?;
-        Ok(live.room_info(r, 0))
+        let unread = live.unread(&user.id, &ConvKey::Room(key.clone()));
+        Ok(live.room_info(r, unread))
     }
 
     /// Leaves a room.
@@ -102,12 +104,12 @@ impl Hub {
         let mut rooms: Vec<RoomInfo> = chosen
             .into_iter()
             .map(|r| {
-                let unread = live
-                    .users
-                    .get(&user.id)
-                    .and_then(|u| u.unread.get(&Target::Room(r.name.clone())))
-                    .copied()
-                    .unwrap_or(0);
+                let key = r.name.key();
+                let unread = if mine.is_some_and(|m| m.contains(&key)) {
+                    live.unread(&user.id, &ConvKey::Room(key))
+                } else {
+                    0
+                };
                 live.room_info(r, unread)
             })
             .collect();

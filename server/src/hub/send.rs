@@ -19,6 +19,7 @@ use crate::store::users::UserId;
 use crate::sync::lock;
 
 use super::live::{Fanout, LiveState};
+use super::unread::ConvKey;
 use super::{ConnId, Hub, HubError, NotStored, StoreDone};
 
 /// What one send queued, and what remains to do once the locks are
@@ -107,7 +108,10 @@ impl Hub {
                     .take(self.send_rate, Instant::now())
                     .map_err(|wait| HubError::SendingTooFast(wait.as_secs_f64().max(0.1)))?;
             }
-            let (fanout, new_contact, to) = live.fanout_for(from, &to)?;
+            let (fanout, new_contact, to, conv) = live.fanout_for(from, &to)?;
+            // O(1) for unread counts: the conversation's sequence number
+            // and the sender's own marker, however many members it has.
+            live.count_message(&from.id, &conv, id);
             let contact_saved = new_contact.map(|(a, b)| self.db.add_contact(a, b));
             let msg = ChatMessage {
                 id,
@@ -207,25 +211,20 @@ impl Hub {
 type NewContact = (UserId, UserId);
 
 impl LiveState {
-    /// The recipients of a message from `from` to `to`, counting it as
-    /// unread for those offline; the pair of users whose first direct
-    /// message this is (their contact is to be saved); and `to` spelled as
-    /// the room or user was first named, however the sender typed it.
+    /// The recipients of a message from `from` to `to`; the pair of users
+    /// whose first direct message this is (their contact is to be saved);
+    /// `to` spelled as the room or user was first named, however the
+    /// sender typed it; and the conversation it counts in.
     fn fanout_for(
         &mut self,
         from: &UserCtx,
         to: &Target,
-    ) -> Result<(Arc<Fanout>, Option<NewContact>, Target), HubError> {
+    ) -> Result<(Arc<Fanout>, Option<NewContact>, Target, ConvKey), HubError> {
         match to {
             Target::Room(room) => {
-                let room = self.member_room(room, &from.id)?;
-                let (fanout, to) = (room.fanout.clone(), Target::Room(room.name.clone()));
-                for id in &fanout.offline {
-                    if let Some(u) = self.users.get_mut(id) {
-                        *u.unread.entry(to.clone()).or_default() += 1;
-                    }
-                }
-                Ok((fanout, None, to))
+                let r = self.member_room(room, &from.id)?;
+                let (fanout, to) = (r.fanout.clone(), Target::Room(r.name.clone()));
+                Ok((fanout, None, to, ConvKey::Room(room.key())))
             }
             Target::User(peer) => {
                 let peer_id = self
@@ -254,20 +253,17 @@ impl LiveState {
                     .map_or(peer.clone(), |p| p.name.clone());
                 let (mut members, mut online) = (Vec::new(), Vec::new());
                 for id in ids {
-                    if let Some(u) = self.users.get_mut(&id) {
+                    if let Some(u) = self.users.get(&id) {
                         members.push((id.clone(), u.history_public));
                         online.extend(u.sessions.iter().cloned());
-                        if u.sessions.is_empty() {
-                            *u.unread.entry(Target::User(from.name.clone())).or_default() += 1;
-                        }
                     }
                 }
                 let fanout = Fanout {
                     members: members.into(),
                     online,
-                    offline: Vec::new(),
                 };
-                Ok((Arc::new(fanout), new_contact, Target::User(canonical)))
+                let conv = ConvKey::Direct(peer_id);
+                Ok((Arc::new(fanout), new_contact, Target::User(canonical), conv))
             }
         }
     }

@@ -7,6 +7,11 @@
 //! key with HKDF label `"cove v1 users.json"`; the magic is authenticated as
 //! the box's header. A file whose tag does not verify is reported and never
 //! overwritten (the server refuses to start).
+//!
+//! It also holds what unread counts derive from: each conversation's
+//! sequence number (messages so far) and newest id, and each user's read
+//! markers. The hub keeps them in memory and saves them here in batches
+//! ([`UserDb::apply_reads`]), not on every message.
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +78,65 @@ pub struct UserRecord {
     /// Users this one has exchanged direct messages with.
     #[serde(default)]
     pub contacts: Vec<UserId>,
+    /// Read markers, one per conversation read at least once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<ReadMark>,
+}
+
+/// A conversation a read marker belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkedConv {
+    /// A room, by its name as first created.
+    Room(RoomName),
+    /// The direct conversation with this user.
+    User(UserId),
+}
+
+/// One user's read marker in one conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMark {
+    /// The conversation.
+    pub with: MarkedConv,
+    /// The newest message id read.
+    pub id: u64,
+    /// The conversation's sequence number at that message.
+    pub seq: u64,
+}
+
+/// A conversation's count of messages so far and its newest message id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvCount {
+    /// Messages so far (the sequence number of the newest).
+    #[serde(default)]
+    pub seq: u64,
+    /// The newest message's id (0 before any).
+    #[serde(default)]
+    pub last_id: u64,
+}
+
+/// One direct conversation's count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectRecord {
+    /// Its two users (one, twice, for notes to oneself), the smaller id
+    /// first.
+    pub users: [UserId; 2],
+    /// Its count.
+    #[serde(flatten)]
+    pub count: ConvCount,
+}
+
+/// What changed in counts and markers since the last save: applied
+/// together, so the file never holds a marker past its conversation's
+/// count.
+#[derive(Debug, Default)]
+pub struct ReadSave {
+    /// Rooms' counts.
+    pub rooms: Vec<(RoomName, ConvCount)>,
+    /// Direct conversations' counts.
+    pub directs: Vec<([UserId; 2], ConvCount)>,
+    /// Users' markers.
+    pub marks: Vec<(UserId, ReadMark)>,
 }
 
 /// One room.
@@ -84,6 +148,9 @@ pub struct RoomRecord {
     pub created: u64,
     /// Member ids.
     pub members: Vec<UserId>,
+    /// Its count of messages.
+    #[serde(flatten)]
+    pub count: ConvCount,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -91,6 +158,9 @@ struct Document {
     version: u32,
     users: Vec<UserRecord>,
     rooms: Vec<RoomRecord>,
+    /// Direct conversations' counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    directs: Vec<DirectRecord>,
 }
 
 /// The account database in memory, with the path and key to save it.
@@ -174,6 +244,57 @@ impl UserDb {
         &self.doc.rooms
     }
 
+    /// Every direct conversation's count.
+    pub fn directs(&self) -> &[DirectRecord] {
+        &self.doc.directs
+    }
+
+    /// Applies a batch of counts and markers (in memory; [`UserDb::save`]
+    /// writes them). Each is found through an index built once per batch,
+    /// so a batch costs its size plus one pass over the accounts and rooms.
+    pub fn apply_reads(&mut self, save: ReadSave) {
+        let rooms: std::collections::HashMap<String, usize> = self
+            .doc
+            .rooms
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.key(), i))
+            .collect();
+        for (name, count) in save.rooms {
+            if let Some(&i) = rooms.get(&name.key()) {
+                self.doc.rooms[i].count = count;
+            }
+        }
+        let directs: std::collections::HashMap<[UserId; 2], usize> = self
+            .doc
+            .directs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.users.clone(), i))
+            .collect();
+        for (users, count) in save.directs {
+            match directs.get(&users) {
+                Some(&i) => self.doc.directs[i].count = count,
+                None => self.doc.directs.push(DirectRecord { users, count }),
+            }
+        }
+        let users: std::collections::HashMap<UserId, usize> = self
+            .doc
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.clone(), i))
+            .collect();
+        for (user, mark) in save.marks {
+            let Some(&i) = users.get(&user) else { continue };
+            let marks = &mut self.doc.users[i].read;
+            match marks.iter_mut().find(|m| m.with == mark.with) {
+                Some(m) => *m = mark,
+                None => marks.push(mark),
+            }
+        }
+    }
+
     /// The account with this name, in any letter case.
     pub fn find_by_name(&self, name: &Username) -> Option<&UserRecord> {
         self.doc.users.iter().find(|u| u.username == *name)
@@ -199,6 +320,7 @@ impl UserDb {
             created: now,
             credentials,
             contacts: Vec::new(),
+            read: Vec::new(),
         });
         id
     }
@@ -236,6 +358,7 @@ impl UserDb {
                     name: room.clone(),
                     created: now,
                     members: vec![user.clone()],
+                    count: ConvCount::default(),
                 });
                 Added::RoomAndMember
             }

@@ -7,6 +7,7 @@
 
 mod backpressure;
 mod reads;
+mod unread;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +64,20 @@ async fn register(addr: &str, name: &str) -> (Session, Events) {
         .await
         .unwrap();
     (session, events)
+}
+
+/// Logs in to `name`'s account; the session, its events and the welcome.
+async fn login_welcome(addr: &str, name: &str) -> (Session, Events, client::Welcome) {
+    let auth = Auth::Login {
+        username: Username::new(name).unwrap(),
+        password: Password::new(PASSWORD).unwrap(),
+    };
+    client::connect(addr)
+        .await
+        .unwrap()
+        .authenticate(auth)
+        .await
+        .unwrap()
 }
 
 /// The next server message matching `pred`, skipping others.
