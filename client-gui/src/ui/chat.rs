@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{Local, TimeZone};
-use cove_common::limits::{MESSAGE_MAX_CHARS, READ_REPEAT_MS};
+use cove_common::limits::{MESSAGE_MAX_CHARS, READ_REPEAT_MS, SEARCH_TEXT_MAX_CHARS};
 use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, Target, Username};
 use egui::{Color32, RichText};
@@ -35,6 +35,14 @@ pub enum ChatAction {
     Typing,
     /// The newest message of the conversation shown is on screen.
     SeenNewest,
+    /// Search the user's history for this text.
+    Search(String),
+    /// The next page of the search.
+    SearchMore,
+    /// Close the search panel.
+    CloseSearch,
+    /// Open a search result's conversation at it.
+    OpenResult(cove_common::proto::MessageId),
 }
 
 /// Per-conversation layout memory for the virtual list.
@@ -46,6 +54,11 @@ pub struct ChatView {
     pub join_field: String,
     /// The "message someone" field.
     pub dm_field: String,
+    /// The search field.
+    pub search_field: String,
+    /// The search result last scrolled to, so a jump scrolls once and the
+    /// reader can then scroll away.
+    jumped: Option<(Target, cove_common::proto::MessageId)>,
     /// Per conversation, what the virtual list remembers between frames.
     lists: HashMap<Target, ListMemory>,
 }
@@ -76,6 +89,8 @@ const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
 const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
 const ONLINE: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
 const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
+/// Behind a search match, and the message a result opened.
+const HIGHLIGHT: Color32 = Color32::from_rgba_premultiplied(0x60, 0x50, 0x00, 0x60);
 
 /// `4321` as "4,321".
 fn grouped(n: u32) -> String {
@@ -161,6 +176,7 @@ impl ChatView {
                     {
                         actions.push(ChatAction::ToggleTheme);
                     }
+                    self.search_field(ui, &mut actions);
                     if let Some((addr, fingerprint)) = hosting {
                         ui.label(
                             RichText::new(format!("Hosting on {addr} · fingerprint {fingerprint}"))
@@ -176,6 +192,11 @@ impl ChatView {
             .show(ui, |ui| {
                 self.sidebar(ui, state, &mut actions);
             });
+        if let Some(search) = &state.search {
+            egui::Panel::right("search")
+                .default_size(280.0)
+                .show(ui, |ui| search_panel(ui, state, search, &mut actions));
+        }
         egui::Panel::right("members")
             .default_size(160.0)
             .show(ui, |ui| {
@@ -245,6 +266,28 @@ impl ChatView {
             self.conversation(ui, state, &mut actions);
         });
         actions
+    }
+
+    /// The search field in the top bar (right to left: field, then its
+    /// label); Ctrl+F focuses it, Enter searches.
+    fn search_field(&mut self, ui: &mut egui::Ui, actions: &mut Vec<ChatAction>) {
+        let edit = egui::TextEdit::singleline(&mut self.search_field)
+            .id_salt("search_field")
+            .hint_text("Ctrl+F")
+            .desired_width(160.0)
+            .char_limit(SEARCH_TEXT_MAX_CHARS);
+        let resp = ui.add(edit);
+        let label = ui.label("Search messages");
+        let resp = resp.labelled_by(label.id);
+        if ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::F)) {
+            resp.request_focus();
+        }
+        if resp.lost_focus()
+            && ui.input(|i| i.key_pressed(egui::Key::Enter))
+            && !self.search_field.trim().is_empty()
+        {
+            actions.push(ChatAction::Search(self.search_field.clone()));
+        }
     }
 
     fn sidebar(&mut self, ui: &mut egui::Ui, state: &ChatState, actions: &mut Vec<ChatAction>) {
@@ -359,6 +402,28 @@ impl ChatView {
                 scroll_to = Some(list.offset + added as f32 * DEFAULT_ROW);
             }
         }
+        // A search result opened here, loaded and not yet scrolled to:
+        // its row's top is the sum of the heights above it (estimates for
+        // rows never shown, which is also where the list draws them).
+        let mut jumping = false;
+        if let Some(j) = state.jump.as_ref().filter(|j| j.found && j.with == state.current)
+            && self.jumped.as_ref() != Some(&(j.with.clone(), j.id))
+            && let Some(at) = conv
+                .entries
+                .iter()
+                .position(|e| matches!(e, Entry::Message(m) if m.id == j.id))
+        {
+            list.heights.resize(n, DEFAULT_ROW);
+            let y: f32 = list.heights[..at].iter().sum();
+            scroll_to = Some((y - 3.0 * DEFAULT_ROW).max(0.0));
+            self.jumped = Some((j.with.clone(), j.id));
+            jumping = true;
+        }
+        let highlight = state
+            .jump
+            .as_ref()
+            .filter(|j| j.with == state.current)
+            .map(|j| j.id);
         list.first = conv.entries.first().map(Entry::order);
         let first_frame = !std::mem::replace(&mut list.shown, true);
         let heights = &mut list.heights;
@@ -371,7 +436,8 @@ impl ChatView {
         let mut area = egui::ScrollArea::vertical()
             .id_salt(("conversation", title(&state.current)))
             .auto_shrink(false)
-            .stick_to_bottom(true);
+            // Sticking to the bottom would undo the jump in its frame.
+            .stick_to_bottom(!jumping);
         if let Some(y) = scroll_to {
             area = area.vertical_scroll_offset(y);
         }
@@ -405,7 +471,15 @@ impl ChatView {
                     let row = if i < conv.entries.len() {
                         let mut row = ui.new_child(builder);
                         let prev = i.checked_sub(1).map(|p| &conv.entries[p]);
-                        draw_entry(&mut row, &conv.entries[i], prev, me);
+                        let e = &conv.entries[i];
+                        if matches!(e, Entry::Message(m) if Some(m.id) == highlight) {
+                            egui::Frame::new()
+                                .fill(HIGHLIGHT)
+                                .corner_radius(4.0)
+                                .show(&mut row, |ui| draw_entry(ui, e, prev, me));
+                        } else {
+                            draw_entry(&mut row, e, prev, me);
+                        }
                         row
                     } else {
                         // Its buttons keep their ids when a line arrives
@@ -448,6 +522,116 @@ impl ChatView {
             actions.push(ChatAction::LoadOlder);
         }
     }
+}
+
+/// The search panel: what was searched, the results (conversation,
+/// author, time, the text with the match marked), each opening its
+/// conversation at it, and "More results" while the server has more.
+fn search_panel(
+    ui: &mut egui::Ui,
+    state: &ChatState,
+    search: &crate::state::Search,
+    actions: &mut Vec<ChatAction>,
+) {
+    ui.horizontal(|ui| {
+        ui.heading("Search");
+        if ui.button("Close").clicked() {
+            actions.push(ChatAction::CloseSearch);
+        }
+    });
+    ui.label(RichText::new(format!("“{}”", search.text.as_str())).italics());
+    ui.separator();
+    let matcher = search.text.matcher();
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let small = egui::TextStyle::Small.resolve(ui.style());
+    let text_color = ui.visuals().text_color();
+    egui::ScrollArea::vertical()
+        .id_salt("search_results")
+        .auto_shrink(false)
+        .show(ui, |ui| {
+            for m in &search.results {
+                let with = m.to.conversation_for(&m.from, &state.me);
+                let mut job = egui::text::LayoutJob::default();
+                let plain = |font: egui::FontId, color| egui::TextFormat {
+                    font_id: font,
+                    color,
+                    ..Default::default()
+                };
+                job.append(
+                    &format!(
+                        "{} · {} · {}\n",
+                        title(&with),
+                        m.from,
+                        local(m.ts).format("%e %b %Y %H:%M")
+                    ),
+                    0.0,
+                    plain(small.clone(), NOTICE),
+                );
+                let text = m.text.as_str();
+                match matcher.find(text) {
+                    Some(r) => {
+                        job.append(&text[..r.start], 0.0, plain(body.clone(), text_color));
+                        job.append(
+                            &text[r.clone()],
+                            0.0,
+                            egui::TextFormat {
+                                background: HIGHLIGHT,
+                                ..plain(body.clone(), text_color)
+                            },
+                        );
+                        job.append(&text[r.end..], 0.0, plain(body.clone(), text_color));
+                    }
+                    None => job.append(text, 0.0, plain(body.clone(), text_color)),
+                }
+                job.wrap.max_width = ui.available_width();
+                if ui
+                    .add(egui::Button::new(job).frame(false).wrap())
+                    .on_hover_text("Open the conversation here")
+                    .clicked()
+                {
+                    actions.push(ChatAction::OpenResult(m.id));
+                }
+                ui.separator();
+            }
+            if search.searching {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Searching…");
+                });
+            } else if search.more {
+                let more = if state.search_paused() {
+                    "Nothing found in a long stretch: search further"
+                } else if search.results.is_empty() {
+                    "Search further"
+                } else {
+                    "More results"
+                };
+                if ui.button(more).clicked() {
+                    actions.push(ChatAction::SearchMore);
+                }
+            } else if search.results.is_empty() {
+                ui.label("No messages found.");
+            } else {
+                ui.label(RichText::new("No more results.").color(NOTICE));
+            }
+            if search.unreadable > 0 {
+                ui.label(
+                    RichText::new(crate::state::unreadable_note(search.unreadable)).color(NOTICE),
+                );
+            }
+            if let Some(e) = &search.error {
+                ui.colored_label(FAILED, e);
+            }
+            if let Some(j) = state.jump.as_ref().filter(|j| j.missing) {
+                ui.label(
+                    RichText::new(format!(
+                        "That message is no longer in {}'s history.",
+                        title(&j.with)
+                    ))
+                    .color(NOTICE),
+                );
+            }
+        });
 }
 
 fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me: &Username) {
