@@ -7,36 +7,42 @@
 mod support;
 
 use cove_common::client::{Events, Session};
-use cove_common::{ClientMsgId, MessageText, RoomName, Target};
+use cove_common::{ClientMsgId, MessageText, RoomName, ServerMessage, Target};
 use egui_kittest::kittest::Queryable;
 use support::{World, next_message, shows, sign_in_trusting, type_into, wait_for};
 
 /// Sends and waits for the ack, so the messages are stored in this order.
-fn say(w: &World, (s, events): &mut (Session, Events), text: &str, n: usize) {
-    let id = w
-        .rt
-        .block_on(s.say(
+fn say(w: &World, (s, events): &mut (Session, Events), text: &str, n: usize) -> u64 {
+    let id =
+        w.rt.block_on(s.say(
             Target::Room(RoomName::general()),
             MessageText::new(text).unwrap(),
             ClientMsgId::new(format!("m{n}")).unwrap(),
         ))
         .unwrap();
-    next_message(w, events, "the ack", |m| m.answers() == Some(id));
+    match next_message(w, events, "the ack", |m| m.answers() == Some(id)) {
+        ServerMessage::Ack { message_id, .. } => message_id,
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
 fn a_search_result_opens_its_conversation_at_the_message() {
     let w = World::new();
     drop(w.client("alice", true));
-    // The match, then more than the app's newest page (100) of others'
-    // messages, from four people so that none of them is slowed by the
+    // The match, then more messages than the app's newest page (100) and
+    // the older page (200) it may load on its own when the view starts at
+    // the top, from twelve people so that none of them is slowed by the
     // server's send pace.
     let mut bob = w.client("bob", true);
-    let mut others: Vec<_> = ["carol", "dave", "erin"]
-        .iter()
-        .map(|n| w.client(n, true))
-        .collect();
-    say(&w, &mut bob, "find Zoë here", 0);
+    let mut others: Vec<_> = [
+        "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+        "olivia",
+    ]
+    .iter()
+    .map(|n| w.client(n, true))
+    .collect();
+    let target = say(&w, &mut bob, "find Zoë here", 0);
     let mut n = 1;
     for round in 0..28 {
         say(&w, &mut bob, &format!("filler {round} from bob"), n);
@@ -53,11 +59,19 @@ fn a_search_result_opens_its_conversation_at_the_message() {
         shows(h, "filler 27 from bob")
     });
     assert!(!shows(&h, "find Zoë here"), "older than the newest page");
+    let general = Target::Room(RoomName::general());
+    let loaded = |h: &egui_kittest::Harness<'_, cove_client::CoveApp>| {
+        h.state().chat().unwrap().conversations[&general].has(target)
+    };
+    assert!(!loaded(&h), "not loaded until the result is opened");
 
     type_into(&mut h, "Search messages", "ZOË");
     h.key_press(egui::Key::Enter);
     wait_for(&mut h, "the result", |h| shows(h, "find Zoë here"));
-    assert!(shows(&h, "# general · bob"), "with its conversation and author");
+    assert!(
+        shows(&h, "# general · bob"),
+        "with its conversation and author"
+    );
 
     h.get_by_label_contains("find Zoë here").click();
     wait_for(&mut h, "the message in its conversation", |h| {
@@ -66,6 +80,13 @@ fn a_search_result_opens_its_conversation_at_the_message() {
         h.query_all_by_label("find Zoë here").count() == 1
             && h.query_all_by_label_contains("find Zoë here").count() == 2
     });
-    assert!(shows(&h, "filler 0 from bob"), "its neighbours are on screen");
-    assert!(!shows(&h, "filler 27 from bob"), "scrolled away from the end");
+    assert!(loaded(&h));
+    assert!(
+        shows(&h, "filler 0 from bob"),
+        "its neighbours are on screen"
+    );
+    assert!(
+        !shows(&h, "filler 27 from bob"),
+        "scrolled away from the end"
+    );
 }

@@ -27,8 +27,8 @@ use cove_common::{RoomName, ServerMessage, Target, Username};
 pub use conversation::{Conversation, Entry};
 pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
 pub use pending::{Delivery, Pending};
-pub use requests::{Page, Purpose, RequestId};
 pub(crate) use requests::unreadable_note;
+pub use requests::{Page, Purpose, RequestId};
 pub use search::{Jump, SEARCH_EMPTY_PAGES_MAX, Search};
 
 /// The state of the connection.

@@ -406,7 +406,10 @@ impl ChatView {
         // its row's top is the sum of the heights above it (estimates for
         // rows never shown, which is also where the list draws them).
         let mut jumping = false;
-        if let Some(j) = state.jump.as_ref().filter(|j| j.found && j.with == state.current)
+        if let Some(j) = state
+            .jump
+            .as_ref()
+            .filter(|j| j.found && j.with == state.current)
             && self.jumped.as_ref() != Some(&(j.with.clone(), j.id))
             && let Some(at) = conv
                 .entries
