@@ -282,7 +282,7 @@ mod tests {
         s.on_reply(asked[0].0, reply(vec![hit.clone()], true, "c2"));
         assert!(searches(&mut s).is_empty());
         let found = s.search.as_ref().unwrap();
-        assert_eq!(found.results, [hit.clone()]);
+        assert_eq!(found.results, std::slice::from_ref(&hit));
         assert!(found.more && !found.searching);
 
         s.search_more();
