@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{Local, TimeZone};
-use cove_common::limits::{MESSAGE_MAX_CHARS, READ_REPEAT_MS, SEARCH_TEXT_MAX_CHARS};
+use cove_common::limits::{MESSAGE_MAX_CHARS, READ_REPEAT_MS};
 use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, Target, Username};
 use egui::{Color32, RichText};
@@ -86,11 +86,11 @@ struct ListMemory {
 
 const DEFAULT_ROW: f32 = 22.0;
 const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
-const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
+pub(super) const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
 const ONLINE: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
-const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
+pub(super) const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
 /// Behind a search match, and the message a result opened.
-const HIGHLIGHT: Color32 = Color32::from_rgba_premultiplied(0x60, 0x50, 0x00, 0x60);
+pub(super) const HIGHLIGHT: Color32 = Color32::from_rgba_premultiplied(0x60, 0x50, 0x00, 0x60);
 
 /// `4321` as "4,321".
 fn grouped(n: u32) -> String {
@@ -117,14 +117,14 @@ fn dot(ui: &mut egui::Ui, online: bool) {
     }
 }
 
-fn local(ts: u64) -> chrono::DateTime<Local> {
+pub(super) fn local(ts: u64) -> chrono::DateTime<Local> {
     Local
         .timestamp_millis_opt(ts as i64)
         .single()
         .unwrap_or_else(Local::now)
 }
 
-fn title(t: &Target) -> String {
+pub(super) fn title(t: &Target) -> String {
     match t {
         Target::Room(r) => format!("# {r}"),
         Target::User(u) => format!("@ {u}"),
@@ -176,7 +176,7 @@ impl ChatView {
                     {
                         actions.push(ChatAction::ToggleTheme);
                     }
-                    self.search_field(ui, &mut actions);
+                    super::search::field(ui, &mut self.search_field, &mut actions);
                     if let Some((addr, fingerprint)) = hosting {
                         ui.label(
                             RichText::new(format!("Hosting on {addr} · fingerprint {fingerprint}"))
@@ -195,7 +195,9 @@ impl ChatView {
         if let Some(search) = &state.search {
             egui::Panel::right("search")
                 .default_size(280.0)
-                .show(ui, |ui| search_panel(ui, state, search, &mut actions));
+                .show(ui, |ui| {
+                    super::search::panel(ui, state, search, &mut actions)
+                });
         }
         egui::Panel::right("members")
             .default_size(160.0)
@@ -266,28 +268,6 @@ impl ChatView {
             self.conversation(ui, state, &mut actions);
         });
         actions
-    }
-
-    /// The search field in the top bar (right to left: field, then its
-    /// label); Ctrl+F focuses it, Enter searches.
-    fn search_field(&mut self, ui: &mut egui::Ui, actions: &mut Vec<ChatAction>) {
-        let edit = egui::TextEdit::singleline(&mut self.search_field)
-            .id_salt("search_field")
-            .hint_text("Ctrl+F")
-            .desired_width(160.0)
-            .char_limit(SEARCH_TEXT_MAX_CHARS);
-        let resp = ui.add(edit);
-        let label = ui.label("Search messages");
-        let resp = resp.labelled_by(label.id);
-        if ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::F)) {
-            resp.request_focus();
-        }
-        if resp.lost_focus()
-            && ui.input(|i| i.key_pressed(egui::Key::Enter))
-            && !self.search_field.trim().is_empty()
-        {
-            actions.push(ChatAction::Search(self.search_field.clone()));
-        }
     }
 
     fn sidebar(&mut self, ui: &mut egui::Ui, state: &ChatState, actions: &mut Vec<ChatAction>) {
@@ -525,116 +505,6 @@ impl ChatView {
             actions.push(ChatAction::LoadOlder);
         }
     }
-}
-
-/// The search panel: what was searched, the results (conversation,
-/// author, time, the text with the match marked), each opening its
-/// conversation at it, and "More results" while the server has more.
-fn search_panel(
-    ui: &mut egui::Ui,
-    state: &ChatState,
-    search: &crate::state::Search,
-    actions: &mut Vec<ChatAction>,
-) {
-    ui.horizontal(|ui| {
-        ui.heading("Search");
-        if ui.button("Close").clicked() {
-            actions.push(ChatAction::CloseSearch);
-        }
-    });
-    ui.label(RichText::new(format!("“{}”", search.text.as_str())).italics());
-    ui.separator();
-    let matcher = search.text.matcher();
-    let body = egui::TextStyle::Body.resolve(ui.style());
-    let small = egui::TextStyle::Small.resolve(ui.style());
-    let text_color = ui.visuals().text_color();
-    egui::ScrollArea::vertical()
-        .id_salt("search_results")
-        .auto_shrink(false)
-        .show(ui, |ui| {
-            for m in &search.results {
-                let with = m.to.conversation_for(&m.from, &state.me);
-                let mut job = egui::text::LayoutJob::default();
-                let plain = |font: egui::FontId, color| egui::TextFormat {
-                    font_id: font,
-                    color,
-                    ..Default::default()
-                };
-                job.append(
-                    &format!(
-                        "{} · {} · {}\n",
-                        title(&with),
-                        m.from,
-                        local(m.ts).format("%e %b %Y %H:%M")
-                    ),
-                    0.0,
-                    plain(small.clone(), NOTICE),
-                );
-                let text = m.text.as_str();
-                match matcher.find(text) {
-                    Some(r) => {
-                        job.append(&text[..r.start], 0.0, plain(body.clone(), text_color));
-                        job.append(
-                            &text[r.clone()],
-                            0.0,
-                            egui::TextFormat {
-                                background: HIGHLIGHT,
-                                ..plain(body.clone(), text_color)
-                            },
-                        );
-                        job.append(&text[r.end..], 0.0, plain(body.clone(), text_color));
-                    }
-                    None => job.append(text, 0.0, plain(body.clone(), text_color)),
-                }
-                job.wrap.max_width = ui.available_width();
-                if ui
-                    .add(egui::Button::new(job).frame(false).wrap())
-                    .on_hover_text("Open the conversation here")
-                    .clicked()
-                {
-                    actions.push(ChatAction::OpenResult(m.id));
-                }
-                ui.separator();
-            }
-            if search.searching {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label("Searching…");
-                });
-            } else if search.more {
-                let more = if state.search_paused() {
-                    "Nothing found in a long stretch: search further"
-                } else if search.results.is_empty() {
-                    "Search further"
-                } else {
-                    "More results"
-                };
-                if ui.button(more).clicked() {
-                    actions.push(ChatAction::SearchMore);
-                }
-            } else if search.results.is_empty() {
-                ui.label("No messages found.");
-            } else {
-                ui.label(RichText::new("No more results.").color(NOTICE));
-            }
-            if search.unreadable > 0 {
-                ui.label(
-                    RichText::new(crate::state::unreadable_note(search.unreadable)).color(NOTICE),
-                );
-            }
-            if let Some(e) = &search.error {
-                ui.colored_label(FAILED, e);
-            }
-            if let Some(j) = state.jump.as_ref().filter(|j| j.missing) {
-                ui.label(
-                    RichText::new(format!(
-                        "That message is no longer in {}'s history.",
-                        title(&j.with)
-                    ))
-                    .color(NOTICE),
-                );
-            }
-        });
 }
 
 fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me: &Username) {
