@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cove_common::time::now_ms;
-use cove_common::{KdfParams, RoomName, Target, Username};
+use cove_common::{KdfParams, RoomName, SearchText, Target, Username};
 
 use crate::commands::{self, Input};
 use crate::net::{AuthMode, Net, NetCommand, NetEvent};
@@ -344,6 +344,13 @@ impl CoveApp {
             }
             ChatAction::Typing => chat.typing(now_ms()),
             ChatAction::SeenNewest => chat.seen_newest(now_ms()),
+            ChatAction::Search(text) => match SearchText::new(text.trim()) {
+                Ok(text) => chat.search(text),
+                Err(e) => chat.info(format!("Search: {e}")),
+            },
+            ChatAction::SearchMore => chat.search_more(),
+            ChatAction::CloseSearch => chat.close_search(),
+            ChatAction::OpenResult(id) => chat.open_result(id),
             ChatAction::ToggleTheme => {
                 self.settings.dark = !self.settings.dark;
                 self.settings.save(&self.opts.config_dir);

@@ -40,6 +40,15 @@ pub const HISTORY_PAGE_BYTES: usize = 60_000;
 /// being a kilobyte of junk.
 pub const HISTORY_CURSOR_MAX_LEN: usize = 64;
 
+/// Longest search text, in characters (Unicode scalar values). A search
+/// compares its text with every message it reads; a short bound keeps
+/// that comparison cheap and the request small.
+pub const SEARCH_TEXT_MAX_CHARS: usize = 200;
+
+/// Most results one search page holds when the request names no `limit`
+/// (a `limit` is capped at [`HISTORY_PAGE_MAX`], as history pages are).
+pub const SEARCH_PAGE_DEFAULT: u16 = 50;
+
 /// Most members one `members` reply lists; its `total` is the room's size.
 pub const MEMBERS_LIST_MAX: usize = 1_000;
 

@@ -12,7 +12,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::limits::{
     CLIENT_ID_MAX_LEN, HISTORY_CURSOR_MAX_LEN, MESSAGE_MAX_CHARS, NAME_MAX_LEN, NAME_MIN_LEN,
-    PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES,
+    PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, SEARCH_TEXT_MAX_CHARS,
 };
 
 /// Why a name, text or password was refused.
@@ -71,6 +71,10 @@ pub enum InvalidInput {
     /// A history cursor that is empty, too long or not printable ASCII.
     #[error("a history cursor must be 1 to {max} printable ASCII characters", max = HISTORY_CURSOR_MAX_LEN)]
     Cursor,
+    /// Search text with nothing visible, too long, or with a control
+    /// character.
+    #[error("a search must be 1 to {max} characters with a visible one and no control characters", max = SEARCH_TEXT_MAX_CHARS)]
+    SearchText,
 }
 
 fn validate_name(s: &str) -> Result<(), InvalidInput> {
@@ -375,6 +379,92 @@ impl fmt::Debug for HistoryCursor {
     }
 }
 
+/// What a `search` looks for: 1 to [`SEARCH_TEXT_MAX_CHARS`] characters
+/// with at least one visible one and no control characters. It matches a
+/// message whose text contains it, ignoring case (both sides lowered with
+/// Unicode's `to_lowercase`, so `ZOË` finds `zoë`).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SearchText(String);
+
+impl SearchText {
+    /// Validates `s` and wraps it.
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
+        let s = s.into();
+        if !s.chars().any(crate::unicode::is_visible)
+            || s.chars().count() > SEARCH_TEXT_MAX_CHARS
+            || s.chars().any(char::is_control)
+        {
+            return Err(InvalidInput::SearchText);
+        }
+        Ok(Self(s))
+    }
+
+    /// The text as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The matcher for this text: lowered once, then compared with many
+    /// messages.
+    pub fn matcher(&self) -> SearchMatcher {
+        SearchMatcher {
+            needle: self.0.to_lowercase(),
+        }
+    }
+}
+impl TryFrom<String> for SearchText {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        Self::new(s)
+    }
+}
+impl From<SearchText> for String {
+    fn from(t: SearchText) -> String {
+        t.0
+    }
+}
+impl fmt::Debug for SearchText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A [`SearchText`] lowered for matching; the server and the app use the
+/// same one, so what the app highlights is what the server matched.
+#[derive(Debug, Clone)]
+pub struct SearchMatcher {
+    needle: String,
+}
+
+impl SearchMatcher {
+    /// Whether `text` contains the search, ignoring case.
+    pub fn matches(&self, text: &str) -> bool {
+        text.to_lowercase().contains(&self.needle)
+    }
+
+    /// Where in `text` (bytes of `text` itself, at character boundaries)
+    /// the first match lies. Lowering may change a character's length in
+    /// bytes (`İ` becomes two characters), so the match is looked for from
+    /// each character of `text`, lowering as it goes, rather than mapped
+    /// back from offsets in the lowered text.
+    pub fn find(&self, text: &str) -> Option<std::ops::Range<usize>> {
+        for (start, _) in text.char_indices() {
+            let mut lowered = String::new();
+            for (i, c) in text[start..].char_indices() {
+                lowered.extend(c.to_lowercase());
+                if !self.needle.starts_with(lowered.as_str()) {
+                    break;
+                }
+                if lowered.len() == self.needle.len() {
+                    return Some(start..start + i + c.len_utf8());
+                }
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,6 +579,28 @@ mod tests {
         assert!(ClientMsgId::new("").is_err());
         assert!(ClientMsgId::new("a b").is_err());
         assert!(ClientMsgId::new("x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn search_text_is_bounded_and_matches_ignoring_case() {
+        assert!(SearchText::new("x".repeat(SEARCH_TEXT_MAX_CHARS)).is_ok());
+        for bad in [
+            "",
+            "  ",
+            "\u{200b}",
+            "a\nb",
+            &"x".repeat(SEARCH_TEXT_MAX_CHARS + 1),
+        ] {
+            assert_eq!(SearchText::new(bad).unwrap_err(), InvalidInput::SearchText);
+        }
+        let m = SearchText::new("ZOË").unwrap().matcher();
+        assert!(m.matches("ask zoë about it"));
+        assert!(!m.matches("ask zoe about it"));
+        assert_eq!(m.find("ask Zoë about it"), Some(4..8));
+        assert_eq!(m.find("nothing"), None);
+        // Lowering changes lengths: the range is in the original text.
+        let m = SearchText::new("i̇x").unwrap().matcher();
+        assert_eq!(m.find("aİx"), Some(1..4));
     }
 
     #[test]

@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_FRAME_LEN;
-use crate::names::{ClientMsgId, HistoryCursor, MessageText, Password, RoomName, Username};
+use crate::names::{
+    ClientMsgId, HistoryCursor, MessageText, Password, RoomName, SearchText, Username,
+};
 
 /// Joins the messages of one server record. Encoded messages never contain
 /// it: the JSON is compact and strings escape every control character.
@@ -116,6 +118,26 @@ pub enum Request {
         with: Target,
         /// The newest message id the user has seen there.
         up_to: MessageId,
+    },
+    /// Searches the user's own history for messages containing `text`,
+    /// ignoring case, newest first (since v4); answered by
+    /// [`ServerMessage::Search`]. A walk of the history like a `history`
+    /// page, with the same cursor and read budget: a page may be short or
+    /// empty and still have `more`.
+    Search {
+        /// What to look for.
+        text: SearchText,
+        /// Only this conversation; every conversation when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<Target>,
+        /// Most results wanted: [`SEARCH_PAGE_DEFAULT`](crate::limits::SEARCH_PAGE_DEFAULT)
+        /// when absent, capped at [`HISTORY_PAGE_MAX`](crate::limits::HISTORY_PAGE_MAX).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u16>,
+        /// Where to continue: the `cursor` of the previous page of this
+        /// search.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<HistoryCursor>,
     },
 }
 
@@ -258,6 +280,25 @@ pub enum ServerMessage {
         unreadable: u32,
         /// Where the next older page starts, to send back as the request's
         /// `cursor`; present whenever `more` is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<HistoryCursor>,
+    },
+    /// Reply to `search` (since v4): matching messages of any of the
+    /// user's conversations (each names its own in `to` and `from`).
+    Search {
+        /// The request id.
+        id: u64,
+        /// The matches, newest first.
+        messages: Vec<ChatMessage>,
+        /// Whether older history is left to search: `true` also when the
+        /// page stopped at the server's read budget, so a page may be short
+        /// or empty and still say `more`.
+        more: bool,
+        /// Damaged stored batches met, as in a history page; absent when 0.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        unreadable: u32,
+        /// Where the next page of this search starts; present whenever
+        /// `more` is.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cursor: Option<HistoryCursor>,
     },
@@ -518,6 +559,7 @@ impl ServerMessage {
             | ServerMessage::Rooms { id, .. }
             | ServerMessage::Members { id, .. }
             | ServerMessage::History { id, .. }
+            | ServerMessage::Search { id, .. }
             | ServerMessage::Pong { id } => Some(*id),
             ServerMessage::Error { id, .. } | ServerMessage::Read { id, .. } => *id,
             ServerMessage::Message(_)

@@ -7,7 +7,7 @@ use cove_common::proto::{
 };
 use cove_common::{
     ClientMessage, ClientMsgId, ErrorCode, HistoryCursor, MessageText, Password, Request, RoomName,
-    Target, Username,
+    SearchText, Target, Username,
 };
 
 fn u(s: &str) -> Username {
@@ -132,6 +132,30 @@ fn client_messages_match_the_document() {
                 },
             ),
             r#"{"id":13,"type":"read","with":{"room":"general"},"up_to":1763800000000123}"#,
+        ),
+        (
+            req(
+                14,
+                Request::Search {
+                    text: SearchText::new("Zoë").unwrap(),
+                    with: None,
+                    limit: None,
+                    cursor: None,
+                },
+            ),
+            r#"{"id":14,"type":"search","text":"Zoë"}"#,
+        ),
+        (
+            req(
+                15,
+                Request::Search {
+                    text: SearchText::new("deploy").unwrap(),
+                    with: Some(Target::Room(r("general"))),
+                    limit: Some(20),
+                    cursor: Some(HistoryCursor::new("000000000031d07400000000").unwrap()),
+                },
+            ),
+            r#"{"id":15,"type":"search","text":"deploy","with":{"room":"general"},"limit":20,"cursor":"000000000031d07400000000"}"#,
         ),
     ];
     for (got, want) in cases {
@@ -322,6 +346,40 @@ fn server_messages_match_the_document() {
                 unread: 2,
             }),
             r#"{"type":"read","with":{"user":"bob"},"up_to":1763800000000123,"unread":2}"#,
+        ),
+        (
+            srv(ServerMessage::Search {
+                id: 14,
+                messages: vec![ChatMessage {
+                    id: 1_763_800_000_000_456,
+                    ts: 1_763_800_000_000,
+                    from: u("bob"),
+                    to: Target::User(u("alice")),
+                    text: MessageText::new("ask ZOË first").unwrap(),
+                }],
+                more: true,
+                unreadable: 0,
+                cursor: Some(HistoryCursor::new("000000000031d07400000000").unwrap()),
+            }),
+            r#"{"type":"search","id":14,"messages":[{"id":1763800000000456,"ts":1763800000000,"from":"bob","to":{"user":"alice"},"text":"ask ZOË first"}],"more":true,"cursor":"000000000031d07400000000"}"#,
+        ),
+        (
+            srv(ServerMessage::Search {
+                id: 15,
+                messages: vec![],
+                more: false,
+                unreadable: 0,
+                cursor: None,
+            }),
+            r#"{"type":"search","id":15,"messages":[],"more":false}"#,
+        ),
+        (
+            srv(ServerMessage::error(
+                Some(15),
+                ErrorCode::BadCursor,
+                "that history cursor is not valid here; ask again without it",
+            )),
+            r#"{"type":"error","id":15,"code":"bad_cursor","message":"that history cursor is not valid here; ask again without it"}"#,
         ),
         (
             srv(ServerMessage::Bye {

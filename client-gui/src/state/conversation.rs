@@ -96,6 +96,11 @@ impl Conversation {
         })
     }
 
+    /// Whether the message `id` is loaded.
+    pub fn has(&self, id: MessageId) -> bool {
+        self.ids.contains(&id)
+    }
+
     /// The ids of the messages loaded, oldest first.
     #[cfg(test)]
     pub fn message_ids(&self) -> Vec<MessageId> {

@@ -8,13 +8,14 @@
 //! concerns. [`conversation`] holds one conversation's lines, [`pending`]
 //! the messages not yet stored, [`history`] the pages of history and the
 //! catch-up after a reconnect, [`activity`] typing indicators and read
-//! markers.
+//! markers, [`search`] searches and opening a conversation at a result.
 
 mod activity;
 mod conversation;
 mod history;
 mod pending;
 mod requests;
+mod search;
 
 use std::collections::HashMap;
 
@@ -26,7 +27,9 @@ use cove_common::{RoomName, ServerMessage, Target, Username};
 pub use conversation::{Conversation, Entry};
 pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
 pub use pending::{Delivery, Pending};
+pub(crate) use requests::unreadable_note;
 pub use requests::{Page, Purpose, RequestId};
+pub use search::{Jump, SEARCH_EMPTY_PAGES_MAX, Search};
 
 /// The state of the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,12 @@ pub struct ChatState {
     typing: HashMap<Target, Vec<(Username, u64)>>,
     /// When the user's own `typing` was last sent, per conversation.
     typing_sent: HashMap<Target, u64>,
+    /// The search shown, if any.
+    pub search: Option<Search>,
+    /// Searches started so far (each search's number).
+    search_seq: u64,
+    /// The message a search result opened, if its conversation is shown.
+    pub jump: Option<Jump>,
 }
 
 impl ChatState {
@@ -121,6 +130,9 @@ impl ChatState {
             ended: None,
             typing: HashMap::new(),
             typing_sent: HashMap::new(),
+            search: None,
+            search_seq: 0,
+            jump: None,
         };
         s.set_rooms(rooms);
         s
@@ -196,6 +208,7 @@ impl ChatState {
             .entry(target.clone())
             .or_insert_with(Conversation::unloaded)
             .unread = 0;
+        self.end_jump_unless(&target);
         self.current = target;
     }
 
@@ -363,7 +376,9 @@ impl ChatState {
             ServerMessage::Bye { reason } => {
                 self.status = Status::Offline { reason };
             }
-            ServerMessage::Pong { .. } => {}
+            // A search page answers a request, always: one that is not
+            // tracked belongs to a search no longer shown.
+            ServerMessage::Pong { .. } | ServerMessage::Search { .. } => {}
             ServerMessage::Typing { with, user } => {
                 self.someone_typing(with, user, now_ms());
             }

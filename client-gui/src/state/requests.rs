@@ -74,6 +74,11 @@ pub enum Purpose {
         /// The conversation.
         with: Target,
     },
+    /// A page of a search.
+    Search {
+        /// Which search (a newer one replaces it).
+        seq: u64,
+    },
 }
 
 impl ChatState {
@@ -131,8 +136,20 @@ impl ChatState {
                     // Said where it happened, in the words people use.
                     self.info_in(with.clone(), unreadable_note(unreadable));
                 }
-                self.history_page(with, page, messages, more, cursor)
+                self.history_page(with, page, messages, more, cursor);
+                // A search result being opened may need the next page.
+                self.seek_jump();
             }
+            (
+                Purpose::Search { seq },
+                ServerMessage::Search {
+                    messages,
+                    more,
+                    unreadable,
+                    cursor,
+                    ..
+                },
+            ) => self.search_page(seq, messages, more, cursor, unreadable),
             (_, msg) => self.apply(msg),
         }
     }
@@ -166,6 +183,11 @@ impl ChatState {
                 // Fetched again when the room is shown or after the reconnect.
                 Purpose::Members { .. } => {}
                 Purpose::Read { with } => self.read_unanswered(&with),
+                Purpose::Search { seq } => self.search_failed(
+                    seq,
+                    None,
+                    "Not connected: search again once connected.".to_owned(),
+                ),
             }
         }
     }
@@ -222,6 +244,9 @@ impl ChatState {
             ),
             // Nothing to show: the badge stays as the server counts it.
             Purpose::Read { .. } => {}
+            Purpose::Search { seq } => {
+                self.search_failed(seq, Some(code), format!("Could not search: {message}."));
+            }
         }
     }
 

@@ -35,6 +35,14 @@ pub enum ChatAction {
     Typing,
     /// The newest message of the conversation shown is on screen.
     SeenNewest,
+    /// Search the user's history for this text.
+    Search(String),
+    /// The next page of the search.
+    SearchMore,
+    /// Close the search panel.
+    CloseSearch,
+    /// Open a search result's conversation at it.
+    OpenResult(cove_common::proto::MessageId),
 }
 
 /// Per-conversation layout memory for the virtual list.
@@ -46,6 +54,11 @@ pub struct ChatView {
     pub join_field: String,
     /// The "message someone" field.
     pub dm_field: String,
+    /// The search field.
+    pub search_field: String,
+    /// The search result last scrolled to, so a jump scrolls once and the
+    /// reader can then scroll away.
+    jumped: Option<(Target, cove_common::proto::MessageId)>,
     /// Per conversation, what the virtual list remembers between frames.
     lists: HashMap<Target, ListMemory>,
 }
@@ -73,9 +86,11 @@ struct ListMemory {
 
 const DEFAULT_ROW: f32 = 22.0;
 const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
-const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
+pub(super) const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
 const ONLINE: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
-const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
+pub(super) const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
+/// Behind a search match, and the message a result opened.
+pub(super) const HIGHLIGHT: Color32 = Color32::from_rgba_premultiplied(0x60, 0x50, 0x00, 0x60);
 
 /// `4321` as "4,321".
 fn grouped(n: u32) -> String {
@@ -102,14 +117,14 @@ fn dot(ui: &mut egui::Ui, online: bool) {
     }
 }
 
-fn local(ts: u64) -> chrono::DateTime<Local> {
+pub(super) fn local(ts: u64) -> chrono::DateTime<Local> {
     Local
         .timestamp_millis_opt(ts as i64)
         .single()
         .unwrap_or_else(Local::now)
 }
 
-fn title(t: &Target) -> String {
+pub(super) fn title(t: &Target) -> String {
     match t {
         Target::Room(r) => format!("# {r}"),
         Target::User(u) => format!("@ {u}"),
@@ -161,6 +176,7 @@ impl ChatView {
                     {
                         actions.push(ChatAction::ToggleTheme);
                     }
+                    super::search::field(ui, &mut self.search_field, &mut actions);
                     if let Some((addr, fingerprint)) = hosting {
                         ui.label(
                             RichText::new(format!("Hosting on {addr} · fingerprint {fingerprint}"))
@@ -176,6 +192,13 @@ impl ChatView {
             .show(ui, |ui| {
                 self.sidebar(ui, state, &mut actions);
             });
+        if let Some(search) = &state.search {
+            egui::Panel::right("search")
+                .default_size(280.0)
+                .show(ui, |ui| {
+                    super::search::panel(ui, state, search, &mut actions)
+                });
+        }
         egui::Panel::right("members")
             .default_size(160.0)
             .show(ui, |ui| {
@@ -359,6 +382,31 @@ impl ChatView {
                 scroll_to = Some(list.offset + added as f32 * DEFAULT_ROW);
             }
         }
+        // A search result opened here, loaded and not yet scrolled to:
+        // its row's top is the sum of the heights above it (estimates for
+        // rows never shown, which is also where the list draws them).
+        let mut jumping = false;
+        if let Some(j) = state
+            .jump
+            .as_ref()
+            .filter(|j| j.found && j.with == state.current)
+            && self.jumped.as_ref() != Some(&(j.with.clone(), j.id))
+            && let Some(at) = conv
+                .entries
+                .iter()
+                .position(|e| matches!(e, Entry::Message(m) if m.id == j.id))
+        {
+            list.heights.resize(n, DEFAULT_ROW);
+            let y: f32 = list.heights[..at].iter().sum();
+            scroll_to = Some((y - 3.0 * DEFAULT_ROW).max(0.0));
+            self.jumped = Some((j.with.clone(), j.id));
+            jumping = true;
+        }
+        let highlight = state
+            .jump
+            .as_ref()
+            .filter(|j| j.with == state.current)
+            .map(|j| j.id);
         list.first = conv.entries.first().map(Entry::order);
         let first_frame = !std::mem::replace(&mut list.shown, true);
         let heights = &mut list.heights;
@@ -371,7 +419,8 @@ impl ChatView {
         let mut area = egui::ScrollArea::vertical()
             .id_salt(("conversation", title(&state.current)))
             .auto_shrink(false)
-            .stick_to_bottom(true);
+            // Sticking to the bottom would undo the jump in its frame.
+            .stick_to_bottom(!jumping);
         if let Some(y) = scroll_to {
             area = area.vertical_scroll_offset(y);
         }
@@ -405,7 +454,15 @@ impl ChatView {
                     let row = if i < conv.entries.len() {
                         let mut row = ui.new_child(builder);
                         let prev = i.checked_sub(1).map(|p| &conv.entries[p]);
-                        draw_entry(&mut row, &conv.entries[i], prev, me);
+                        let e = &conv.entries[i];
+                        if matches!(e, Entry::Message(m) if Some(m.id) == highlight) {
+                            egui::Frame::new()
+                                .fill(HIGHLIGHT)
+                                .corner_radius(4.0)
+                                .show(&mut row, |ui| draw_entry(ui, e, prev, me));
+                        } else {
+                            draw_entry(&mut row, e, prev, me);
+                        }
                         row
                     } else {
                         // Its buttons keep their ids when a line arrives

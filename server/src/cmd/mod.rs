@@ -1,7 +1,7 @@
 //! Requests: one logged-in (or not yet logged-in) connection's state, the
 //! loop that reads its records one at a time, and the dispatch of each
 //! request to its handler, one module per kind of request ([`auth`],
-//! [`send`], [`rooms`], [`history`]), the way mini-redis keeps each command
+//! [`send`], [`rooms`], [`history`], [`search`]), the way mini-redis keeps each command
 //! in `cmd/`.
 //!
 //! Whatever a client sends, the worst it can do is get an error reply or
@@ -10,6 +10,7 @@
 mod auth;
 mod history;
 mod rooms;
+mod search;
 mod send;
 
 use std::collections::VecDeque;
@@ -32,7 +33,7 @@ use crate::accounts::UserCtx;
 use crate::admission::PendingSlot;
 use crate::connection::FrameReader;
 use crate::credentials::HistorySecret;
-use crate::hub::{ConnId, HubError, PageAsk};
+use crate::hub::{ConnId, HubError, PageAsk, SearchAsk};
 use crate::outbox::{Kick, Outbox};
 use crate::state::ServerState;
 
@@ -321,6 +322,20 @@ impl ConnState {
             // Answered only when refused (see docs/protocol.md, "Typing").
             Request::Typing { with } => hub.typing(&user, &with).map(|()| None),
             Request::Read { with, up_to } => hub.read(&user, self.conn, id, &with, up_to).map(Some),
+            Request::Search {
+                text,
+                with,
+                limit,
+                cursor,
+            } => {
+                let ask = SearchAsk {
+                    text,
+                    with,
+                    cursor,
+                    limit,
+                };
+                search::search(hub, &user, secret, id, ask).await.map(Some)
+            }
         };
         match result {
             Ok(Some(reply)) => self.reply(reply),

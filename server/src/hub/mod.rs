@@ -18,7 +18,7 @@
 //! By concept: [`presence`] attaches and detaches sessions, [`rooms`] joins,
 //! leaves and lists, [`send`] fans a message out, [`dedup`] remembers client
 //! ids, [`pace`] limits how fast one user sends, [`pages`] reads history
-//! pages and [`reads`] bounds how many are read at once, [`unread`] keeps
+//! pages and searches and [`reads`] bounds how many are read at once, [`unread`] keeps
 //! read markers and derives unread counts, [`typing`] passes typing
 //! indicators on.
 
@@ -48,7 +48,7 @@ use crate::sync::lock;
 
 pub use live::PRESENCE_ROOM_LIMIT;
 use live::{LiveState, LiveUser, Room};
-pub use pages::PageAsk;
+pub use pages::{PageAsk, SearchAsk};
 pub use presence::Attached;
 pub use unread::READ_SAVE_INTERVAL;
 

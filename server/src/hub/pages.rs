@@ -1,11 +1,13 @@
-//! History pages: who may read which conversation, and reading a page of
-//! the user's own history file with their unlocked key.
+//! History pages and searches: who may read which conversation, and
+//! reading a bounded stretch of the user's own history file with their
+//! unlocked key, keeping one conversation's messages (a page) or the
+//! messages containing a text (a search).
 
 use std::sync::Arc;
 
-use cove_common::limits::{HISTORY_PAGE_BYTES, HISTORY_PAGE_MAX};
+use cove_common::limits::{HISTORY_PAGE_BYTES, HISTORY_PAGE_MAX, SEARCH_PAGE_DEFAULT};
 use cove_common::proto::{ChatMessage, MessageId};
-use cove_common::{HistoryCursor, Target};
+use cove_common::{HistoryCursor, SearchText, Target};
 
 use crate::accounts::UserCtx;
 use crate::credentials::HistorySecret;
@@ -29,6 +31,19 @@ pub struct PageAsk {
     pub limit: u16,
 }
 
+/// What a `search` request asks for.
+#[derive(Debug, Clone)]
+pub struct SearchAsk {
+    /// What to look for.
+    pub text: SearchText,
+    /// Only this conversation, if given.
+    pub with: Option<Target>,
+    /// Where the previous page said to go on, if anywhere.
+    pub cursor: Option<HistoryCursor>,
+    /// Most results wanted; [`SEARCH_PAGE_DEFAULT`] when `None`.
+    pub limit: Option<u16>,
+}
+
 impl Hub {
     /// A page of the user's history of one conversation, newest first
     /// (damaged stretches stepped over and counted), starting at `cursor`
@@ -48,19 +63,93 @@ impl Hub {
             cursor,
             limit,
         } = ask;
-        {
+        self.may_read(user, &with)?;
+        let me = user.name.clone();
+        // A cursor only says where to read on: the conversation is chosen
+        // here, whatever conversation the cursor came from.
+        let filter = move |m: &ChatMessage| m.to.conversation_for(&m.from, &me) == with;
+        self.walk(user, secret, cursor, before, limit, filter).await
+    }
+
+    /// A page of the user's messages whose text contains `ask.text`
+    /// (ignoring case), newest first, in `ask.with` or in every
+    /// conversation the user may read. It is a history page with a text
+    /// filter: the same cursor, the same read budget and the same slots for
+    /// reads at once, so a search deep in a busy history costs the server
+    /// what a history page does, and its page may be short or empty with
+    /// `more`.
+    pub async fn search(
+        &self,
+        user: &UserCtx,
+        secret: Arc<HistorySecret>,
+        ask: SearchAsk,
+    ) -> Result<HistoryPage, HubError> {
+        let SearchAsk {
+            text,
+            with,
+            cursor,
+            limit,
+        } = ask;
+        if let Some(with) = &with {
+            self.may_read(user, with)?;
+        }
+        // The user's file also holds rooms they have left since; `history`
+        // refuses those, so search leaves them out too. Taken once: a room
+        // joined or left during the walk is judged as it stood when the
+        // search began.
+        let rooms = {
             let live = lock(&self.live);
-            match &with {
-                Target::Room(room) => {
-                    live.member_room(room, &user.id)?;
-                }
-                Target::User(peer) => {
-                    if !live.names.contains_key(&peer.key()) {
-                        return Err(HubError::NoSuchUser(peer.clone()));
-                    }
+            live.users
+                .get(&user.id)
+                .map(|u| u.rooms.clone())
+                .unwrap_or_default()
+        };
+        let me = user.name.clone();
+        let matcher = text.matcher();
+        let filter = move |m: &ChatMessage| {
+            let conv = m.to.conversation_for(&m.from, &me);
+            let readable = match &with {
+                Some(w) => conv == *w,
+                None => match &conv {
+                    Target::Room(r) => rooms.contains(&r.key()),
+                    Target::User(_) => true,
+                },
+            };
+            readable && matcher.matches(m.text.as_str())
+        };
+        let limit = limit.unwrap_or(SEARCH_PAGE_DEFAULT);
+        self.walk(user, secret, cursor, None, limit, filter).await
+    }
+
+    /// Whether `user` may read the conversation `with`: a room they are in,
+    /// or an existing user.
+    fn may_read(&self, user: &UserCtx, with: &Target) -> Result<(), HubError> {
+        let live = lock(&self.live);
+        match with {
+            Target::Room(room) => {
+                live.member_room(room, &user.id)?;
+            }
+            Target::User(peer) => {
+                if !live.names.contains_key(&peer.key()) {
+                    return Err(HubError::NoSuchUser(peer.clone()));
                 }
             }
         }
+        Ok(())
+    }
+
+    /// One bounded walk of the user's history file, from `cursor` (or the
+    /// newest entry), keeping the messages `filter` accepts: at most one of
+    /// [`HISTORY_READS`](super::HISTORY_READS) slots, on a blocking thread.
+    async fn walk(
+        &self,
+        user: &UserCtx,
+        secret: Arc<HistorySecret>,
+        cursor: Option<HistoryCursor>,
+        before: Option<MessageId>,
+        limit: u16,
+        filter: impl Fn(&ChatMessage) -> bool + Send + 'static,
+    ) -> Result<HistoryPage, HubError> {
         let from = match cursor {
             None => None,
             Some(c) => Some(Cursor::decode(c.as_str()).ok_or(HubError::BadCursor)?),
@@ -73,16 +162,10 @@ impl Hub {
             budget: PAGE_READ_BUDGET,
         };
         let path = self.history.path_of(&user.id);
-        let me = user.name.clone();
         let _reading = self.reads.acquire().await.map_err(|_| HubError::Internal)?;
         tokio::task::spawn_blocking(move || {
             let reader = HistoryReader::open(&path, &secret)?;
-            // A cursor only says where to read on: the conversation is
-            // chosen here, whatever conversation the cursor came from.
-            let page = reader.page_at(&query, |m: &ChatMessage| {
-                m.to.conversation_for(&m.from, &me) == with
-            });
-            match page {
+            match reader.page_at(&query, filter) {
                 Ok(page) => Ok(page),
                 Err(ReadError::BadCursor) => Err(HubError::BadCursor),
                 Err(ReadError::Store(e)) => Err(HubError::Storage(e)),
