@@ -183,19 +183,7 @@ async fn invalid_requests_get_typed_errors() {
 async fn invalid_requests_echo_their_ids_and_keep_the_connection() {
     let srv = TestServer::start().await;
     let (alice, mut ae, _) = register(&srv.addr, "alice").await;
-    let mut raw = RawClient::connect(&srv.addr).await;
-    raw.send(
-        1,
-        Request::Login {
-            username: user("alice"),
-            password: pw(PASSWORD),
-        },
-    )
-    .await;
-    assert!(matches!(
-        raw.recv().await,
-        Some(ServerMessage::Welcome { .. })
-    ));
+    let mut raw = RawClient::logged_in(&srv.addr, "alice").await;
     let long = "字".repeat(4001);
     let cases = [
         r#"{"id":ID,"type":"teleport"}"#.to_owned(),

@@ -275,19 +275,7 @@ async fn search_pages_through_a_history_bigger_than_one_read_budget() {
 async fn over_long_or_empty_search_text_is_refused_with_the_id() {
     let srv = TestServer::start().await;
     drop(register(&srv.addr, "alice").await);
-    let mut raw = RawClient::connect(&srv.addr).await;
-    raw.send(
-        1,
-        Request::Login {
-            username: user("alice"),
-            password: pw(PASSWORD),
-        },
-    )
-    .await;
-    assert!(matches!(
-        raw.recv().await,
-        Some(ServerMessage::Welcome { id: 1, .. })
-    ));
+    let mut raw = RawClient::logged_in(&srv.addr, "alice").await;
     let long = "ö".repeat(cove_common::limits::SEARCH_TEXT_MAX_CHARS + 1);
     for (id, text) in [(41u64, long.as_str()), (42, ""), (43, " \u{200b}")] {
         let json = format!(r#"{{"id":{id},"type":"search","text":"{text}"}}"#);

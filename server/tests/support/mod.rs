@@ -204,6 +204,25 @@ impl RawClient {
         }
     }
 
+    /// A raw connection logged in as `name` (password [`PASSWORD`]), its
+    /// welcome (request id 1) read.
+    pub async fn logged_in(addr: &str, name: &str) -> Self {
+        let mut raw = Self::connect(addr).await;
+        raw.send(
+            1,
+            Request::Login {
+                username: user(name),
+                password: pw(PASSWORD),
+            },
+        )
+        .await;
+        assert!(matches!(
+            raw.recv().await,
+            Some(ServerMessage::Welcome { id: 1, .. })
+        ));
+        raw
+    }
+
     /// Seals and sends one record; returns the frame bytes sent.
     pub async fn send_plain(&mut self, plaintext: &[u8]) -> BytesMut {
         let mut out = BytesMut::new();

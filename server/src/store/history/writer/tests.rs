@@ -8,6 +8,16 @@ use crate::store::history::HistoryPage;
 use crate::store::history::HistoryReader;
 use cove_common::crypto::random_bytes;
 
+/// A writer for `dir` keeping at most `open_files` open, and a history key.
+fn writer_and_key(dir: &Path, open_files: usize) -> (Writer, HistorySecret) {
+    let w = Writer::new(
+        dir.to_path_buf(),
+        Arc::new(AtomicBool::new(true)),
+        open_files,
+    );
+    (w, HistorySecret::from_bytes(random_bytes()))
+}
+
 #[test]
 fn writer_retries_a_failed_fsync_and_reports_trouble_until_it_works() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,12 +126,7 @@ fn a_group_commit_syncs_every_file_but_the_failing_one() {
 #[test]
 fn too_many_unsynced_bytes_bring_the_group_commit_forward() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = Writer::new(
-        dir.path().to_path_buf(),
-        Arc::new(AtomicBool::new(true)),
-        512,
-    );
-    let secret = HistorySecret::from_bytes(random_bytes());
+    let (mut w, secret) = writer_and_key(dir.path(), 512);
     let users = [(UserId::generate(), secret.public())];
     let text = "y".repeat(3_000);
     let batch = |from: u64| {
@@ -253,12 +258,7 @@ fn job_waiting(
 #[test]
 fn writes_go_on_while_an_fsync_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = Writer::new(
-        dir.path().to_path_buf(),
-        Arc::new(AtomicBool::new(true)),
-        512,
-    );
-    let secret = HistorySecret::from_bytes(random_bytes());
+    let (mut w, secret) = writer_and_key(dir.path(), 512);
     let a = UserId::generate();
     let gate = w.syncs.gate.clone();
     let held = gate.lock().unwrap();
@@ -301,12 +301,7 @@ fn kinds(path: &Path) -> Vec<u8> {
 #[test]
 fn past_its_budget_the_writer_closes_an_eighth_and_resumes_their_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = Writer::new(
-        dir.path().to_path_buf(),
-        Arc::new(AtomicBool::new(true)),
-        16,
-    );
-    let secret = HistorySecret::from_bytes(random_bytes());
+    let (mut w, secret) = writer_and_key(dir.path(), 16);
     let users: Vec<UserId> = (0..17).map(|_| UserId::generate()).collect();
     for (i, user) in users[..16].iter().enumerate() {
         w.append(user, secret.public(), &[&msg(i as u64, "room", "hi")])
@@ -338,12 +333,7 @@ fn past_its_budget_the_writer_closes_an_eighth_and_resumes_their_segments() {
 #[test]
 fn an_idle_file_closed_and_written_again_keeps_its_segment() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = Writer::new(
-        dir.path().to_path_buf(),
-        Arc::new(AtomicBool::new(true)),
-        512,
-    );
-    let secret = HistorySecret::from_bytes(random_bytes());
+    let (mut w, secret) = writer_and_key(dir.path(), 512);
     let user = UserId::generate();
     let path = path_in(dir.path(), &user);
     for i in 0..5 {
