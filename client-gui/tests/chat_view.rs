@@ -72,6 +72,40 @@ fn a_loaded_room_opens_at_its_newest_message() {
     assert!(h.query_by_label("line 118").is_some());
 }
 
+/// A window in the background reads nothing: the newest message on screen
+/// counts as read only once the window has the focus.
+#[test]
+fn only_a_focused_window_marks_the_newest_message_read() {
+    let s = loaded_room(30);
+    let mut h = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(
+            move |ui, (view, seen): &mut (ChatView, usize)| {
+                let actions = view.show(ui, &s, true, None);
+                *seen += actions
+                    .iter()
+                    .filter(|a| **a == ChatAction::SeenNewest)
+                    .count();
+            },
+            (ChatView::default(), 0usize),
+        );
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .focused = Some(false);
+    h.run();
+    assert!(h.query_by_label("line 29").is_some(), "the newest is shown");
+    assert_eq!(h.state().1, 0, "unfocused: not read");
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .focused = Some(true);
+    h.run_steps(2);
+    assert!(h.state().1 > 0, "focused: read");
+}
+
 /// The chat screen with its state, doing what the app does when the view
 /// asks for older messages or sees the newest one.
 struct Screen {

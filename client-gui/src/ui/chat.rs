@@ -486,11 +486,16 @@ impl ChatView {
         // sticking to the bottom really shows the newest message.
         if remeasured {
             ui.ctx().request_repaint();
-        } else if at_bottom && conv.newest_id().is_some_and(|n| n > conv.read_up_to) {
-            // Laid out with measured rows and showing the end: the newest
-            // message is on screen and not yet said to be read. Said again
-            // each frame until the state sends it (it spaces its `read`s),
-            // so a frame must come by then.
+        } else if at_bottom
+            && conv.newest_id().is_some_and(|n| n > conv.read_up_to)
+            && ui.ctx().input(|i| i.viewport().focused != Some(false))
+        {
+            // Laid out with measured rows and showing the end, in a window
+            // someone is looking at (a window in the background reads
+            // nothing; gaining focus repaints): the newest message is on
+            // screen and not yet said to be read. Said again each frame
+            // until the state sends it (it spaces its `read`s), so a frame
+            // must come by then.
             actions.push(ChatAction::SeenNewest);
             ui.ctx()
                 .request_repaint_after(Duration::from_millis(READ_REPEAT_MS));
