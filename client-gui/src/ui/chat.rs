@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{Local, TimeZone};
 use cove_common::limits::{MESSAGE_MAX_CHARS, READ_REPEAT_MS};
 use cove_common::time::now_ms;
-use cove_common::{ClientMsgId, Target, Username};
+use cove_common::{ClientMsgId, Target};
 use egui::{Color32, RichText};
 
+use super::entry::{FAILED, HIGHLIGHT, NOTICE, draw_entry, title};
 use crate::state::{ChatState, Delivery, Entry, Pending, Status};
 
 /// What the user did on the chat screen this frame.
@@ -85,12 +85,7 @@ struct ListMemory {
 }
 
 const DEFAULT_ROW: f32 = 22.0;
-const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
-pub(super) const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
 const ONLINE: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
-pub(super) const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
-/// Behind a search match, and the message a result opened.
-pub(super) const HIGHLIGHT: Color32 = Color32::from_rgba_premultiplied(0x60, 0x50, 0x00, 0x60);
 
 /// `4321` as "4,321".
 fn grouped(n: u32) -> String {
@@ -114,20 +109,6 @@ fn dot(ui: &mut egui::Ui, online: bool) {
     } else {
         ui.painter()
             .circle_stroke(c, 3.5, egui::Stroke::new(1.2, NOTICE));
-    }
-}
-
-pub(super) fn local(ts: u64) -> chrono::DateTime<Local> {
-    Local
-        .timestamp_millis_opt(ts as i64)
-        .single()
-        .unwrap_or_else(Local::now)
-}
-
-pub(super) fn title(t: &Target) -> String {
-    match t {
-        Target::Room(r) => format!("# {r}"),
-        Target::User(u) => format!("@ {u}"),
     }
 }
 
@@ -508,52 +489,6 @@ impl ChatView {
         } else if conv.loaded && conv.more_history && !conv.loading && !list.asked_at_top {
             list.asked_at_top = true;
             actions.push(ChatAction::LoadOlder);
-        }
-    }
-}
-
-fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me: &Username) {
-    let when = local(e.ts());
-    let new_day = prev.is_none_or(|p| local(p.ts()).date_naive() != when.date_naive());
-    if new_day {
-        ui.vertical_centered(|ui| {
-            ui.label(
-                RichText::new(when.format("%A, %e %B %Y").to_string())
-                    .color(NOTICE)
-                    .small(),
-            );
-        });
-    }
-    match e {
-        Entry::Message(m) => {
-            ui.horizontal_wrapped(|ui| {
-                ui.label(
-                    RichText::new(when.format("%H:%M").to_string())
-                        .color(NOTICE)
-                        .monospace(),
-                );
-                let mine = &m.from == me;
-                let name = RichText::new(m.from.as_str()).strong();
-                ui.label(if mine { name.color(OWN) } else { name });
-                ui.add(egui::Label::new(m.text.as_str()).selectable(true).wrap());
-            });
-        }
-        Entry::Notice(n) => {
-            ui.horizontal_wrapped(|ui| {
-                ui.label(
-                    RichText::new(when.format("%H:%M").to_string())
-                        .color(NOTICE)
-                        .monospace(),
-                );
-                ui.label(
-                    RichText::new(format!("— {}", n.text))
-                        .italics()
-                        .color(NOTICE),
-                );
-            });
-        }
-        Entry::Info { text, .. } => {
-            ui.add(egui::Label::new(RichText::new(text).italics().color(NOTICE)).wrap());
         }
     }
 }

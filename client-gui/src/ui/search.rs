@@ -4,7 +4,8 @@
 use cove_common::limits::SEARCH_TEXT_MAX_CHARS;
 use egui::RichText;
 
-use super::chat::{ChatAction, FAILED, HIGHLIGHT, NOTICE, local, title};
+use super::chat::ChatAction;
+use super::entry::{FAILED, HIGHLIGHT, NOTICE, local, title};
 use crate::state::ChatState;
 
 /// The search field in the top bar (right to left: field, then its

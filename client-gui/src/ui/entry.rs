@@ -1,0 +1,80 @@
+//! How one entry of a conversation is drawn (a message, a notice, a note
+//! from the app), and the colours and names the screens share.
+
+use chrono::{Local, TimeZone};
+use cove_common::{Target, Username};
+use egui::{Color32, RichText};
+
+use crate::state::Entry;
+
+/// The user's own name in the conversation.
+const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
+/// Times, notices and anything secondary.
+pub(super) const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
+/// Messages that were not sent, and why.
+pub(super) const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
+/// Behind a search match, and the message a result opened.
+pub(super) const HIGHLIGHT: Color32 = Color32::from_rgba_premultiplied(0x60, 0x50, 0x00, 0x60);
+
+/// A message's time in the local time zone.
+pub(super) fn local(ts: u64) -> chrono::DateTime<Local> {
+    Local
+        .timestamp_millis_opt(ts as i64)
+        .single()
+        .unwrap_or_else(Local::now)
+}
+
+/// A conversation's name as shown: `# room` or `@ user`.
+pub(super) fn title(t: &Target) -> String {
+    match t {
+        Target::Room(r) => format!("# {r}"),
+        Target::User(u) => format!("@ {u}"),
+    }
+}
+
+/// One entry, after a day separator when it starts a new day.
+pub(super) fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me: &Username) {
+    let when = local(e.ts());
+    let new_day = prev.is_none_or(|p| local(p.ts()).date_naive() != when.date_naive());
+    if new_day {
+        ui.vertical_centered(|ui| {
+            ui.label(
+                RichText::new(when.format("%A, %e %B %Y").to_string())
+                    .color(NOTICE)
+                    .small(),
+            );
+        });
+    }
+    match e {
+        Entry::Message(m) => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    RichText::new(when.format("%H:%M").to_string())
+                        .color(NOTICE)
+                        .monospace(),
+                );
+                let mine = &m.from == me;
+                let name = RichText::new(m.from.as_str()).strong();
+                ui.label(if mine { name.color(OWN) } else { name });
+                ui.add(egui::Label::new(m.text.as_str()).selectable(true).wrap());
+            });
+        }
+        Entry::Notice(n) => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    RichText::new(when.format("%H:%M").to_string())
+                        .color(NOTICE)
+                        .monospace(),
+                );
+                ui.label(
+                    RichText::new(format!("— {}", n.text))
+                        .italics()
+                        .color(NOTICE),
+                );
+            });
+        }
+        Entry::Info { text, .. } => {
+            ui.add(egui::Label::new(RichText::new(text).italics().color(NOTICE)).wrap());
+        }
+    }
+}
