@@ -155,6 +155,29 @@ fn wheel(h: &mut Harness<'_, Screen>, pages: f32) {
     h.run();
 }
 
+/// A room shown before its newest page has arrived (as right after
+/// logging in): when the page lands, the view goes to its end and does not
+/// take the frame in which the new rows start at the top for the reader
+/// scrolling up.
+#[test]
+fn a_room_shown_before_its_page_arrives_asks_for_nothing_older() {
+    let general = RoomInfo {
+        name: RoomName::general(),
+        members: 2,
+        online: 1,
+        unread: 0,
+    };
+    let state = ChatState::new(Username::new("alice").unwrap(), vec![general]);
+    let mut h = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(|ui, s: &mut Screen| s.show(ui), Screen::new(state));
+    h.run();
+    h.state_mut().state.apply(page(0..100, true));
+    h.run_steps(12);
+    assert!(h.query_by_label("line 99").is_some(), "at the newest");
+    assert_eq!(h.state().pages_asked, 0, "nothing older asked for");
+}
+
 /// Scrolling to the top asks for one older page; when it arrives the view
 /// stays on the lines the reader was at, so it does not ask for the next
 /// page by itself.

@@ -74,7 +74,7 @@ struct ListMemory {
     first: Option<(u64, u64)>,
     /// The scroll offset when last shown.
     offset: f32,
-    /// Whether it was shown before: in its first frame a scroll area is at
+    /// Whether it was shown with rows before: in its first such frame a scroll area is at
     /// the top whatever it will stick to, which is not the reader scrolling
     /// up for older messages.
     shown: bool,
@@ -389,7 +389,10 @@ impl ChatView {
             .filter(|j| j.with == state.current)
             .map(|j| j.id);
         list.first = conv.entries.first().map(Entry::order);
-        let first_frame = !std::mem::replace(&mut list.shown, true);
+        // The first frame with rows starts at the top before sticking to
+        // the bottom; a room shown before its first page arrived has its
+        // first such frame only then.
+        let first_frame = n > 0 && !std::mem::replace(&mut list.shown, true);
         let heights = &mut list.heights;
         heights.resize(n, DEFAULT_ROW);
         let total: f32 = heights.iter().sum();
