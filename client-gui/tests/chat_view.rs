@@ -72,6 +72,32 @@ fn a_loaded_room_opens_at_its_newest_message() {
     assert!(h.query_by_label("line 118").is_some());
 }
 
+/// The second and later lines of a long message start under its first
+/// line, not at the left edge under the time.
+#[test]
+fn continuation_lines_align_with_the_text() {
+    let s = loaded_room(20);
+    let mut h = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(
+            move |ui, v: &mut ChatView| {
+                v.show(ui, &s, true, None);
+            },
+            ChatView::default(),
+        );
+    h.run();
+    let long = format!("line 15 {}", "that wraps across the pane ".repeat(12));
+    let wrapped = h.get_by_label(&long).rect();
+    let short = h.get_by_label("line 16").rect();
+    assert!(wrapped.height() > 2.0 * short.height(), "it wraps");
+    assert!(
+        (wrapped.min.x - short.min.x).abs() < 1.0,
+        "wrapped text starts at {}, a one-line text at {}",
+        wrapped.min.x,
+        short.min.x
+    );
+}
+
 /// A window in the background reads nothing: the newest message on screen
 /// counts as read only once the window has the focus.
 #[test]
@@ -94,6 +120,8 @@ fn only_a_focused_window_marks_the_newest_message_read() {
         .entry(egui::ViewportId::ROOT)
         .or_default()
         .focused = Some(false);
+    // The harness ran one frame while building, before the focus was set.
+    h.state_mut().1 = 0;
     h.run();
     assert!(h.query_by_label("line 29").is_some(), "the newest is shown");
     assert_eq!(h.state().1, 0, "unfocused: not read");

@@ -47,7 +47,7 @@ pub(super) fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me:
     }
     match e {
         Entry::Message(m) => {
-            ui.horizontal_wrapped(|ui| {
+            ui.horizontal_top(|ui| {
                 ui.label(
                     RichText::new(when.format("%H:%M").to_string())
                         .color(NOTICE)
@@ -56,7 +56,11 @@ pub(super) fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me:
                 let mine = &m.from == me;
                 let name = RichText::new(m.from.as_str()).strong();
                 ui.label(if mine { name.color(OWN) } else { name });
-                ui.add(egui::Label::new(m.text.as_str()).selectable(true).wrap());
+                // The text in a column of its own, so that its second and
+                // later lines start under its first, not under the time.
+                ui.vertical(|ui| {
+                    ui.add(egui::Label::new(m.text.as_str()).selectable(true).wrap());
+                });
             });
         }
         Entry::Notice(n) => {
