@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 if ! command -v Xvfb >/dev/null || ! command -v import >/dev/null || ! command -v xdotool >/dev/null; then
   apt-get update -qq && apt-get install -y -qq xvfb imagemagick xdotool >/dev/null
 fi
-cargo build --release -p cove-client -p cove-server --example demo
+# Two commands: `--example` would limit one command to the example alone,
+# leaving an old `cove` behind.
+cargo build --release -p cove-client --bin cove
+cargo build --release -p cove-server --example demo
 
 work=$(mktemp -d)
 port=7979
