@@ -1,10 +1,12 @@
-//! The history reader and the torn-tail scan on arbitrary file contents.
+//! The history reader and the torn-tail scan on arbitrary file contents,
+//! and paging by cursor: a cursor forged from the input's first bytes and
+//! the cursors the pages hand back.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use cove_server::credentials::HistorySecret;
-use cove_server::store::history::{HistoryFile, HistoryReader};
+use cove_server::store::history::{Cursor, HistoryFile, HistoryReader, PAGE_READ_BUDGET, PageQuery};
 use libfuzzer_sys::fuzz_target;
 
 fn dir() -> &'static tempfile::TempDir {
@@ -19,6 +21,32 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(reader) = HistoryReader::open(&path, &secret) {
         let _ = reader.page(None, 50, |_| true);
         let _ = reader.page(Some(5), 3, |_| true);
+        let forged = data.get(..12).map(|b| {
+            let mut offset = [0u8; 8];
+            offset.copy_from_slice(&b[..8]);
+            let mut next = [0u8; 4];
+            next.copy_from_slice(&b[8..12]);
+            Cursor {
+                offset: u64::from_be_bytes(offset) % (data.len() as u64 + 16),
+                next: u32::from_be_bytes(next) % 64,
+            }
+        });
+        for start in [None, forged] {
+            let mut from = start;
+            for _ in 0..4 {
+                let q = PageQuery {
+                    from,
+                    before: None,
+                    limit: 3,
+                    max_bytes: 60_000,
+                    budget: PAGE_READ_BUDGET,
+                };
+                match reader.page_at(&q, |_| true) {
+                    Ok(page) if page.more => from = page.cursor,
+                    _ => break,
+                }
+            }
+        }
     }
     // Opening for append cuts a torn tail and steps over damage.
     if let Ok(mut f) = HistoryFile::open_append(&path, secret.public()) {
