@@ -6,7 +6,9 @@
 use std::sync::OnceLock;
 
 use cove_server::credentials::HistorySecret;
-use cove_server::store::history::{Cursor, HistoryFile, HistoryReader, PAGE_READ_BUDGET, PageQuery};
+use cove_server::store::history::{
+    Cursor, HistoryFile, HistoryReader, PAGE_READ_BUDGET, PageQuery,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn dir() -> &'static tempfile::TempDir {
