@@ -51,19 +51,23 @@ fn page(ids: std::ops::Range<u64>, more: bool) -> ServerMessage {
     }
 }
 
-/// Opening a room shows its newest message, whatever the heights of the
-/// rows above it turn out to be once they are measured.
-#[test]
-fn a_loaded_room_opens_at_its_newest_message() {
-    let s = loaded_room(120);
-    let mut h = Harness::builder()
+/// The chat screen alone, showing `s`.
+fn view_of(s: ChatState) -> Harness<'static, ChatView> {
+    Harness::builder()
         .with_size([1000.0, 700.0])
         .build_ui_state(
             move |ui, v: &mut ChatView| {
                 v.show(ui, &s, true, None);
             },
             ChatView::default(),
-        );
+        )
+}
+
+/// Opening a room shows its newest message, whatever the heights of the
+/// rows above it turn out to be once they are measured.
+#[test]
+fn a_loaded_room_opens_at_its_newest_message() {
+    let mut h = view_of(loaded_room(120));
     h.run();
     assert!(
         h.query_by_label("line 119").is_some(),
@@ -76,15 +80,7 @@ fn a_loaded_room_opens_at_its_newest_message() {
 /// line, not at the left edge under the time.
 #[test]
 fn continuation_lines_align_with_the_text() {
-    let s = loaded_room(20);
-    let mut h = Harness::builder()
-        .with_size([1000.0, 700.0])
-        .build_ui_state(
-            move |ui, v: &mut ChatView| {
-                v.show(ui, &s, true, None);
-            },
-            ChatView::default(),
-        );
+    let mut h = view_of(loaded_room(20));
     h.run();
     let long = format!("line 15 {}", "that wraps across the pane ".repeat(12));
     let wrapped = h.get_by_label(&long).rect();
