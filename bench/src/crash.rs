@@ -279,7 +279,7 @@ async fn history(
         else {
             bail!("unexpected reply to a history request");
         };
-        texts.extend(messages.into_iter().map(|m| m.text.as_str().to_owned()));
+        texts.extend(messages.into_iter().map(|m| m.text_str().to_owned()));
         cursor = next;
         if !more || cursor.is_none() {
             return Ok(texts);

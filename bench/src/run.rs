@@ -373,6 +373,7 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
                         client_id: ClientMsgId::new(format!("m{seq}"))?,
                         to: Target::Room(room.clone()),
                         text: MessageText::new(text)?,
+                        reply_to: None,
                     })
                     .await?;
                 sent.fetch_add(1, Ordering::Relaxed);

@@ -29,13 +29,13 @@ fn state(n: u64) -> ChatState {
         } else {
             format!("message {i}")
         };
-        s.apply(ServerMessage::Message(ChatMessage {
-            id: i + 1,
-            ts: t0 + i * 20_000,
-            from: authors[(i % 3) as usize].clone(),
-            to: Target::Room(RoomName::general()),
-            text: MessageText::new(text).unwrap(),
-        }));
+        s.apply(ServerMessage::Message(ChatMessage::new(
+            i + 1,
+            t0 + i * 20_000,
+            authors[(i % 3) as usize].clone(),
+            Target::Room(RoomName::general()),
+            MessageText::new(text).unwrap(),
+        )));
     }
     s
 }

@@ -28,17 +28,19 @@ fn loaded_room(n: u64) -> ChatState {
 fn page(ids: std::ops::Range<u64>, more: bool) -> ServerMessage {
     let messages = ids
         .rev()
-        .map(|i| ChatMessage {
-            id: i + 1,
-            ts: 1_763_800_000_000 + i * 1_000,
-            from: Username::new("bob").unwrap(),
-            to: Target::Room(RoomName::general()),
-            text: MessageText::new(if i % 5 == 0 {
-                format!("line {i} {}", "that wraps across the pane ".repeat(12))
-            } else {
-                format!("line {i}")
-            })
-            .unwrap(),
+        .map(|i| {
+            ChatMessage::new(
+                i + 1,
+                1_763_800_000_000 + i * 1_000,
+                Username::new("bob").unwrap(),
+                Target::Room(RoomName::general()),
+                MessageText::new(if i % 5 == 0 {
+                    format!("line {i} {}", "that wraps across the pane ".repeat(12))
+                } else {
+                    format!("line {i}")
+                })
+                .unwrap(),
+            )
         })
         .collect();
     ServerMessage::History {

@@ -85,7 +85,7 @@ fn a_refused_message_fails_in_its_own_conversation_with_retry_and_discard() {
     let ServerMessage::Message(m) = m else {
         unreachable!()
     };
-    assert_eq!((m.from.as_str(), m.text.as_str()), ("nina", "boo"));
+    assert_eq!((m.from.as_str(), m.text_str()), ("nina", "boo"));
     wait_for(&mut h, "the acknowledgement", |h| {
         h.state().chat().unwrap().pending.is_empty()
     });
@@ -94,7 +94,7 @@ fn a_refused_message_fails_in_its_own_conversation_with_retry_and_discard() {
         [&Target::User(Username::new("ghost").unwrap())]
         .entries
         .iter()
-        .filter(|e| matches!(e, Entry::Message(m) if m.text.as_str() == "boo"))
+        .filter(|e| matches!(e, Entry::Message(m) if m.text_str() == "boo"))
         .count();
     assert_eq!(delivered, 1);
     // Stored once: the refused tries left nothing in ghost's history.

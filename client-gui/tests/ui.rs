@@ -38,7 +38,7 @@ fn register_chat_join_and_exit() {
     let ServerMessage::Message(m) = m else {
         unreachable!()
     };
-    assert_eq!((m.from.as_str(), m.text.as_str()), ("alice", "hello bob"));
+    assert_eq!((m.from.as_str(), m.text_str()), ("alice", "hello bob"));
 
     // Bob answers; alice sees it.
     w.rt.block_on(bob.say(
@@ -269,7 +269,7 @@ fn connection_loss_shows_status_reconnects_and_resends_pending() {
     let copies = chat.conversations[&Target::Room(RoomName::general())]
         .entries
         .iter()
-        .filter(|e| matches!(e, cove_client::state::Entry::Message(m) if m.text.as_str() == "written while offline"))
+        .filter(|e| matches!(e, cove_client::state::Entry::Message(m) if m.text_str() == "written while offline"))
         .count();
     assert_eq!(copies, 1);
 }

@@ -318,6 +318,7 @@ impl Session {
             client_id,
             to,
             text,
+            reply_to: None,
         })
         .await
     }

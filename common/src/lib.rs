@@ -31,7 +31,7 @@ pub use defaults::DEFAULT_LISTEN;
 pub use handshake::{ServerIdentity, ServerKey};
 pub use kdf::KdfParams;
 pub use names::{
-    ClientMsgId, HistoryCursor, InvalidInput, MessageText, Password, RoomName, SearchMatcher,
-    SearchText, Username,
+    ClientMsgId, Emoji, HistoryCursor, InvalidInput, MessageText, Password, RoomName,
+    SearchMatcher, SearchText, Username,
 };
 pub use proto::{ClientMessage, ErrorCode, Request, ServerMessage, Target};

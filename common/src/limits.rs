@@ -5,7 +5,7 @@
 
 /// Protocol version carried in both handshake hellos. Bumped on any
 /// incompatible change to the wire format.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Largest frame body (the bytes after the 4-byte length prefix) that any side
 /// accepts. Checked before anything is allocated for the frame.
@@ -48,6 +48,22 @@ pub const SEARCH_TEXT_MAX_CHARS: usize = 200;
 /// Most results one search page holds when the request names no `limit`
 /// (a `limit` is capped at [`HISTORY_PAGE_MAX`], as history pages are).
 pub const SEARCH_PAGE_DEFAULT: u16 = 50;
+
+/// Longest reaction, in bytes of UTF-8: room for the longest emoji
+/// sequences (families with skin tones, about 35 bytes), not for junk.
+pub const EMOJI_MAX_BYTES: usize = 64;
+
+/// Most different emojis on one message; a reaction with a new emoji
+/// past it is refused (`bad_request`). Adding to an emoji already there
+/// always works.
+pub const REACTIONS_PER_MESSAGE_MAX: usize = 20;
+
+/// Most names a reaction lists in a history page (the first to react);
+/// its `count` says how many reacted.
+pub const REACTION_NAMES_MAX: usize = 10;
+
+/// Longest quote of the original in a reply, in characters.
+pub const QUOTE_MAX_CHARS: usize = 100;
 
 /// Most members one `members` reply lists; its `total` is the room's size.
 pub const MEMBERS_LIST_MAX: usize = 1_000;

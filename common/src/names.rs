@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::limits::{
-    CLIENT_ID_MAX_LEN, HISTORY_CURSOR_MAX_LEN, MESSAGE_MAX_CHARS, NAME_MAX_LEN, NAME_MIN_LEN,
-    PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, SEARCH_TEXT_MAX_CHARS,
+    CLIENT_ID_MAX_LEN, EMOJI_MAX_BYTES, HISTORY_CURSOR_MAX_LEN, MESSAGE_MAX_CHARS, NAME_MAX_LEN,
+    NAME_MIN_LEN, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, SEARCH_TEXT_MAX_CHARS,
 };
 
 /// Why a name, text or password was refused.
@@ -75,6 +75,9 @@ pub enum InvalidInput {
     /// character.
     #[error("a search must be 1 to {max} characters with a visible one and no control characters", max = SEARCH_TEXT_MAX_CHARS)]
     SearchText,
+    /// A reaction that is not exactly one emoji of Unicode's list.
+    #[error("a reaction must be exactly one emoji")]
+    Emoji,
 }
 
 fn validate_name(s: &str) -> Result<(), InvalidInput> {
@@ -425,6 +428,51 @@ impl From<SearchText> for String {
     }
 }
 impl fmt::Debug for SearchText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A reaction: exactly one emoji of Unicode's list (`👍`, `🇿🇦`, `✌🏽`,
+/// `👩‍👩‍👧`), at most [`EMOJI_MAX_BYTES`] bytes. Looked up in the `emojis`
+/// crate's table of the Unicode emoji specification, so letters, text and
+/// several emojis in a row are refused.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Emoji(String);
+
+impl Emoji {
+    /// Validates `s` and wraps it.
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
+        let s = s.into();
+        if s.len() > EMOJI_MAX_BYTES || emojis::get(&s).is_none() {
+            return Err(InvalidInput::Emoji);
+        }
+        Ok(Self(s))
+    }
+
+    /// The emoji.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl TryFrom<String> for Emoji {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        Self::new(s)
+    }
+}
+impl From<Emoji> for String {
+    fn from(e: Emoji) -> String {
+        e.0
+    }
+}
+impl fmt::Display for Emoji {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for Emoji {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.0, f)
     }

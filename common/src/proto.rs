@@ -12,8 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_FRAME_LEN;
 use crate::names::{
-    ClientMsgId, HistoryCursor, MessageText, Password, RoomName, SearchText, Username,
+    ClientMsgId, Emoji, HistoryCursor, MessageText, Password, RoomName, SearchText, Username,
 };
+
+mod changes;
+
+pub use changes::{Change, ChangeKind, Quote, Reaction};
 
 /// Joins the messages of one server record. Encoded messages never contain
 /// it: the JSON is compact and strings escape every control character.
@@ -82,6 +86,47 @@ pub enum Request {
         to: Target,
         /// The message.
         text: MessageText,
+        /// The message of the same conversation this one answers (since
+        /// v5).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
+    },
+    /// Replace the text of one of the user's own messages (since v5);
+    /// answered by [`ServerMessage::Ack`] for the change.
+    Edit {
+        /// For de-duplication, as in `send`.
+        client_id: ClientMsgId,
+        /// The message's conversation: the room, or the other user.
+        with: Target,
+        /// The message.
+        message_id: MessageId,
+        /// The new text.
+        text: MessageText,
+    },
+    /// Delete one of the user's own messages (since v5); answered by
+    /// [`ServerMessage::Ack`] for the change.
+    Delete {
+        /// For de-duplication, as in `send`.
+        client_id: ClientMsgId,
+        /// The message's conversation: the room, or the other user.
+        with: Target,
+        /// The message.
+        message_id: MessageId,
+    },
+    /// React to a message with an emoji, or take the reaction back (since
+    /// v5); answered by [`ServerMessage::Ack`] for the change.
+    React {
+        /// For de-duplication, as in `send`.
+        client_id: ClientMsgId,
+        /// The message's conversation: the room, or the other user.
+        with: Target,
+        /// The message.
+        message_id: MessageId,
+        /// The emoji.
+        emoji: Emoji,
+        /// `true` to take the reaction back.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        remove: bool,
     },
     /// Fetch a page of the user's own history of one conversation, newest
     /// first.
@@ -163,7 +208,9 @@ impl Target {
     }
 }
 
-/// A chat message as delivered and as stored in history.
+/// A chat message as delivered and as stored in history. Live and as
+/// stored it is as sent; in history pages and searches it has every
+/// [`Change`] applied (since v5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// Server-assigned id.
@@ -174,8 +221,50 @@ pub struct ChatMessage {
     pub from: Username,
     /// Where it was sent.
     pub to: Target,
-    /// The text.
-    pub text: MessageText,
+    /// The text (the latest edit's, in pages); absent once deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<MessageText>,
+    /// The message this one answers, quoted (since v5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Quote>,
+    /// When the text was last edited, in pages (since v5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<Timestamp>,
+    /// When the message was deleted, in pages (since v5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Timestamp>,
+    /// Its reactions, by emoji in the order first used, in pages (since
+    /// v5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+impl ChatMessage {
+    /// A message as sent: no reply, edit, deletion or reaction.
+    pub fn new(
+        id: MessageId,
+        ts: Timestamp,
+        from: Username,
+        to: Target,
+        text: MessageText,
+    ) -> Self {
+        Self {
+            id,
+            ts,
+            from,
+            to,
+            text: Some(text),
+            reply_to: None,
+            edited: None,
+            deleted: None,
+            reactions: Vec::new(),
+        }
+    }
+
+    /// The text as it now reads, `""` once deleted.
+    pub fn text_str(&self) -> &str {
+        self.text.as_ref().map_or("", MessageText::as_str)
+    }
 }
 
 /// What the server sends.
@@ -221,6 +310,10 @@ pub enum ServerMessage {
     },
     /// A message delivered live.
     Message(ChatMessage),
+    /// A message was edited, deleted or reacted to (since v5): pushed to
+    /// the conversation's members' sessions, except the connection that
+    /// made the change, which gets the `ack`.
+    Change(Change),
     /// Something happened that the user should see.
     Notice(Notice),
     /// Reply to `join`.
@@ -474,6 +567,12 @@ pub enum ErrorCode {
     /// the user's history (forged, or the history changed): ask again
     /// without it, with `before` set to the oldest message id shown.
     BadCursor,
+    /// The message an `edit`, `delete`, `react` or `send`'s `reply_to`
+    /// names is not one this user can find in that conversation, or it
+    /// was deleted (since v5).
+    NoSuchMessage,
+    /// An `edit` or `delete` of another user's message (since v5).
+    NotAuthor,
     /// Something went wrong on the server.
     #[serde(other)]
     Internal,
@@ -563,6 +662,7 @@ impl ServerMessage {
             | ServerMessage::Pong { id } => Some(*id),
             ServerMessage::Error { id, .. } | ServerMessage::Read { id, .. } => *id,
             ServerMessage::Message(_)
+            | ServerMessage::Change(_)
             | ServerMessage::Notice(_)
             | ServerMessage::Typing { .. }
             | ServerMessage::Bye { .. } => None,
@@ -612,6 +712,7 @@ mod tests {
                 client_id: ClientMsgId::new("c1").unwrap(),
                 to: Target::Room(RoomName::general()),
                 text: MessageText::new("hi").unwrap(),
+                reply_to: None,
             },
         };
         let json = String::from_utf8(m.encode()).unwrap();
@@ -679,13 +780,13 @@ mod tests {
     fn server_messages_round_trip() {
         let msgs = vec![
             ServerMessage::error(Some(3), ErrorCode::NameTaken, "that name is taken"),
-            ServerMessage::Message(ChatMessage {
-                id: 10,
-                ts: 1_700_000_000_000,
-                from: user("alice"),
-                to: Target::User(user("bob")),
-                text: MessageText::new("psst").unwrap(),
-            }),
+            ServerMessage::Message(ChatMessage::new(
+                10,
+                1_700_000_000_000,
+                user("alice"),
+                Target::User(user("bob")),
+                MessageText::new("psst").unwrap(),
+            )),
             ServerMessage::Notice(Notice::new(
                 5,
                 NoticeKind::Exited {

@@ -44,10 +44,28 @@ fn request() -> impl Strategy<Value = Request> {
         name().prop_map(|r| Request::Join {
             room: RoomName::new(r).unwrap()
         }),
-        (name(), text(), "[!-~]{1,64}").prop_map(|(r, t, c)| Request::Send {
+        (name(), text(), "[!-~]{1,64}", any::<Option<u64>>()).prop_map(|(r, t, c, re)| {
+            Request::Send {
+                client_id: ClientMsgId::new(c).unwrap(),
+                to: Target::Room(RoomName::new(r).unwrap()),
+                text: MessageText::new(t).unwrap(),
+                reply_to: re,
+            }
+        }),
+        (name(), text(), "[!-~]{1,64}", any::<u64>()).prop_map(|(r, t, c, m)| Request::Edit {
             client_id: ClientMsgId::new(c).unwrap(),
-            to: Target::Room(RoomName::new(r).unwrap()),
+            with: Target::Room(RoomName::new(r).unwrap()),
+            message_id: m,
             text: MessageText::new(t).unwrap(),
+        }),
+        (name(), "[!-~]{1,64}", any::<u64>(), any::<bool>()).prop_map(|(u, c, m, remove)| {
+            Request::React {
+                client_id: ClientMsgId::new(c).unwrap(),
+                with: Target::User(Username::new(u).unwrap()),
+                message_id: m,
+                emoji: cove_common::Emoji::new("🎉").unwrap(),
+                remove,
+            }
         }),
         (
             name(),
@@ -70,13 +88,13 @@ fn request() -> impl Strategy<Value = Request> {
 fn server_message() -> impl Strategy<Value = ServerMessage> {
     prop_oneof![
         (any::<u64>(), any::<u64>(), name(), name(), text()).prop_map(|(id, ts, f, r, t)| {
-            ServerMessage::Message(ChatMessage {
+            ServerMessage::Message(ChatMessage::new(
                 id,
                 ts,
-                from: Username::new(f).unwrap(),
-                to: Target::Room(RoomName::new(r).unwrap()),
-                text: MessageText::new(t).unwrap(),
-            })
+                Username::new(f).unwrap(),
+                Target::Room(RoomName::new(r).unwrap()),
+                MessageText::new(t).unwrap(),
+            ))
         }),
         (any::<u64>(), name()).prop_map(|(ts, u)| ServerMessage::Notice(Notice::new(
             ts,

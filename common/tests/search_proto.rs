@@ -45,13 +45,13 @@ fn search_round_trips_with_and_without_its_options() {
 
     let reply = ServerMessage::Search {
         id: 4,
-        messages: vec![ChatMessage {
-            id: 10,
-            ts: 1,
-            from: Username::new("alice").unwrap(),
-            to: Target::Room(RoomName::general()),
-            text: MessageText::new("ZOË").unwrap(),
-        }],
+        messages: vec![ChatMessage::new(
+            10,
+            1,
+            Username::new("alice").unwrap(),
+            Target::Room(RoomName::general()),
+            MessageText::new("ZOË").unwrap(),
+        )],
         more: true,
         unreadable: 2,
         cursor: Some(HistoryCursor::new("000000000000001000000000").unwrap()),

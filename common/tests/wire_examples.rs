@@ -1,5 +1,6 @@
 //! Every JSON example in docs/protocol.md, checked against the real types:
 //! if the wire format changes, this test (and so the document) must change.
+//! The examples of version 5's changes are in `changes_proto.rs`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use cove_common::proto::{
@@ -74,6 +75,7 @@ fn client_messages_match_the_document() {
                     client_id: ClientMsgId::new("c1").unwrap(),
                     to: Target::Room(r("general")),
                     text: MessageText::new("hi").unwrap(),
+                    reply_to: None,
                 },
             ),
             r#"{"id":7,"type":"send","client_id":"c1","to":{"room":"general"},"text":"hi"}"#,
@@ -85,6 +87,7 @@ fn client_messages_match_the_document() {
                     client_id: ClientMsgId::new("c2").unwrap(),
                     to: Target::User(u("bob")),
                     text: MessageText::new("psst").unwrap(),
+                    reply_to: None,
                 },
             ),
             r#"{"id":8,"type":"send","client_id":"c2","to":{"user":"bob"},"text":"psst"}"#,
@@ -172,13 +175,13 @@ fn server_messages_match_the_document() {
         online: 1,
         unread: 3,
     };
-    let msg = ChatMessage {
-        id: 1_763_800_000_000_123,
-        ts: 1_763_800_000_000,
-        from: u("alice"),
-        to: Target::Room(r("general")),
-        text: MessageText::new("hi").unwrap(),
-    };
+    let msg = ChatMessage::new(
+        1_763_800_000_000_123,
+        1_763_800_000_000,
+        u("alice"),
+        Target::Room(r("general")),
+        MessageText::new("hi").unwrap(),
+    );
     let cases = [
         (
             srv(ServerMessage::Welcome {
@@ -350,13 +353,13 @@ fn server_messages_match_the_document() {
         (
             srv(ServerMessage::Search {
                 id: 14,
-                messages: vec![ChatMessage {
-                    id: 1_763_800_000_000_456,
-                    ts: 1_763_800_000_000,
-                    from: u("bob"),
-                    to: Target::User(u("alice")),
-                    text: MessageText::new("ask ZOË first").unwrap(),
-                }],
+                messages: vec![ChatMessage::new(
+                    1_763_800_000_000_456,
+                    1_763_800_000_000,
+                    u("bob"),
+                    Target::User(u("alice")),
+                    MessageText::new("ask ZOË first").unwrap(),
+                )],
                 more: true,
                 unreadable: 0,
                 cursor: Some(HistoryCursor::new("000000000031d07400000000").unwrap()),

@@ -47,13 +47,13 @@ fn build(path: &Path, secret: &HistorySecret) {
     for first in (1..=MESSAGES).step_by(PER_APPEND as usize) {
         let entries: Vec<Vec<u8>> = (first..first + PER_APPEND)
             .map(|id| {
-                serde_json::to_vec(&ChatMessage {
-                    id: 1_763_800_000_000_000 + id,
-                    ts: 1_763_800_000_000 + id / 10,
-                    from: alice.clone(),
-                    to: general.clone(),
-                    text: MessageText::new(format!("message number {id}, hello")).unwrap(),
-                })
+                serde_json::to_vec(&ChatMessage::new(
+                    1_763_800_000_000_000 + id,
+                    1_763_800_000_000 + id / 10,
+                    alice.clone(),
+                    general.clone(),
+                    MessageText::new(format!("message number {id}, hello")).unwrap(),
+                ))
                 .unwrap()
             })
             .collect();

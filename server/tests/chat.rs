@@ -286,7 +286,7 @@ async fn live_delivery_to_every_online_member_and_ack_to_sender() {
         };
         assert_eq!(m.id, message_id, "{who}");
         assert_eq!(m.from.as_str(), "alice");
-        assert_eq!(m.text.as_str(), "hello all");
+        assert_eq!(m.text_str(), "hello all");
     }
 }
 
@@ -306,7 +306,7 @@ async fn direct_messages_reach_only_the_two_users() {
     let ServerMessage::Message(m) = m else {
         unreachable!()
     };
-    assert_eq!(m.text.as_str(), "psst bob");
+    assert_eq!(m.text_str(), "psst bob");
     assert_eq!(m.to, Target::User(user("bob")));
 
     // Carol gets nothing: a ping round trip proves her queue is empty of it.
@@ -363,7 +363,7 @@ async fn offline_user_finds_messages_in_history_with_unread_count() {
     assert_eq!(welcome.rooms[0].unread, 3);
     let (messages, more) =
         history_page(&bob, &mut be, Target::Room(RoomName::general()), None, 2).await;
-    let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<_> = messages.iter().map(|m| m.text_str()).collect();
     assert_eq!(texts, vec!["msg 2", "msg 1"]);
     assert!(more);
     let before = messages[1].id;
@@ -375,7 +375,7 @@ async fn offline_user_finds_messages_in_history_with_unread_count() {
         50,
     )
     .await;
-    let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<_> = messages.iter().map(|m| m.text_str()).collect();
     assert_eq!(texts, vec!["msg 0"]);
     assert!(!more);
 }
@@ -466,7 +466,7 @@ async fn restart_keeps_accounts_rooms_and_history() {
     assert_eq!(names, vec!["books", "general"]);
     let (messages, _) = history_page(&alice, &mut ae, Target::Room(room("books")), None, 10).await;
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].text.as_str(), "remember me");
+    assert_eq!(messages[0].text_str(), "remember me");
 
     // New messages after a restart get larger ids.
     let id2 = alice
@@ -804,9 +804,9 @@ async fn concurrent_senders_page_back_completely() {
         for m in messages {
             ids.push(m.id);
             assert!(
-                seen.insert(m.text.as_str().to_owned()),
+                seen.insert(m.text_str().to_owned()),
                 "{} twice",
-                m.text.as_str()
+                m.text_str()
             );
         }
         if !more {

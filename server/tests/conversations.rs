@@ -113,7 +113,7 @@ async fn typing_reaches_the_other_members_only() {
     // A message to everyone marks the end of what each one got.
     say(&alice, &mut alice_ev, general(), "barrier").await;
     let is_barrier =
-        |m: &ServerMessage| matches!(m, ServerMessage::Message(c) if c.text.as_str() == "barrier");
+        |m: &ServerMessage| matches!(m, ServerMessage::Message(c) if c.text_str() == "barrier");
     let carol_got = before(&mut carol_ev, "the barrier", is_barrier).await;
     assert!(
         !carol_got.iter().any(is_typing),
@@ -322,7 +322,7 @@ async fn read_markers_only_move_forward() {
     let got = before(
         &mut bob2_ev,
         "the barrier",
-        |m| matches!(m, ServerMessage::Message(c) if c.text.as_str() == "barrier"),
+        |m| matches!(m, ServerMessage::Message(c) if c.text_str() == "barrier"),
     )
     .await;
     assert!(
@@ -371,7 +371,7 @@ async fn read_markers_sync_to_the_users_other_sessions() {
     let got = before(
         &mut alice_ev,
         "the barrier",
-        |m| matches!(m, ServerMessage::Message(c) if c.text.as_str() == "barrier"),
+        |m| matches!(m, ServerMessage::Message(c) if c.text_str() == "barrier"),
     )
     .await;
     assert!(

@@ -126,10 +126,7 @@ async fn history_texts(s: &Session, events: &mut Events, with: Target) -> Vec<St
     let ServerMessage::History { messages, .. } = m else {
         panic!("no history: {m:?}")
     };
-    messages
-        .iter()
-        .map(|m| m.text.as_str().to_owned())
-        .collect()
+    messages.iter().map(|m| m.text_str().to_owned()).collect()
 }
 
 /// Texts of the live messages that arrived until `until` did.
@@ -139,8 +136,8 @@ async fn live_texts_until(events: &mut Events, until: &str) -> Vec<String> {
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(Event::Message(ServerMessage::Message(m)))) => {
-                seen.push(m.text.as_str().to_owned());
-                if m.text.as_str() == until {
+                seen.push(m.text_str().to_owned());
+                if m.text_str() == until {
                     return seen;
                 }
             }

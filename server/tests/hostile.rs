@@ -707,7 +707,7 @@ async fn torn_history_tail_is_cut_and_the_rest_stays() {
     expect(&mut ae, "ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
     let (messages, _) =
         history_page(&alice, &mut ae, Target::Room(RoomName::general()), None, 10).await;
-    let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<_> = messages.iter().map(|m| m.text_str()).collect();
     assert_eq!(texts, vec!["after crash", "keep 2", "keep 1", "keep 0"]);
 }
 
@@ -773,13 +773,13 @@ fn every_flipped_byte_of_a_history_file_costs_only_its_frame() {
     let path = dir.path().join("u.hist");
     let secret = HistorySecret::from_bytes([5; 32]);
     let entry = |id: u64, t: &str| {
-        serde_json::to_vec(&ChatMessage {
+        serde_json::to_vec(&ChatMessage::new(
             id,
-            ts: id,
-            from: user("alice"),
-            to: Target::Room(RoomName::general()),
-            text: text(t),
-        })
+            id,
+            user("alice"),
+            Target::Room(RoomName::general()),
+            text(t),
+        ))
         .unwrap()
     };
     let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
@@ -803,7 +803,7 @@ fn every_flipped_byte_of_a_history_file_costs_only_its_frame() {
         let texts: Vec<String> = page
             .messages
             .iter()
-            .map(|m| m.text.as_str().to_owned())
+            .map(|m| m.text_str().to_owned())
             .collect();
         (texts, page.unreadable)
     };
@@ -864,13 +864,13 @@ fn messages_written_after_damage_stay_readable() {
     let path = dir.path().join("u.hist");
     let secret = HistorySecret::from_bytes([6; 32]);
     let entry = |id: u64| {
-        serde_json::to_vec(&ChatMessage {
+        serde_json::to_vec(&ChatMessage::new(
             id,
-            ts: id,
-            from: user("alice"),
-            to: Target::Room(RoomName::general()),
-            text: text(&format!("m{id}")),
-        })
+            id,
+            user("alice"),
+            Target::Room(RoomName::general()),
+            text(&format!("m{id}")),
+        ))
         .unwrap()
     };
     let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();

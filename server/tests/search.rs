@@ -46,7 +46,7 @@ async fn search(
             assert_eq!(cursor.is_some(), more, "a cursor exactly when more");
             let found = messages
                 .into_iter()
-                .map(|m| (m.id, m.text.as_str().to_owned()))
+                .map(|m| (m.id, m.text_str().to_owned()))
                 .collect();
             Ok((found, more, cursor))
         }

@@ -85,6 +85,7 @@ pub(super) async fn send_flood(
                     to: room.clone(),
                     // Not a benchmark payload: the chatters skip it.
                     text: MessageText::new(format!("flood {n}"))?,
+                    reply_to: None,
                 })
                 .await
         }

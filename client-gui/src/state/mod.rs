@@ -265,6 +265,7 @@ impl ChatState {
     pub fn apply(&mut self, msg: ServerMessage) {
         match msg {
             ServerMessage::Message(m) => self.deliver(m),
+            ServerMessage::Change(_) => {}
             ServerMessage::Ack {
                 client_id,
                 message_id,
@@ -273,13 +274,13 @@ impl ChatState {
             } => {
                 if let Some(i) = self.pending.iter().position(|p| p.client_id == client_id) {
                     let p = self.pending.remove(i);
-                    self.deliver(ChatMessage {
-                        id: message_id,
+                    self.deliver(ChatMessage::new(
+                        message_id,
                         ts,
-                        from: self.me.clone(),
-                        to: p.to,
-                        text: p.text,
-                    });
+                        self.me.clone(),
+                        p.to,
+                        p.text,
+                    ));
                 }
             }
             ServerMessage::Notice(n) => {
@@ -420,13 +421,7 @@ mod tests {
     }
 
     pub(crate) fn msg(id: u64, from: &str, to: Target, text: &str) -> ChatMessage {
-        ChatMessage {
-            id,
-            ts: id,
-            from: u(from),
-            to,
-            text: MessageText::new(text).unwrap(),
-        }
+        ChatMessage::new(id, id, u(from), to, MessageText::new(text).unwrap())
     }
 
     pub(crate) fn general() -> Target {
@@ -451,7 +446,7 @@ mod tests {
             .entries
             .iter()
             .map(|e| match e {
-                Entry::Message(m) => m.text.as_str(),
+                Entry::Message(m) => m.text_str(),
                 _ => "?",
             })
             .collect();
@@ -585,7 +580,7 @@ mod tests {
             .entries
             .iter()
             .map(|e| match e {
-                Entry::Message(m) => m.text.as_str(),
+                Entry::Message(m) => m.text_str(),
                 _ => "",
             })
             .collect();

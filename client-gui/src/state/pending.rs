@@ -89,6 +89,7 @@ impl ChatState {
                 client_id: p.client_id.clone(),
                 to: p.to.clone(),
                 text: p.text.clone(),
+                reply_to: None,
             },
         );
     }

@@ -59,7 +59,7 @@ pub(super) fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me:
                 // The text in a column of its own, so that its second and
                 // later lines start under its first, not under the time.
                 ui.vertical(|ui| {
-                    ui.add(egui::Label::new(m.text.as_str()).selectable(true).wrap());
+                    ui.add(egui::Label::new(m.text_str()).selectable(true).wrap());
                 });
             });
         }

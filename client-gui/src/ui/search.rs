@@ -71,7 +71,7 @@ pub(super) fn panel(
                     0.0,
                     plain(small.clone(), NOTICE),
                 );
-                let text = m.text.as_str();
+                let text = m.text_str();
                 match matcher.find(text) {
                     Some(r) => {
                         job.append(&text[..r.start], 0.0, plain(body.clone(), text_color));

@@ -29,6 +29,7 @@ pub(crate) async fn send_with(c: &mut Client, a: &Attempt) -> (Reply, Duration) 
             client_id: cid,
             to: a.to.clone(),
             text,
+            reply_to: None,
         })
         .await;
     (reply, started.elapsed())

@@ -53,7 +53,7 @@ async fn all_history(c: &mut Client, peers: &[String]) -> Result<Vec<String>> {
             else {
                 bail!("history of {} failed: {reply:?}", c.name);
             };
-            out.extend(messages.into_iter().map(|m| m.text.as_str().to_owned()));
+            out.extend(messages.into_iter().map(|m| m.text_str().to_owned()));
             cursor = next;
             if !more || cursor.is_none() {
                 break;

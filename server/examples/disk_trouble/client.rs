@@ -46,7 +46,7 @@ fn drain(mut events: Events, live: Arc<LiveDeliveries>) -> mpsc::UnboundedReceiv
                 Event::Message(ServerMessage::Message(m)) => {
                     live.count.fetch_add(1, Ordering::Relaxed);
                     if let Ok(mut t) = live.texts.lock() {
-                        t.push(m.text.as_str().to_owned());
+                        t.push(m.text_str().to_owned());
                     }
                 }
                 Event::Message(ServerMessage::Notice(_)) => {}

@@ -295,12 +295,16 @@ impl ConnState {
                 client_id,
                 to,
                 text,
+                reply_to: _,
             } => send::send(&state, &user, self.conn, id, client_id, to, text)
                 .await
                 .map(|ack| {
                     self.acks.push_back(ack);
                     None
                 }),
+            Request::Edit { .. } | Request::Delete { .. } | Request::React { .. } => {
+                Err(HubError::Internal)
+            }
             Request::Join { room } => rooms::join(hub, &user, id, room).await.map(Some),
             Request::Leave { room } => rooms::leave(hub, &user, id, room).await.map(Some),
             Request::ListRooms => Ok(Some(rooms::list(hub, &user, id))),

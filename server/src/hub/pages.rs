@@ -115,7 +115,7 @@ impl Hub {
                     Target::User(_) => true,
                 },
             };
-            readable && matcher.matches(m.text.as_str())
+            readable && matcher.matches(m.text_str())
         };
         let limit = limit.unwrap_or(SEARCH_PAGE_DEFAULT);
         self.walk(user, secret, cursor, None, limit, filter).await

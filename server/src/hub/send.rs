@@ -92,13 +92,7 @@ impl Hub {
                 .get(&from.id)
                 .and_then(|u| u.recent.find(client_id));
             if let Some((id, ts, done)) = earlier {
-                let msg = ChatMessage {
-                    id,
-                    ts,
-                    from: from.name.clone(),
-                    to,
-                    text,
-                };
+                let msg = ChatMessage::new(id, ts, from.name.clone(), to, text);
                 return Ok(Err((msg, done)));
             }
             // A repeat above is free; a new message takes from the sender's
@@ -113,13 +107,7 @@ impl Hub {
             // and the sender's own marker, however many members it has.
             live.count_message(&from.id, &conv, id);
             let contact_saved = new_contact.map(|(a, b)| self.db.add_contact(a, b));
-            let msg = ChatMessage {
-                id,
-                ts: now_ms(),
-                from: from.name.clone(),
-                to,
-                text,
-            };
+            let msg = ChatMessage::new(id, now_ms(), from.name.clone(), to, text);
             let entry: Arc<[u8]> = serde_json::to_vec(&msg)
                 .map_err(|_| HubError::Internal)?
                 .into();

@@ -456,7 +456,7 @@ mod tests {
             let r = HistoryReader::open(&path, &secret).unwrap();
             let HistoryPage { messages: page, .. } = r.page(None, 10, |_| true).unwrap();
             page.iter()
-                .map(|m| m.text.as_str().to_owned())
+                .map(|m| m.text_str().to_owned())
                 .collect::<Vec<_>>()
         };
         assert_eq!(read(), ["four", "three", "two", "one"]);

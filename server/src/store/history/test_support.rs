@@ -13,13 +13,13 @@ use super::{HistoryPage, HistoryReader};
 use crate::credentials::HistorySecret;
 
 pub(super) fn msg(id: u64, room: &str, text: &str) -> Vec<u8> {
-    serde_json::to_vec(&ChatMessage {
+    serde_json::to_vec(&ChatMessage::new(
         id,
-        ts: id,
-        from: Username::new("alice").unwrap(),
-        to: Target::Room(RoomName::new(room).unwrap()),
-        text: MessageText::new(text).unwrap(),
-    })
+        id,
+        Username::new("alice").unwrap(),
+        Target::Room(RoomName::new(room).unwrap()),
+        MessageText::new(text).unwrap(),
+    ))
     .unwrap()
 }
 
@@ -30,7 +30,7 @@ pub(super) fn setup() -> (tempfile::TempDir, PathBuf, HistorySecret) {
 }
 
 pub(super) fn texts(v: &[ChatMessage]) -> Vec<&str> {
-    v.iter().map(|m| m.text.as_str()).collect()
+    v.iter().map(|m| m.text_str()).collect()
 }
 
 /// Each frame's kind and body length, from the start.
@@ -49,7 +49,7 @@ pub(super) fn frames(path: &Path) -> Vec<(u8, usize)> {
 pub(super) fn read_all(path: &Path, secret: &HistorySecret) -> Vec<String> {
     let r = HistoryReader::open(path, secret).unwrap();
     let HistoryPage { messages: page, .. } = r.page(None, 1000, |_| true).unwrap();
-    page.iter().map(|m| m.text.as_str().to_owned()).collect()
+    page.iter().map(|m| m.text_str().to_owned()).collect()
 }
 
 /// Overwrites `from..` of the file with zeros: what the disk may hold

@@ -227,7 +227,7 @@ async fn service_writes_before_completing_and_flushes_on_stop() {
             ..
         } = r.page(None, 100, |_| true).unwrap();
         assert_eq!(page.len(), 50);
-        assert_eq!(page[0].text.as_str(), "n49");
+        assert_eq!(page[0].text_str(), "n49");
         assert!(!more);
     }
     svc.flush_and_stop();
