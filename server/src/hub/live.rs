@@ -15,7 +15,9 @@ use crate::outbox::Outbox;
 use crate::store::users::{MarkedConv, UserDb, UserId};
 
 use super::dedup::RecentIds;
+use super::folds::UserFolds;
 use super::pace::SendPace;
+use super::recent::{JoinedAt, RecentMessages};
 use super::typing::TypingPace;
 use super::unread::{ConvKey, Dirty, Mark, Pair, Sequence};
 use super::{ConnId, HubError};
@@ -44,6 +46,9 @@ pub(super) struct LiveUser {
     pub(super) recent: RecentIds,
     /// How fast they may send.
     pub(super) pace: SendPace,
+    /// The changes of their conversations, while they are logged in and
+    /// once they needed them (see [`super::changes`]).
+    pub(super) folds: Option<Arc<UserFolds>>,
 }
 
 impl LiveUser {
@@ -59,6 +64,7 @@ impl LiveUser {
             contacts: BTreeSet::new(),
             recent: RecentIds::default(),
             pace: SendPace::new(Instant::now()),
+            folds: None,
         }
     }
 }
@@ -95,6 +101,8 @@ pub(super) struct Room {
     pub(super) fanout: Arc<Fanout>,
     /// Its messages so far, for unread counts.
     pub(super) count: Sequence,
+    /// Where members who joined since the server started joined.
+    pub(super) joined: JoinedAt,
 }
 
 impl Room {
@@ -105,6 +113,7 @@ impl Room {
             members: BTreeSet::new(),
             fanout: Arc::new(Fanout::empty()),
             count: Sequence::default(),
+            joined: JoinedAt::default(),
         }
     }
 }
@@ -119,6 +128,8 @@ pub(super) struct LiveState {
     pub(super) directs: HashMap<Pair, Sequence>,
     /// Counts and markers not yet saved.
     pub(super) dirty: Dirty,
+    /// The messages sent most recently, for changes and replies.
+    pub(super) recent_messages: RecentMessages,
 }
 
 impl LiveState {

@@ -86,6 +86,11 @@ impl Hub {
         };
         u.sessions.retain(|s| s.conn != conn);
         let last = u.sessions.is_empty();
+        if last {
+            // Read again at their next login: memory holds the changes of
+            // logged-in users only.
+            u.folds = None;
+        }
         live.rebuild_user_rooms(&user.id);
         if last {
             let name = user.name.clone();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use cove_common::proto::{ChatMessage, ServerMessage};
+use cove_common::proto::{ChatMessage, Quote, ServerMessage};
 use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, MessageText, Target};
 use futures_util::FutureExt;
@@ -19,8 +19,20 @@ use crate::store::users::UserId;
 use crate::sync::lock;
 
 use super::live::{Fanout, LiveState};
-use super::unread::ConvKey;
+use super::recent::{Conversation, Recent, quote_of};
+use super::unread::{ConvKey, pair};
 use super::{ConnId, Hub, HubError, NotStored, StoreDone};
+
+/// A message as its sender gives it.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Where it goes, as the sender named it.
+    pub to: Target,
+    /// The text.
+    pub text: MessageText,
+    /// The quote of the message it replies to (see [`Hub::quote`]).
+    pub reply_to: Option<Quote>,
+}
 
 /// What one send queued, and what remains to do once the locks are
 /// released.
@@ -74,10 +86,10 @@ impl Hub {
         from: &UserCtx,
         conn: ConnId,
         client_id: &ClientMsgId,
-        to: Target,
-        text: MessageText,
+        message: Outgoing,
         space: QueueSpace,
     ) -> Result<(ChatMessage, StoreDone), HubError> {
+        let Outgoing { to, text, reply_to } = message;
         // Judged before this message's own write is queued (see below).
         let healthy = self.history.healthy();
         // The id is taken, the history write queued and the client id
@@ -107,7 +119,21 @@ impl Hub {
             // and the sender's own marker, however many members it has.
             live.count_message(&from.id, &conv, id);
             let contact_saved = new_contact.map(|(a, b)| self.db.add_contact(a, b));
-            let msg = ChatMessage::new(id, now_ms(), from.name.clone(), to, text);
+            let conversation = match conv {
+                ConvKey::Room(key) => Conversation::Room(key),
+                ConvKey::Direct(peer) => Conversation::Direct(pair(&from.id, &peer)),
+            };
+            live.recent_messages.insert(
+                id,
+                Recent {
+                    from: from.name.clone(),
+                    conversation,
+                    quote: quote_of(text.as_str()),
+                    deleted: false,
+                },
+            );
+            let mut msg = ChatMessage::new(id, now_ms(), from.name.clone(), to, text);
+            msg.reply_to = reply_to;
             let entry: Arc<[u8]> = serde_json::to_vec(&msg)
                 .map_err(|_| HubError::Internal)?
                 .into();

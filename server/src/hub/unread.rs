@@ -209,6 +209,15 @@ impl LiveState {
 
     /// `user`'s marker in room `key` set at its newest message: on joining,
     /// what came before is not theirs to read.
+    /// Notes where `user` joined the room `key`: they never received its
+    /// messages up to its newest now (see [`super::recent::JoinedAt`]).
+    pub(super) fn note_joined(&mut self, user: &UserId, key: &str) {
+        if let Some(r) = self.rooms.get_mut(key) {
+            let last = r.count.count().last_id;
+            r.joined.set(user.clone(), last);
+        }
+    }
+
     pub(super) fn mark_room_read(&mut self, user: &UserId, key: &str) {
         if let Some(mark) = self.rooms.get(key).map(|r| r.count.newest()) {
             self.set_mark(user, &ConvKey::Room(key.to_owned()), mark);
