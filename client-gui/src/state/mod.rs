@@ -417,6 +417,7 @@ mod tests {
             members: 2,
             online: 1,
             unread,
+            mentions: 0,
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use cove_common::proto::RoomInfo;
+use cove_common::proto::{MessageId, RoomInfo};
 use cove_common::{RoomName, Username};
 
 use crate::outbox::Outbox;
@@ -19,7 +19,7 @@ use super::folds::UserFolds;
 use super::pace::SendPace;
 use super::recent::{JoinedAt, RecentMessages};
 use super::typing::TypingPace;
-use super::unread::{ConvKey, Dirty, Mark, Pair, Sequence};
+use super::unread::{ConvKey, Dirty, Mark, Pair, Sequence, Unread};
 use super::{ConnId, HubError};
 
 /// One logged-in connection of a user, as fan-out sees it.
@@ -38,6 +38,8 @@ pub(super) struct LiveUser {
     pub(super) rooms: BTreeSet<String>,
     /// Read markers per conversation (see [`super::unread`]).
     pub(super) marks: HashMap<ConvKey, Mark>,
+    /// Messages mentioning them after their marker, per conversation.
+    pub(super) mentions: HashMap<ConvKey, Vec<MessageId>>,
     /// When they last typed in each conversation.
     pub(super) typing: TypingPace,
     /// Users with a direct conversation with this one.
@@ -60,6 +62,7 @@ impl LiveUser {
             sessions: Vec::new(),
             rooms: BTreeSet::new(),
             marks: HashMap::new(),
+            mentions: HashMap::new(),
             typing: TypingPace::default(),
             contacts: BTreeSet::new(),
             recent: RecentIds::default(),
@@ -153,6 +156,9 @@ impl LiveState {
                         id: m.id,
                         seq: m.seq,
                     };
+                    if !m.mentions.is_empty() {
+                        user.mentions.insert(conv.clone(), m.mentions.clone());
+                    }
                     user.marks.insert(conv, mark);
                 }
             }
@@ -230,7 +236,7 @@ impl LiveState {
         }
     }
 
-    pub(super) fn room_info(&self, room: &Room, unread: u32) -> RoomInfo {
+    pub(super) fn room_info(&self, room: &Room, unread: Unread) -> RoomInfo {
         RoomInfo {
             name: room.name.clone(),
             members: room.members.len() as u32,
@@ -239,7 +245,8 @@ impl LiveState {
                 .iter()
                 .filter(|m| self.users.get(*m).is_some_and(|u| !u.sessions.is_empty()))
                 .count() as u32,
-            unread,
+            unread: unread.messages,
+            mentions: unread.mentions,
         }
     }
 

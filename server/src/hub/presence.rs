@@ -68,7 +68,11 @@ impl Hub {
             .direct_unread(&user.id)
             .into_iter()
             .filter(|(name, _)| directs.contains(name))
-            .map(|(user, unread)| DirectUnread { user, unread })
+            .map(|(user, unread)| DirectUnread {
+                user,
+                unread: unread.messages,
+                mentions: unread.mentions,
+            })
             .collect();
         Attached {
             rooms: infos,

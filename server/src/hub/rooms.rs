@@ -9,7 +9,7 @@ use crate::sync::lock;
 
 use super::live::Room;
 use super::presence::notice_bytes;
-use super::unread::ConvKey;
+use super::unread::{ConvKey, Unread};
 use super::{Hub, HubError};
 
 impl Hub {
@@ -110,7 +110,7 @@ impl Hub {
                 let unread = if mine.is_some_and(|m| m.contains(&key)) {
                     live.unread(&user.id, &ConvKey::Room(key))
                 } else {
-                    0
+                    Unread::default()
                 };
                 live.room_info(r, unread)
             })
