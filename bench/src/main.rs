@@ -61,6 +61,10 @@ struct Args {
     /// Hard limit for the whole run, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// A mixed workload: of every 20 requests, 17 messages, 2 reactions
+    /// and 1 edit, and `typing` before messages at most every 3 s.
+    #[arg(long)]
+    mix: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -88,6 +92,7 @@ fn main() -> Result<()> {
         storm: args.storm,
         offline: args.offline,
         server_pid: None,
+        mix: args.mix,
     };
     let mut spawned = None;
     let (addr, pid) = if args.spawn_server {

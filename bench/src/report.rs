@@ -30,6 +30,10 @@ pub struct Report {
     storm_s: f64,
     sessions_held: usize,
     server_rss_idle_mib: Option<f64>,
+    changes_sent: u64,
+    refused: u64,
+    typing_sent: u64,
+    events_received: u64,
 }
 
 impl Report {
@@ -68,6 +72,10 @@ impl Report {
             storm_s: o.storm_s,
             sessions_held: o.sessions_held,
             server_rss_idle_mib: o.server_rss_idle_mib,
+            changes_sent: o.changes_sent,
+            refused: o.refused,
+            typing_sent: o.typing_sent,
+            events_received: o.events_received,
         }
     }
 
@@ -120,6 +128,10 @@ impl Report {
             "storm_s": self.storm_s,
             "idle_connections": self.sessions_held,
             "server_rss_idle_mib": self.server_rss_idle_mib,
+            "changes_sent": self.changes_sent,
+            "refused": self.refused,
+            "typing_sent": self.typing_sent,
+            "events_received": self.events_received,
         })
         .to_string()
     }
@@ -135,6 +147,7 @@ impl Report {
              connect+login       {:>10.2} s ({:.1} logins/s)\n\
              join rooms          {:>10.2} s\n\
              messages sent       {:>10}\n\
+             reactions+edits     {:>10} ({} refused; typing {}; events received {})\n\
              deliveries          {:>10} of {} expected (lost {}, duplicates {})\n\
              delivered           {:>10.0} /s over {:.2} s\n\
              latency p50/p99/max {:>7.2} / {:.2} / {:.2} ms\n\
@@ -150,6 +163,10 @@ impl Report {
             self.logins_per_sec,
             self.join_s,
             self.messages_sent,
+            self.changes_sent,
+            self.refused,
+            self.typing_sent,
+            self.events_received,
             self.deliveries_received,
             self.deliveries_expected,
             self.lost,
@@ -206,6 +223,7 @@ mod tests {
             storm: 0,
             offline: 0,
             server_pid: None,
+            mix: false,
         };
         let o = Outcome {
             messages_sent: 8,

@@ -45,6 +45,8 @@ pub struct Plan {
     pub offline: usize,
     /// The server's process id, to read its memory while clients idle.
     pub server_pid: Option<u32>,
+    /// Reactions, edits and typing among the messages (see [`crate::mix`]).
+    pub mix: bool,
 }
 
 /// What was measured.
@@ -74,6 +76,14 @@ pub struct Outcome {
     pub sessions_held: usize,
     /// The server's resident memory while they were held (MiB).
     pub server_rss_idle_mib: Option<f64>,
+    /// Reactions and edits sent (`--mix`), acknowledged or refused.
+    pub changes_sent: u64,
+    /// Of those, the ones refused.
+    pub refused: u64,
+    /// `typing` requests sent.
+    pub typing_sent: u64,
+    /// `change` and `typing` events received.
+    pub events_received: u64,
 }
 
 const PASSWORD: &str = "bench password 123";
@@ -143,19 +153,40 @@ struct Incoming<'a> {
     kind: std::borrow::Cow<'a, str>,
     #[serde(borrow, default)]
     text: Option<std::borrow::Cow<'a, str>>,
+    /// A message's id.
+    #[serde(default)]
+    id: Option<u64>,
+    /// An ack's message id, and the client id saying what it acks.
+    #[serde(default)]
+    message_id: Option<u64>,
+    #[serde(borrow, default)]
+    client_id: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// What one record from the server was, to the generator.
 enum Got {
-    Delivery(Option<(usize, usize, u64)>),
-    Ack,
+    /// A message: its payload and id.
+    Delivery(Option<(usize, usize, u64)>, Option<u64>),
+    /// An ack: of a message (with its id) or of a change.
+    Ack(Option<u64>),
+    /// A change or typing indicator from someone else.
+    Event,
+    /// A refused request.
+    Refused,
     Other,
 }
 
 fn classify(plaintext: &[u8]) -> Got {
     match serde_json::from_slice::<Incoming<'_>>(plaintext) {
-        Ok(m) if m.kind == "message" => Got::Delivery(m.text.as_deref().and_then(payload::decode)),
-        Ok(m) if m.kind == "ack" => Got::Ack,
+        Ok(m) if m.kind == "message" => {
+            Got::Delivery(m.text.as_deref().and_then(payload::decode), m.id)
+        }
+        Ok(m) if m.kind == "ack" => {
+            let message = m.client_id.as_deref().is_some_and(|c| c.starts_with('m'));
+            Got::Ack(m.message_id.filter(|_| message))
+        }
+        Ok(m) if m.kind == "change" || m.kind == "typing" => Got::Event,
+        Ok(m) if m.kind == "error" => Got::Refused,
         _ => Got::Other,
     }
 }
@@ -289,6 +320,15 @@ pub async fn run_with(
     Ok(out)
 }
 
+/// What the mixed workload counts across clients.
+#[derive(Default)]
+struct MixCounters {
+    changes: AtomicU64,
+    typing: AtomicU64,
+    refused: AtomicU64,
+    events: AtomicU64,
+}
+
 struct Received {
     count: u64,
     duplicates: u64,
@@ -302,9 +342,11 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
     for i in 0..n {
         members[i % plan.rooms] += 1;
     }
+    let per_messages = crate::mix::messages_of(plan.mix, plan.messages);
     out.deliveries_expected = (0..n)
-        .map(|i| ((members[i % plan.rooms] - 1) * plan.messages) as u64)
+        .map(|i| ((members[i % plan.rooms] - 1) * per_messages) as u64)
         .sum();
+    let counters = Arc::new(MixCounters::default());
 
     let epoch = Instant::now();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -314,7 +356,12 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     for (i, raw) in clients.into_iter().enumerate() {
         let (mut reader, mut writer) = raw.split();
-        let expected = ((members[i % plan.rooms] - 1) * plan.messages) as u64;
+        let expected = ((members[i % plan.rooms] - 1) * per_messages) as u64;
+        // The newest message seen in the room, and this client's own
+        // newest: what its reactions and edits aim at.
+        let (seen_id, own_id) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (seen_w, own_w) = (seen_id.clone(), own_id.clone());
+        let recv_counters = counters.clone();
         let window = Arc::new(Semaphore::new(plan.window));
         let acks = window.clone();
         let mut stop = stop_rx.clone();
@@ -331,7 +378,13 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
             let mut acked = 0usize;
             while r.count < expected || acked < per {
                 let mut on_message = |m: &[u8]| match classify(m) {
-                    Got::Delivery(Some((from, seq, sent))) => {
+                    Got::Delivery(payload, id) => {
+                        if let Some(id) = id {
+                            seen_w.fetch_max(id, Ordering::Relaxed);
+                        }
+                        let Some((from, seq, sent)) = payload else {
+                            return;
+                        };
                         if seen.mark(from, seq) {
                             let now = epoch.elapsed().as_nanos() as u64;
                             r.count += 1;
@@ -341,11 +394,22 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
                             r.duplicates += 1;
                         }
                     }
-                    Got::Ack => {
+                    Got::Ack(message) => {
+                        if let Some(id) = message {
+                            own_w.fetch_max(id, Ordering::Relaxed);
+                        }
                         acked += 1;
                         acks.add_permits(1);
                     }
-                    Got::Delivery(None) | Got::Other => {}
+                    Got::Refused => {
+                        recv_counters.refused.fetch_add(1, Ordering::Relaxed);
+                        acked += 1;
+                        acks.add_permits(1);
+                    }
+                    Got::Event => {
+                        recv_counters.events.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Got::Other => {}
                 };
                 let open = tokio::select! {
                     open = reader.each_in_next(&mut on_message) => open,
@@ -357,21 +421,43 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
             }
             (r, reader)
         });
-        let (rate, size, room) = (plan.rate, plan.size, room_of(tag, i, plan.rooms));
-        let sent = sent.clone();
+        let (rate, size, mix) = (plan.rate, plan.size, plan.mix);
+        let room = Target::Room(room_of(tag, i, plan.rooms));
+        let (sent, counters) = (sent.clone(), counters.clone());
         senders.spawn(async move {
             tokio::time::sleep_until(start).await;
+            let mut typed: Option<tokio::time::Instant> = None;
             for seq in 0..per {
                 if let Some(rate) = rate {
                     let k = (seq * senders_n + i) as f64;
                     tokio::time::sleep_until(start + Duration::from_secs_f64(k / rate)).await;
                 }
                 window.acquire().await?.forget();
+                let op = crate::mix::op(mix, seq);
+                let target = match op {
+                    crate::mix::Op::React => seen_id.load(Ordering::Relaxed),
+                    _ => own_id.load(Ordering::Relaxed),
+                };
+                if op != crate::mix::Op::Message {
+                    // Before anything is acked there is nothing to change
+                    // yet: the bench waits for its own first message.
+                    if let Some(r) = crate::mix::change(op, seq, &room, target.max(1)) {
+                        writer.send(r).await?;
+                        counters.changes.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+                let repeat = Duration::from_millis(cove_common::limits::TYPING_REPEAT_MS);
+                if mix && typed.is_none_or(|t| t.elapsed() >= repeat) {
+                    typed = Some(tokio::time::Instant::now());
+                    writer.send(Request::Typing { with: room.clone() }).await?;
+                    counters.typing.fetch_add(1, Ordering::Relaxed);
+                }
                 let text = payload::encode(i, seq, epoch.elapsed().as_nanos() as u64, size);
                 writer
                     .send(Request::Send {
                         client_id: ClientMsgId::new(format!("m{seq}"))?,
-                        to: Target::Room(room.clone()),
+                        to: room.clone(),
                         text: MessageText::new(text)?,
                         reply_to: None,
                     })
@@ -410,6 +496,10 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
     stopper.abort();
     drop(sessions);
     out.messages_sent = sent.load(Ordering::Relaxed);
+    out.changes_sent = counters.changes.load(Ordering::Relaxed);
+    out.typing_sent = counters.typing.load(Ordering::Relaxed);
+    out.refused = counters.refused.load(Ordering::Relaxed);
+    out.events_received = counters.events.load(Ordering::Relaxed);
     out.message_s = last.saturating_duration_since(first_send).as_secs_f64();
     out.latency_us = Some(hist);
     Ok(())

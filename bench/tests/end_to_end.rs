@@ -44,7 +44,29 @@ fn small_plan() -> Plan {
         storm: 0,
         offline: 0,
         server_pid: None,
+        mix: false,
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mixed_workload_reacts_edits_and_types_without_refusals() {
+    let (addr, handle, _dir) = start_server().await;
+    let plan = Plan {
+        messages: 40,
+        mix: true,
+        ..small_plan()
+    };
+    let out = run(&addr, &plan, "x").await.unwrap();
+    // 34 of each client's 40 requests are messages, 6 are changes.
+    assert_eq!(out.messages_sent, 6 * 34);
+    assert_eq!(out.changes_sent, 6 * 6);
+    assert_eq!(out.deliveries_received, 6 * 5 * 34);
+    assert_eq!(out.duplicates, 0);
+    assert_eq!(out.refused, 0, "every reaction and edit found its message");
+    assert!(out.typing_sent >= 6, "every client typed at least once");
+    // Every change reached the five others; typing adds to that.
+    assert!(out.events_received >= 6 * 6 * 5, "{}", out.events_received);
+    handle.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -165,6 +165,7 @@ fn main() -> Result<()> {
                 storm: 0,
                 offline: 0,
                 server_pid: None,
+                mix: false,
             };
             let mut failed = false;
             for attack in attacks {
