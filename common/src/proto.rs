@@ -128,6 +128,18 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         remove: bool,
     },
+    /// Change the account's password (since v5), answered by
+    /// [`ServerMessage::PasswordChanged`]. The history stays readable: its
+    /// key is wrapped again under the new password.
+    ChangePassword {
+        /// The password now.
+        old: Password,
+        /// The new one.
+        new: Password,
+        /// Also end every other session of the account.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sign_out_others: bool,
+    },
     /// Fetch a page of the user's own history of one conversation, newest
     /// first.
     History {
@@ -399,6 +411,13 @@ pub enum ServerMessage {
         /// `more` is.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cursor: Option<HistoryCursor>,
+    },
+    /// Reply to `change_password` (since v5): the new password is stored.
+    PasswordChanged {
+        /// The request id.
+        id: u64,
+        /// How many other sessions were signed out.
+        signed_out: u32,
     },
     /// Reply to `ping`.
     Pong {
@@ -674,6 +693,7 @@ impl ServerMessage {
             | ServerMessage::Members { id, .. }
             | ServerMessage::History { id, .. }
             | ServerMessage::Search { id, .. }
+            | ServerMessage::PasswordChanged { id, .. }
             | ServerMessage::Pong { id } => Some(*id),
             ServerMessage::Error { id, .. } | ServerMessage::Read { id, .. } => *id,
             ServerMessage::Message(_)

@@ -1,6 +1,6 @@
 //! Edits, deletions, replies and reactions (protocol v5) on the wire: every
 //! example of docs/protocol.md, byte for byte, and the rules on emojis;
-//! and mentions (also v5).
+//! mentions and password changes (also v5).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use cove_common::proto::{Change, ChangeKind, ChatMessage, Quote, Reaction, Unparsed};
@@ -336,4 +336,38 @@ fn mentions_match_the_document() {
         .encode(),
         r#"{"type":"rooms","id":24,"rooms":[{"name":"general","members":2,"online":1,"unread":4,"mentions":1}],"total":1}"#,
     );
+}
+
+#[test]
+fn change_password_matches_the_document() {
+    let r = ClientMessage {
+        id: 25,
+        request: Request::ChangePassword {
+            old: cove_common::Password::new("correct horse").unwrap(),
+            new: cove_common::Password::new("battery staple").unwrap(),
+            sign_out_others: true,
+        },
+    };
+    documented(
+        r.encode(),
+        r#"{"id":25,"type":"change_password","old":"correct horse","new":"battery staple","sign_out_others":true}"#,
+    );
+    documented(
+        ServerMessage::PasswordChanged {
+            id: 25,
+            signed_out: 1,
+        }
+        .encode(),
+        r#"{"type":"password_changed","id":25,"signed_out":1}"#,
+    );
+    documented(
+        ServerMessage::Bye {
+            reason: "signed out: the password was changed".into(),
+        }
+        .encode(),
+        r#"{"type":"bye","reason":"signed out: the password was changed"}"#,
+    );
+    // A new password that breaks the limits makes the request invalid.
+    let short = br#"{"id":26,"type":"change_password","old":"correct horse","new":"short"}"#;
+    assert!(ClientMessage::parse(short).is_err());
 }

@@ -210,6 +210,24 @@ pub fn create(
     ))
 }
 
+/// Credentials for a new password over the same history key pair: a fresh
+/// salt and verifier, and the history key wrapped under the new password,
+/// so the history written so far stays readable (a password change).
+pub fn rewrap(
+    secret: &HistorySecret,
+    password: &Password,
+    params: &KdfParams,
+) -> Result<Credentials, CredentialError> {
+    let salt: [u8; SALT_LEN] = random_bytes();
+    let d = derive(password, &salt, params)?;
+    let raw = Zeroizing::new(secret.0.to_bytes());
+    Ok(Credentials {
+        phc: format_phc(params, &salt, d.verifier.as_ref()),
+        history_public: secret.public(),
+        wrapped_history_secret: wrap_key(&d.wrap).seal(WRAP_HEADER, raw.as_ref()),
+    })
+}
+
 /// Checks a password (one Argon2id run) and unwraps the history key.
 pub fn verify(creds: &Credentials, password: &Password) -> Result<HistorySecret, CredentialError> {
     let (params, salt, stored) = parse_phc(&creds.phc)?;
@@ -254,6 +272,21 @@ mod tests {
         assert_eq!(again.public(), secret.public());
         assert_eq!(
             verify(&creds, &pw("wrong horse")).unwrap_err(),
+            CredentialError::WrongPassword
+        );
+    }
+
+    #[test]
+    fn rewrapping_keeps_the_history_key_under_the_new_password_only() {
+        let params = KdfParams::insecure_for_tests();
+        let (old, secret) = create(&pw("old password"), &params).unwrap();
+        let new = rewrap(&secret, &pw("new password"), &params).unwrap();
+        assert_eq!(new.history_public, old.history_public);
+        assert_ne!(new.phc, old.phc, "a fresh salt and verifier");
+        let opened = verify(&new, &pw("new password")).unwrap();
+        assert_eq!(opened.secret().to_bytes(), secret.secret().to_bytes());
+        assert_eq!(
+            verify(&new, &pw("old password")).unwrap_err(),
             CredentialError::WrongPassword
         );
     }

@@ -379,7 +379,9 @@ impl ChatState {
             }
             // A search page answers a request, always: one that is not
             // tracked belongs to a search no longer shown.
-            ServerMessage::Pong { .. } | ServerMessage::Search { .. } => {}
+            ServerMessage::Pong { .. }
+            | ServerMessage::Search { .. }
+            | ServerMessage::PasswordChanged { .. } => {}
             ServerMessage::Typing { with, user } => {
                 self.someone_typing(with, user, now_ms());
             }

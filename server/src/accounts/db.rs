@@ -164,6 +164,22 @@ impl AccountDb {
         .await
     }
 
+    /// Replaces `user`'s credentials (a password change) and saves; on a
+    /// failed save the old ones stay, in memory as on disk.
+    pub async fn set_credentials(&self, user: UserId, creds: Credentials) -> Result<(), DbError> {
+        self.run(move |db| {
+            let old = db.set_credentials(&user, creds);
+            if let Err(e) = db.save() {
+                if let Some(old) = old {
+                    db.set_credentials(&user, old);
+                }
+                return Err(e.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Adds `user` to `room` (creating the room) and saves.
     pub async fn add_member(&self, room: RoomName, user: UserId) -> Result<(), DbError> {
         self.run(move |db| {

@@ -176,6 +176,26 @@ impl Accounts {
         outcome.ok_or(AuthError::Failed)
     }
 
+    /// Checks `old` like a login (the same throttle: a wrong password counts
+    /// as a failed login from `addr`), then makes credentials for `new`
+    /// over the same history key. The caller stores them.
+    pub async fn new_password(
+        &self,
+        db: &AccountDb,
+        name: Username,
+        old: Password,
+        new: Password,
+        addr: IpAddr,
+    ) -> Result<(UserCtx, Credentials), AuthError> {
+        let (user, secret) = self.login(db, name, old, addr).await?;
+        let kdf = self.kdf.clone();
+        let creds = self
+            .hash(move || credentials::rewrap(&secret, &new, &kdf))
+            .await?
+            .map_err(|_| AuthError::Internal)?;
+        Ok((user, creds))
+    }
+
     /// Waits until the throttle lets an attempt start (or refuses it).
     async fn begin_attempt(
         &self,

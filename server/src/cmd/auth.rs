@@ -1,6 +1,7 @@
 //! `register` and `login`, and the `welcome` that answers either.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use cove_common::proto::SessionInfo;
 use cove_common::time::now_ms;
@@ -9,7 +10,7 @@ use cove_common::{ErrorCode, Password, ServerMessage, Username};
 use crate::accounts::{AuthError, UserCtx};
 use crate::credentials::HistorySecret;
 use crate::hub::{ConnId, HubError};
-use crate::outbox::Outbox;
+use crate::outbox::{Kick, Outbox};
 use crate::state::ServerState;
 
 /// Why a `register` or `login` was refused.
@@ -71,6 +72,36 @@ pub(super) async fn login(
     Ok(state.accounts.login(db, name, password, addr).await?)
 }
 
+/// Checks the old password like a login, stores credentials for the new
+/// one over the same history key, and signs out the user's other sessions
+/// if asked; answers with the number signed out.
+pub(super) async fn change_password(
+    state: &ServerState,
+    user: &UserCtx,
+    conn: ConnId,
+    (old, new, sign_out_others): (Password, Password, bool),
+    addr: IpAddr,
+) -> Result<u32, AuthFailure> {
+    let db = state.hub.accounts_db();
+    let (checked, creds) = state
+        .accounts
+        .new_password(db, user.name.clone(), old, new, addr)
+        .await?;
+    if checked.id != user.id {
+        // The name now names another account (impossible while names
+        // stay reserved): refuse rather than touch it.
+        return Err(AuthError::Failed.into());
+    }
+    db.set_credentials(user.id.clone(), creds)
+        .await
+        .map_err(HubError::from)?;
+    Ok(if sign_out_others {
+        state.hub.sign_out_others(user, conn)
+    } else {
+        0
+    })
+}
+
 /// Attaches the new session to the hub (its peers may be told the user came
 /// online) and builds the `welcome` reply with rooms, unread counts and
 /// direct conversations.
@@ -79,9 +110,10 @@ pub(super) fn welcome(
     user: &UserCtx,
     conn: ConnId,
     outbox: Outbox,
+    sign_out: Arc<Kick>,
     id: u64,
 ) -> ServerMessage {
-    let attached = state.hub.attach(user, conn, outbox);
+    let attached = state.hub.attach(user, conn, outbox, sign_out);
     ServerMessage::Welcome {
         id,
         session: SessionInfo {

@@ -78,6 +78,9 @@ pub struct ConnState {
     /// When the recent records that were not JSON objects arrived.
     non_objects: VecDeque<Instant>,
     exited: bool,
+    /// Set when another session of the user changed the password and
+    /// signed this one out.
+    sign_out: Arc<Kick>,
 }
 
 /// What the connection does after a request.
@@ -110,6 +113,7 @@ impl ConnState {
             acks: FuturesOrdered::new(),
             non_objects: VecDeque::new(),
             exited: false,
+            sign_out: Arc::new(Kick::default()),
         }
     }
 
@@ -146,6 +150,14 @@ impl ConnState {
                 biased;
                 _ = kick.kicked() => {
                     info!(peer = %self.peer, "connection kicked (not reading or closed)");
+                    return;
+                }
+                _ = self.sign_out.kicked() => {
+                    while let Some(ack) = self.acks.next().await {
+                        self.reply(ack);
+                    }
+                    info!(peer = %self.peer, "signed out by a password change");
+                    self.outbox.close_with(bye(BYE_SIGNED_OUT));
                     return;
                 }
                 _ = shutdown.changed() => {
@@ -287,6 +299,28 @@ impl ConnState {
                 "this connection is already logged in",
             ))),
             Request::Ping => Ok(Some(ServerMessage::Pong { id })),
+            Request::ChangePassword {
+                old,
+                new,
+                sign_out_others,
+            } => {
+                let addr = self.peer.ip();
+                let asked = (old, new, sign_out_others);
+                match auth::change_password(&state, &user, self.conn, asked, addr).await {
+                    Ok(signed_out) => Ok(Some(ServerMessage::PasswordChanged { id, signed_out })),
+                    Err(e) => {
+                        let text = match e.code() {
+                            ErrorCode::Storage => {
+                                "the new password could not be stored; the old one still works"
+                                    .to_owned()
+                            }
+                            _ => e.client_text(),
+                        };
+                        self.reply(ServerMessage::error(Some(id), e.code(), text));
+                        Ok(None)
+                    }
+                }
+            }
             Request::Logout => {
                 self.exited = true;
                 return Flow::Close(Some(bye("goodbye")));
@@ -439,7 +473,14 @@ impl ConnState {
         };
         match result {
             Ok((user, secret)) => {
-                let welcome = auth::welcome(&state, &user, self.conn, self.outbox.clone(), id);
+                let welcome = auth::welcome(
+                    &state,
+                    &user,
+                    self.conn,
+                    self.outbox.clone(),
+                    self.sign_out.clone(),
+                    id,
+                );
                 self.reply(welcome);
                 self.user = Some(LoggedIn {
                     user,
@@ -459,6 +500,8 @@ impl ConnState {
 pub const BYE_NOT_OBJECTS: &str = "too many records that are not JSON objects";
 /// See [`BYE_NOT_OBJECTS`].
 pub const BYE_NO_LOGIN: &str = "not logged in in time";
+/// See [`BYE_NOT_OBJECTS`].
+pub const BYE_SIGNED_OUT: &str = "signed out: the password was changed";
 
 /// The last message of a connection the server closes.
 pub fn bye(reason: &str) -> Bytes {

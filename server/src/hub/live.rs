@@ -11,7 +11,7 @@ use std::time::Instant;
 use cove_common::proto::{MessageId, RoomInfo};
 use cove_common::{RoomName, Username};
 
-use crate::outbox::Outbox;
+use crate::outbox::{Kick, Outbox};
 use crate::store::users::{MarkedConv, UserDb, UserId};
 
 use super::dedup::RecentIds;
@@ -27,6 +27,9 @@ use super::{ConnId, HubError};
 pub(super) struct OnlineSession {
     pub(super) conn: ConnId,
     pub(super) outbox: Outbox,
+    /// Ends the session with a goodbye (another session changed the
+    /// password and signed the others out).
+    pub(super) sign_out: Arc<Kick>,
 }
 
 /// One account as the hub sees it.

@@ -1,6 +1,8 @@
 //! Presence: attaching and detaching a user's sessions, and the
 //! online/offline/left notices their room peers get.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use cove_common::Username;
 use cove_common::limits::{DIRECTS_LIST_MAX, ROOMS_LIST_MAX};
@@ -8,7 +10,7 @@ use cove_common::proto::{DirectUnread, Notice, NoticeKind, RoomInfo, ServerMessa
 use cove_common::time::now_ms;
 
 use crate::accounts::UserCtx;
-use crate::outbox::Outbox;
+use crate::outbox::{Kick, Outbox};
 use crate::sync::lock;
 
 use super::live::OnlineSession;
@@ -21,13 +23,23 @@ impl Hub {
     /// counts, their direct-conversation partners by name, at most
     /// [`ROOMS_LIST_MAX`] and [`DIRECTS_LIST_MAX`] of them, and the unread
     /// counts of those direct conversations that have any.
-    pub fn attach(&self, user: &UserCtx, conn: ConnId, outbox: Outbox) -> Attached {
+    pub fn attach(
+        &self,
+        user: &UserCtx,
+        conn: ConnId,
+        outbox: Outbox,
+        sign_out: Arc<Kick>,
+    ) -> Attached {
         let mut live = lock(&self.live);
         let Some(u) = live.users.get_mut(&user.id) else {
             return Attached::default();
         };
         let first = u.sessions.is_empty();
-        u.sessions.push(OnlineSession { conn, outbox });
+        u.sessions.push(OnlineSession {
+            conn,
+            outbox,
+            sign_out,
+        });
         live.rebuild_user_rooms(&user.id);
         if first {
             let notice = notice_bytes(NoticeKind::Online {
@@ -79,6 +91,21 @@ impl Hub {
             directs,
             direct_unread,
         }
+    }
+
+    /// Signs out every session of `user` but `conn` (after a password
+    /// change); returns how many.
+    pub fn sign_out_others(&self, user: &UserCtx, conn: ConnId) -> u32 {
+        let live = lock(&self.live);
+        let Some(u) = live.users.get(&user.id) else {
+            return 0;
+        };
+        let mut n = 0;
+        for s in u.sessions.iter().filter(|s| s.conn != conn) {
+            s.sign_out.kick();
+            n += 1;
+        }
+        n
     }
 
     /// Detaches a session. If it was the user's last, room peers are told:

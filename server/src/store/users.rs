@@ -329,6 +329,13 @@ impl UserDb {
         id
     }
 
+    /// Replaces an account's credentials; returns the old ones (`None` for
+    /// an unknown id).
+    pub fn set_credentials(&mut self, id: &UserId, creds: Credentials) -> Option<Credentials> {
+        let u = self.doc.users.iter_mut().find(|u| u.id == *id)?;
+        Some(std::mem::replace(&mut u.credentials, creds))
+    }
+
     /// Removes an account that was just inserted, when saving it failed.
     pub fn remove_user(&mut self, id: &UserId) {
         self.doc.users.retain(|u| u.id != *id);
