@@ -140,6 +140,12 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         sign_out_others: bool,
     },
+    /// Delete the account (since v5): answered by
+    /// [`ServerMessage::AccountDeleted`], then the connection closes.
+    DeleteAccount {
+        /// The account's password, as a confirmation.
+        password: Password,
+    },
     /// Fetch a page of the user's own history of one conversation, newest
     /// first.
     History {
@@ -419,6 +425,12 @@ pub enum ServerMessage {
         /// How many other sessions were signed out.
         signed_out: u32,
     },
+    /// Reply to `delete_account` (since v5): the account is gone; a `bye`
+    /// follows.
+    AccountDeleted {
+        /// The request id.
+        id: u64,
+    },
     /// Reply to `ping`.
     Pong {
         /// The request id.
@@ -550,6 +562,11 @@ pub enum NoticeKind {
         /// The user.
         user: Username,
     },
+    /// A user deleted their account (since v5).
+    Deleted {
+        /// The user.
+        user: Username,
+    },
 }
 
 impl Notice {
@@ -561,6 +578,7 @@ impl Notice {
             NoticeKind::Online { user } => format!("{user} is online"),
             NoticeKind::Offline { user } => format!("{user} went offline"),
             NoticeKind::Exited { user } => format!("{user} left the chat"),
+            NoticeKind::Deleted { user } => format!("{user} deleted their account"),
         };
         Self { ts, kind, text }
     }
@@ -694,6 +712,7 @@ impl ServerMessage {
             | ServerMessage::History { id, .. }
             | ServerMessage::Search { id, .. }
             | ServerMessage::PasswordChanged { id, .. }
+            | ServerMessage::AccountDeleted { id }
             | ServerMessage::Pong { id } => Some(*id),
             ServerMessage::Error { id, .. } | ServerMessage::Read { id, .. } => *id,
             ServerMessage::Message(_)

@@ -1,6 +1,6 @@
 //! Edits, deletions, replies and reactions (protocol v5) on the wire: every
 //! example of docs/protocol.md, byte for byte, and the rules on emojis;
-//! mentions and password changes (also v5).
+//! mentions, password changes and account deletion (also v5).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use cove_common::proto::{Change, ChangeKind, ChatMessage, Quote, Reaction, Unparsed};
@@ -370,4 +370,38 @@ fn change_password_matches_the_document() {
     // A new password that breaks the limits makes the request invalid.
     let short = br#"{"id":26,"type":"change_password","old":"correct horse","new":"short"}"#;
     assert!(ClientMessage::parse(short).is_err());
+}
+
+#[test]
+fn delete_account_matches_the_document() {
+    use cove_common::proto::{Notice, NoticeKind};
+    let r = ClientMessage {
+        id: 27,
+        request: Request::DeleteAccount {
+            password: cove_common::Password::new("battery staple").unwrap(),
+        },
+    };
+    documented(
+        r.encode(),
+        r#"{"id":27,"type":"delete_account","password":"battery staple"}"#,
+    );
+    documented(
+        ServerMessage::AccountDeleted { id: 27 }.encode(),
+        r#"{"type":"account_deleted","id":27}"#,
+    );
+    documented(
+        ServerMessage::Bye {
+            reason: "account deleted".into(),
+        }
+        .encode(),
+        r#"{"type":"bye","reason":"account deleted"}"#,
+    );
+    documented(
+        ServerMessage::Notice(Notice::new(
+            1_763_800_020_000,
+            NoticeKind::Deleted { user: u("alice") },
+        ))
+        .encode(),
+        r#"{"type":"notice","ts":1763800020000,"kind":{"event":"deleted","user":"alice"},"text":"alice deleted their account"}"#,
+    );
 }

@@ -20,6 +20,31 @@ pub enum Outgoing {
     Close(Bytes),
 }
 
+/// Ends a logged-in session from another one, with a goodbye: a password
+/// change with `sign_out_others`, or the account's deletion.
+#[derive(Debug, Default)]
+pub struct SignOut {
+    kick: Kick,
+    reason: std::sync::Mutex<Option<&'static str>>,
+}
+
+impl SignOut {
+    /// Asks the session to say `reason` in its `bye` and close.
+    pub fn sign_out(&self, reason: &'static str) {
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+        self.kick.kick();
+    }
+
+    /// Resolves with the reason once signed out.
+    pub async fn signed_out(&self) -> &'static str {
+        self.kick.kicked().await;
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or("signed out")
+    }
+}
+
 /// Tells a connection's tasks to stop, from anywhere.
 #[derive(Debug, Default)]
 pub struct Kick {

@@ -2,6 +2,8 @@
 //! is checked like a login, the new one works from then on, also after a
 //! restart, the history written before stays readable, other sessions are
 //! signed out only when asked, and a wrong old password changes nothing.
+//! Deleting an account: password checked, sessions closed, peers told,
+//! files gone, name kept, others' conversations kept.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod support;
@@ -102,4 +104,125 @@ async fn a_new_password_opens_the_same_history_and_signs_out_the_others() {
     assert_eq!(n, Ok(0));
     let id = _third.send(Request::Ping).await.unwrap();
     expect(&mut t_ev, "pong", |m| m.answers() == Some(id)).await;
+}
+
+#[tokio::test]
+async fn a_deleted_account_is_gone_but_its_name_and_its_messages_stay() {
+    let mut srv = TestServer::start().await;
+    let (alice, mut a_ev, _) = register(&srv.addr, "alice").await;
+    let (_alice2, mut a2_ev, _) = login(&srv.addr, "alice").await;
+    let (bob, mut b_ev, _) = register(&srv.addr, "bob").await;
+    let dm = Target::User(user("bob"));
+    let id = alice
+        .say(
+            dm,
+            MessageText::new("keep this, bob").unwrap(),
+            ClientMsgId::new("m1").unwrap(),
+        )
+        .await
+        .unwrap();
+    acked_message_id(&mut a_ev, id).await;
+    let history = srv.data_dir().join("chat_histories");
+    let files_before = files_under(&history).len();
+
+    // A wrong password deletes nothing.
+    let id = alice
+        .send(Request::DeleteAccount {
+            password: Password::new("not the password").unwrap(),
+        })
+        .await
+        .unwrap();
+    let e = expect(&mut a_ev, "error", |m| m.answers() == Some(id)).await;
+    assert!(matches!(
+        e,
+        ServerMessage::Error {
+            code: ErrorCode::AuthFailed,
+            ..
+        }
+    ));
+
+    let id = alice
+        .send(Request::DeleteAccount {
+            password: Password::new(PASSWORD).unwrap(),
+        })
+        .await
+        .unwrap();
+    expect(
+        &mut a_ev,
+        "account_deleted",
+        |m| matches!(m, ServerMessage::AccountDeleted { id: i } if *i == id),
+    )
+    .await;
+    let bye = expect(&mut a_ev, "bye", |m| matches!(m, ServerMessage::Bye { .. })).await;
+    assert!(
+        matches!(&bye, ServerMessage::Bye { reason } if reason == cove_server::cmd::BYE_DELETED)
+    );
+    let bye = expect(&mut a2_ev, "bye", |m| {
+        matches!(m, ServerMessage::Bye { .. })
+    })
+    .await;
+    assert!(
+        matches!(&bye, ServerMessage::Bye { reason } if reason == cove_server::cmd::BYE_DELETED_ELSEWHERE)
+    );
+    let n = expect(&mut b_ev, "notice", |m| {
+        matches!(m, ServerMessage::Notice(_))
+    })
+    .await;
+    let ServerMessage::Notice(n) = n else {
+        unreachable!()
+    };
+    assert_eq!(n.text, "alice deleted their account");
+
+    // Bob keeps the conversation; nothing more goes to alice.
+    let (messages, _) = history_page(&bob, &mut b_ev, Target::User(user("alice")), None, 5).await;
+    assert_eq!(messages[0].text_str(), "keep this, bob");
+    let id = bob
+        .say(
+            Target::User(user("alice")),
+            MessageText::new("hello?").unwrap(),
+            ClientMsgId::new("b1").unwrap(),
+        )
+        .await
+        .unwrap();
+    let e = expect(&mut b_ev, "error", |m| m.answers() == Some(id)).await;
+    assert!(matches!(
+        e,
+        ServerMessage::Error {
+            code: ErrorCode::NoSuchUser,
+            ..
+        }
+    ));
+
+    srv.restart().await;
+    assert!(
+        log_in(&srv.addr, PASSWORD).await.is_err(),
+        "no account to log in to"
+    );
+    let taken = try_auth(
+        &srv.addr,
+        Auth::Register {
+            username: user("Alice"),
+            password: Password::new(PASSWORD).unwrap(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            taken,
+            Err(ClientError::Rejected {
+                code: ErrorCode::NameTaken,
+                ..
+            })
+        ),
+        "{taken:?}"
+    );
+    let (_bob, _b_ev, w) = login(&srv.addr, "bob").await;
+    assert_eq!(
+        w.directs,
+        [user("alice")],
+        "bob still finds the conversation"
+    );
+    // Her history file is gone; bob's remains.
+    let after = files_under(&history);
+    assert_eq!(after.len(), files_before - 1, "{after:?}");
 }

@@ -381,7 +381,8 @@ impl ChatState {
             // tracked belongs to a search no longer shown.
             ServerMessage::Pong { .. }
             | ServerMessage::Search { .. }
-            | ServerMessage::PasswordChanged { .. } => {}
+            | ServerMessage::PasswordChanged { .. }
+            | ServerMessage::AccountDeleted { .. } => {}
             ServerMessage::Typing { with, user } => {
                 self.someone_typing(with, user, now_ms());
             }

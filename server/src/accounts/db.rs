@@ -146,7 +146,7 @@ impl AccountDb {
         credentials: Credentials,
     ) -> Result<UserId, DbError> {
         self.run(move |db| {
-            if db.find_by_name(&name).is_some() {
+            if db.name_taken(&name) {
                 return Err(DbError::NameTaken(name));
             }
             let general = RoomName::general();
@@ -173,6 +173,21 @@ impl AccountDb {
                 if let Some(old) = old {
                     db.set_credentials(&user, old);
                 }
+                return Err(e.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes an account (see [`UserDb::retire_user`]) and saves; on a
+    /// failed save nothing changed, in memory as on disk.
+    pub async fn delete_account(&self, user: UserId) -> Result<(), DbError> {
+        self.run(move |db| {
+            let before = db.snapshot();
+            db.retire_user(&user, now_ms());
+            if let Err(e) = db.save() {
+                db.restore(before);
                 return Err(e.into());
             }
             Ok(())

@@ -10,7 +10,7 @@ use cove_common::{ErrorCode, Password, ServerMessage, Username};
 use crate::accounts::{AuthError, UserCtx};
 use crate::credentials::HistorySecret;
 use crate::hub::{ConnId, HubError};
-use crate::outbox::{Kick, Outbox};
+use crate::outbox::{Outbox, SignOut};
 use crate::state::ServerState;
 
 /// Why a `register` or `login` was refused.
@@ -96,10 +96,34 @@ pub(super) async fn change_password(
         .await
         .map_err(HubError::from)?;
     Ok(if sign_out_others {
-        state.hub.sign_out_others(user, conn)
+        state.hub.sign_out_others(user, conn, super::BYE_SIGNED_OUT)
     } else {
         0
     })
+}
+
+/// Checks the password like a login, then deletes the account (see
+/// [`crate::hub::Hub::delete_account`]).
+pub(super) async fn delete_account(
+    state: &ServerState,
+    user: &UserCtx,
+    conn: ConnId,
+    password: Password,
+    addr: IpAddr,
+) -> Result<(), AuthFailure> {
+    let db = state.hub.accounts_db();
+    let (checked, _secret) = state
+        .accounts
+        .login(db, user.name.clone(), password, addr)
+        .await?;
+    if checked.id != user.id {
+        return Err(AuthError::Failed.into());
+    }
+    state
+        .hub
+        .delete_account(user, conn, super::BYE_DELETED_ELSEWHERE)
+        .await?;
+    Ok(())
 }
 
 /// Attaches the new session to the hub (its peers may be told the user came
@@ -110,7 +134,7 @@ pub(super) fn welcome(
     user: &UserCtx,
     conn: ConnId,
     outbox: Outbox,
-    sign_out: Arc<Kick>,
+    sign_out: Arc<SignOut>,
     id: u64,
 ) -> ServerMessage {
     let attached = state.hub.attach(user, conn, outbox, sign_out);

@@ -34,7 +34,7 @@ use crate::admission::PendingSlot;
 use crate::connection::FrameReader;
 use crate::credentials::HistorySecret;
 use crate::hub::{ChangeAsk, ConnId, HubError, PageAsk, SearchAsk};
-use crate::outbox::{Kick, Outbox};
+use crate::outbox::{Kick, Outbox, SignOut};
 use crate::state::ServerState;
 
 /// Records that are not JSON objects at all tolerated in
@@ -80,7 +80,7 @@ pub struct ConnState {
     exited: bool,
     /// Set when another session of the user changed the password and
     /// signed this one out.
-    sign_out: Arc<Kick>,
+    sign_out: Arc<SignOut>,
 }
 
 /// What the connection does after a request.
@@ -113,7 +113,7 @@ impl ConnState {
             acks: FuturesOrdered::new(),
             non_objects: VecDeque::new(),
             exited: false,
-            sign_out: Arc::new(Kick::default()),
+            sign_out: Arc::new(SignOut::default()),
         }
     }
 
@@ -152,12 +152,12 @@ impl ConnState {
                     info!(peer = %self.peer, "connection kicked (not reading or closed)");
                     return;
                 }
-                _ = self.sign_out.kicked() => {
+                reason = self.sign_out.signed_out() => {
                     while let Some(ack) = self.acks.next().await {
                         self.reply(ack);
                     }
-                    info!(peer = %self.peer, "signed out by a password change");
-                    self.outbox.close_with(bye(BYE_SIGNED_OUT));
+                    info!(peer = %self.peer, reason, "signed out by another session");
+                    self.outbox.close_with(bye(reason));
                     return;
                 }
                 _ = shutdown.changed() => {
@@ -299,6 +299,20 @@ impl ConnState {
                 "this connection is already logged in",
             ))),
             Request::Ping => Ok(Some(ServerMessage::Pong { id })),
+            Request::DeleteAccount { password } => {
+                let addr = self.peer.ip();
+                match auth::delete_account(&state, &user, self.conn, password, addr).await {
+                    Ok(()) => {
+                        info!(peer = %self.peer, user = %user.name, "account deleted");
+                        self.reply(ServerMessage::AccountDeleted { id });
+                        return Flow::Close(Some(bye(BYE_DELETED)));
+                    }
+                    Err(e) => {
+                        self.reply(ServerMessage::error(Some(id), e.code(), e.client_text()));
+                        Ok(None)
+                    }
+                }
+            }
             Request::ChangePassword {
                 old,
                 new,
@@ -502,6 +516,10 @@ pub const BYE_NOT_OBJECTS: &str = "too many records that are not JSON objects";
 pub const BYE_NO_LOGIN: &str = "not logged in in time";
 /// See [`BYE_NOT_OBJECTS`].
 pub const BYE_SIGNED_OUT: &str = "signed out: the password was changed";
+/// See [`BYE_NOT_OBJECTS`]: to the session that deleted the account.
+pub const BYE_DELETED: &str = "account deleted";
+/// See [`BYE_NOT_OBJECTS`]: to the account's other sessions.
+pub const BYE_DELETED_ELSEWHERE: &str = "signed out: the account was deleted";
 
 /// The last message of a connection the server closes.
 pub fn bye(reason: &str) -> Bytes {

@@ -11,7 +11,7 @@ use std::time::Instant;
 use cove_common::proto::{MessageId, RoomInfo};
 use cove_common::{RoomName, Username};
 
-use crate::outbox::{Kick, Outbox};
+use crate::outbox::{Outbox, SignOut};
 use crate::store::users::{MarkedConv, UserDb, UserId};
 
 use super::dedup::RecentIds;
@@ -28,8 +28,8 @@ pub(super) struct OnlineSession {
     pub(super) conn: ConnId,
     pub(super) outbox: Outbox,
     /// Ends the session with a goodbye (another session changed the
-    /// password and signed the others out).
-    pub(super) sign_out: Arc<Kick>,
+    /// password and signed the others out, or deleted the account).
+    pub(super) sign_out: Arc<SignOut>,
 }
 
 /// One account as the hub sees it.
@@ -136,6 +136,8 @@ pub(super) struct LiveState {
     pub(super) dirty: Dirty,
     /// The messages sent most recently, for changes and replies.
     pub(super) recent_messages: RecentMessages,
+    /// Deleted accounts' names, by id (their names stay in `names`).
+    pub(super) retired: HashMap<UserId, Username>,
 }
 
 impl LiveState {
@@ -165,6 +167,10 @@ impl LiveState {
                     user.marks.insert(conv, mark);
                 }
             }
+        }
+        for r in db.retired() {
+            live.names.insert(r.username.key(), r.id.clone());
+            live.retired.insert(r.id.clone(), r.username.clone());
         }
         for d in db.directs() {
             live.directs

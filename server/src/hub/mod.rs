@@ -23,6 +23,7 @@
 //! indicators on. [`changes`] edits, deletes and reacts to messages: it
 //! finds them among the [`recent`] ones or in the user's history, and
 //! keeps what each logged-in user's changes add up to in [`folds`].
+//! [`retire`] deletes an account.
 
 mod changes;
 mod dedup;
@@ -33,6 +34,7 @@ mod pages;
 mod presence;
 pub(crate) mod reads;
 mod recent;
+mod retire;
 mod rooms;
 mod send;
 mod typing;

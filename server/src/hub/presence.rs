@@ -10,7 +10,7 @@ use cove_common::proto::{DirectUnread, Notice, NoticeKind, RoomInfo, ServerMessa
 use cove_common::time::now_ms;
 
 use crate::accounts::UserCtx;
-use crate::outbox::{Kick, Outbox};
+use crate::outbox::{Outbox, SignOut};
 use crate::sync::lock;
 
 use super::live::OnlineSession;
@@ -28,7 +28,7 @@ impl Hub {
         user: &UserCtx,
         conn: ConnId,
         outbox: Outbox,
-        sign_out: Arc<Kick>,
+        sign_out: Arc<SignOut>,
     ) -> Attached {
         let mut live = lock(&self.live);
         let Some(u) = live.users.get_mut(&user.id) else {
@@ -67,12 +67,7 @@ impl Hub {
         let mut directs: Vec<Username> = live
             .users
             .get(&user.id)
-            .map(|u| {
-                u.contacts
-                    .iter()
-                    .filter_map(|c| live.users.get(c).map(|p| p.name.clone()))
-                    .collect()
-            })
+            .map(|u| u.contacts.iter().filter_map(|c| live.name_of(c)).collect())
             .unwrap_or_default();
         directs.sort();
         directs.truncate(DIRECTS_LIST_MAX);
@@ -93,16 +88,16 @@ impl Hub {
         }
     }
 
-    /// Signs out every session of `user` but `conn` (after a password
-    /// change); returns how many.
-    pub fn sign_out_others(&self, user: &UserCtx, conn: ConnId) -> u32 {
+    /// Signs out every session of `user` but `conn` with `reason` in their
+    /// `bye` (after a password change); returns how many.
+    pub fn sign_out_others(&self, user: &UserCtx, conn: ConnId, reason: &'static str) -> u32 {
         let live = lock(&self.live);
         let Some(u) = live.users.get(&user.id) else {
             return 0;
         };
         let mut n = 0;
         for s in u.sessions.iter().filter(|s| s.conn != conn) {
-            s.sign_out.kick();
+            s.sign_out.sign_out(reason);
             n += 1;
         }
         n

@@ -337,7 +337,7 @@ impl LiveState {
             .iter()
             .filter_map(|c| {
                 let n = self.unread(user, &ConvKey::Direct(c.clone()));
-                let name = self.users.get(c)?.name.clone();
+                let name = self.name_of(c)?;
                 (n.messages > 0).then_some((name, n))
             })
             .collect()

@@ -157,7 +157,7 @@ pub struct RoomRecord {
     pub count: ConvCount,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Document {
     version: u32,
     users: Vec<UserRecord>,
@@ -165,6 +165,27 @@ struct Document {
     /// Direct conversations' counts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     directs: Vec<DirectRecord>,
+    /// Deleted accounts, whose names stay taken.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retired: Vec<RetiredAccount>,
+}
+
+/// The whole database at one moment (see [`UserDb::snapshot`]).
+#[derive(Debug)]
+pub struct Snapshot(Document);
+
+/// An account its owner deleted. Its name stays taken, so nobody can
+/// register it and pass for them in the conversations others still have
+/// with them (Matrix never reuses a deactivated user id either); its id
+/// keeps naming those conversations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RetiredAccount {
+    /// The deleted account's id.
+    pub id: UserId,
+    /// Its name as registered.
+    pub username: Username,
+    /// When it was deleted, ms since the epoch.
+    pub deleted: u64,
 }
 
 /// The account database in memory, with the path and key to save it.
@@ -302,6 +323,46 @@ impl UserDb {
     /// The account with this name, in any letter case.
     pub fn find_by_name(&self, name: &Username) -> Option<&UserRecord> {
         self.doc.users.iter().find(|u| u.username == *name)
+    }
+
+    /// Deleted accounts.
+    pub fn retired(&self) -> &[RetiredAccount] {
+        &self.doc.retired
+    }
+
+    /// Whether `name` belongs to an account, or to a deleted one.
+    pub fn name_taken(&self, name: &Username) -> bool {
+        self.find_by_name(name).is_some() || self.doc.retired.iter().any(|r| r.username == *name)
+    }
+
+    /// Deletes an account: its record and memberships go, its name is
+    /// retired. Others' contacts and read markers naming it stay (they
+    /// name their own conversations). `false` for an unknown id.
+    pub fn retire_user(&mut self, id: &UserId, now: u64) -> bool {
+        let Some(at) = self.doc.users.iter().position(|u| u.id == *id) else {
+            return false;
+        };
+        let u = self.doc.users.remove(at);
+        for r in &mut self.doc.rooms {
+            r.members.retain(|m| m != id);
+        }
+        self.doc.retired.push(RetiredAccount {
+            id: u.id,
+            username: u.username,
+            deleted: now,
+        });
+        true
+    }
+
+    /// The document as it stands, to put back with [`UserDb::restore`]
+    /// when a save of a bigger change fails.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot(self.doc.clone())
+    }
+
+    /// Puts back a [`UserDb::snapshot`].
+    pub fn restore(&mut self, s: Snapshot) {
+        self.doc = s.0;
     }
 
     /// The account with this id.

@@ -103,6 +103,18 @@ impl OpenFiles {
         self.files.remove(user);
     }
 
+    /// Closes `user`'s file if open, forgets it, and deletes it from the
+    /// disk (an account deleted; nothing more is written for it).
+    pub(super) fn delete(&mut self, user: &UserId) -> Result<(), StoreError> {
+        self.files.remove(user);
+        self.known.remove(user);
+        let path = path_in(&self.dir, user);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// How many open files could be closed now: clean and not `dirty`.
     pub(super) fn closable(&self, dirty: &HashSet<UserId>) -> usize {
         self.files

@@ -71,6 +71,8 @@ pub struct AppendJob {
 
 enum Command {
     Append(AppendJob, oneshot::Sender<Result<(), StoreError>>),
+    /// Delete a user's file, after the jobs queued before.
+    Delete(UserId, oneshot::Sender<Result<(), StoreError>>),
     Stop(mpsc::Sender<()>),
     /// Tests only: the writer finishes the jobs queued before this one, then
     /// waits until the sender is dropped (a disk that stopped answering).
@@ -204,6 +206,17 @@ impl HistoryService {
             entry: Arc::new([]),
             space: QueueSpace::untracked(),
         })
+    }
+
+    /// Deletes `user`'s file once every job queued before is written (an
+    /// account deleted): the caller makes sure no later job names them.
+    pub fn delete(&self, user: UserId) -> oneshot::Receiver<Result<(), StoreError>> {
+        let (done, rx) = oneshot::channel();
+        let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = guard.as_ref() {
+            let _ = tx.send(Command::Delete(user, done));
+        }
+        rx
     }
 
     /// Tests only: stalls the writer after the jobs queued so far until the
@@ -366,6 +379,7 @@ impl Writer {
         let mut jobs: Vec<AppendJob> = Vec::new();
         let mut dones = Vec::new();
         let mut stop = None;
+        let mut deletes = Vec::new();
         #[cfg(test)]
         let mut stall: Option<mpsc::Receiver<()>> = None;
         for cmd in batch {
@@ -374,6 +388,7 @@ impl Writer {
                     jobs.push(job);
                     dones.push(done);
                 }
+                Command::Delete(user, done) => deletes.push((user, done)),
                 Command::Stop(ack) => stop = Some(ack),
                 #[cfg(test)]
                 Command::Stall(rx) => stall = Some(rx),
@@ -448,6 +463,11 @@ impl Writer {
             let err = users.iter().find_map(|(u, _)| failed.get(u)).map(copy_err);
             refused += u64::from(err.is_some());
             let _ = done.send(err.map_or(Ok(()), Err));
+        }
+        // After the batch's writes, which may still have gone to them.
+        for (user, done) in deletes {
+            self.dirty.remove(&user);
+            let _ = done.send(self.files.delete(&user));
         }
         #[cfg(test)]
         if let Some(rx) = stall {
