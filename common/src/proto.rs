@@ -16,8 +16,14 @@ use crate::names::{
 };
 
 mod changes;
+mod errors;
+mod notices;
+mod rooms;
 
 pub use changes::{Change, ChangeKind, Quote, Reaction};
+pub use errors::ErrorCode;
+pub use notices::{Notice, NoticeKind};
+pub use rooms::{DirectUnread, Member, RoomInfo};
 
 /// Joins the messages of one server record. Encoded messages never contain
 /// it: the JSON is compact and strings escape every control character.
@@ -478,156 +484,6 @@ pub struct SessionInfo {
     pub username: Username,
     /// The server's clock at login, for the client to judge its own skew.
     pub server_time: Timestamp,
-}
-
-/// A room as listed to a user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomInfo {
-    /// Its name.
-    pub name: RoomName,
-    /// How many accounts are members.
-    pub members: u32,
-    /// How many members are online.
-    pub online: u32,
-    /// Messages after this user's read marker (since v4; before, those
-    /// that arrived while they were offline since the server started).
-    pub unread: u32,
-    /// Of those, the ones mentioning the user (since v5); absent when 0.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub mentions: u32,
-}
-
-/// A direct conversation's unread count, in `welcome`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DirectUnread {
-    /// The other user.
-    pub user: Username,
-    /// Messages after the user's read marker.
-    pub unread: u32,
-    /// Of those, the ones mentioning the user (since v5); absent when 0.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub mentions: u32,
-}
-
-/// A room member and whether they are online.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    /// The member.
-    pub username: Username,
-    /// Whether at least one of their sessions is connected.
-    pub online: bool,
-}
-
-/// An event shown as a system line, with the sentence to show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notice {
-    /// When it happened.
-    pub ts: Timestamp,
-    /// What happened.
-    pub kind: NoticeKind,
-    /// The sentence for people, e.g. "alice left the chat".
-    pub text: String,
-}
-
-/// What a [`Notice`] is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum NoticeKind {
-    /// A user joined a room.
-    Joined {
-        /// The room.
-        room: RoomName,
-        /// The user.
-        user: Username,
-    },
-    /// A user left a room.
-    Left {
-        /// The room.
-        room: RoomName,
-        /// The user.
-        user: Username,
-    },
-    /// A user's first session connected.
-    Online {
-        /// The user.
-        user: Username,
-    },
-    /// A user's last session closed without `#exit`.
-    Offline {
-        /// The user.
-        user: Username,
-    },
-    /// A user left the chat with `#exit` (or closed the app).
-    Exited {
-        /// The user.
-        user: Username,
-    },
-    /// A user deleted their account (since v5).
-    Deleted {
-        /// The user.
-        user: Username,
-    },
-}
-
-impl Notice {
-    /// Builds a notice with its standard sentence.
-    pub fn new(ts: Timestamp, kind: NoticeKind) -> Self {
-        let text = match &kind {
-            NoticeKind::Joined { room, user } => format!("{user} joined #{room}"),
-            NoticeKind::Left { room, user } => format!("{user} left #{room}"),
-            NoticeKind::Online { user } => format!("{user} is online"),
-            NoticeKind::Offline { user } => format!("{user} went offline"),
-            NoticeKind::Exited { user } => format!("{user} left the chat"),
-            NoticeKind::Deleted { user } => format!("{user} deleted their account"),
-        };
-        Self { ts, kind, text }
-    }
-}
-
-/// Stable error codes. New codes may be added; clients treat unknown codes
-/// as [`ErrorCode::Internal`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The request could not be parsed or is not allowed in this state.
-    BadRequest,
-    /// A request other than register/login/ping before logging in.
-    NotLoggedIn,
-    /// Register or login on a connection that is already logged in.
-    AlreadyLoggedIn,
-    /// Registration with a name that exists (in any letter case).
-    NameTaken,
-    /// Wrong username or password (deliberately not saying which).
-    AuthFailed,
-    /// Too many attempts; try again later.
-    RateLimited,
-    /// The named room does not exist.
-    NoSuchRoom,
-    /// The user is not a member of the room.
-    NotMember,
-    /// The named user does not exist.
-    NoSuchUser,
-    /// `general` cannot be left.
-    CannotLeave,
-    /// The server is at its connection or work limit.
-    Busy,
-    /// The server could not store the data; nothing was acknowledged.
-    Storage,
-    /// The peers speak different protocol versions.
-    VersionMismatch,
-    /// A history request's `cursor` does not point at a readable place in
-    /// the user's history (forged, or the history changed): ask again
-    /// without it, with `before` set to the oldest message id shown.
-    BadCursor,
-    /// The message an `edit`, `delete`, `react` or `send`'s `reply_to`
-    /// names is not one this user can find in that conversation, or it
-    /// was deleted (since v5).
-    NoSuchMessage,
-    /// An `edit` or `delete` of another user's message (since v5).
-    NotAuthor,
-    /// Something went wrong on the server.
-    #[serde(other)]
-    Internal,
 }
 
 /// Why an incoming message could not be parsed.
