@@ -18,6 +18,9 @@ fn state(n: u64) -> ChatState {
         online: 2,
         unread: 0,
         mentions: 0,
+        private: false,
+        topic: None,
+        role: None,
     };
     let mut s = ChatState::new(me, vec![general]);
     let authors = ["bob", "carol", "dave"].map(|a| Username::new(a).unwrap());

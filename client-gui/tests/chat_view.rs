@@ -19,6 +19,9 @@ fn loaded_room(n: u64) -> ChatState {
         online: 1,
         unread: 0,
         mentions: 0,
+        private: false,
+        topic: None,
+        role: None,
     };
     let mut s = ChatState::new(Username::new("alice").unwrap(), vec![general]);
     s.apply(page(0..n, false));
@@ -194,6 +197,9 @@ fn a_room_shown_before_its_page_arrives_asks_for_nothing_older() {
         online: 1,
         unread: 0,
         mentions: 0,
+        private: false,
+        topic: None,
+        role: None,
     };
     let state = ChatState::new(Username::new("alice").unwrap(), vec![general]);
     let mut h = Harness::builder()
@@ -413,6 +419,7 @@ fn a_cut_member_list_says_how_many_more() {
             .map(|i| Member {
                 username: Username::new(format!("user{i:04}")).unwrap(),
                 online: i < 1_000,
+                role: None,
             })
             .collect(),
         total: 5_321,

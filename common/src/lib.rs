@@ -33,6 +33,6 @@ pub use handshake::{ServerIdentity, ServerKey};
 pub use kdf::KdfParams;
 pub use names::{
     ClientMsgId, Emoji, HistoryCursor, InvalidInput, MessageText, Password, RoomName,
-    SearchMatcher, SearchText, Username,
+    SearchMatcher, SearchText, Topic, Username,
 };
 pub use proto::{ClientMessage, ErrorCode, Request, ServerMessage, Target};

@@ -72,6 +72,9 @@ pub const MENTIONS_COUNTED_MAX: usize = 99;
 /// Longest quote of the original in a reply, in characters.
 pub const QUOTE_MAX_CHARS: usize = 100;
 
+/// Longest room topic, in characters.
+pub const TOPIC_MAX_CHARS: usize = 200;
+
 /// Most members one `members` reply lists; its `total` is the room's size.
 pub const MEMBERS_LIST_MAX: usize = 1_000;
 

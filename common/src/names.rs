@@ -12,7 +12,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::limits::{
     CLIENT_ID_MAX_LEN, EMOJI_MAX_BYTES, HISTORY_CURSOR_MAX_LEN, MESSAGE_MAX_CHARS, NAME_MAX_LEN,
-    NAME_MIN_LEN, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, SEARCH_TEXT_MAX_CHARS,
+    NAME_MIN_LEN, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, SEARCH_TEXT_MAX_CHARS, TOPIC_MAX_CHARS,
 };
 
 /// Why a name, text or password was refused.
@@ -75,6 +75,10 @@ pub enum InvalidInput {
     /// character.
     #[error("a search must be 1 to {max} characters with a visible one and no control characters", max = SEARCH_TEXT_MAX_CHARS)]
     SearchText,
+    /// A room topic with nothing visible, too long, or with a control or
+    /// bidi control character.
+    #[error("a topic must be 1 to {max} characters on one line with a visible one", max = TOPIC_MAX_CHARS)]
+    Topic,
     /// A reaction that is not exactly one emoji of Unicode's list.
     #[error("a reaction must be exactly one emoji")]
     Emoji,
@@ -428,6 +432,53 @@ impl From<SearchText> for String {
     }
 }
 impl fmt::Debug for SearchText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A room's topic: 1 to [`TOPIC_MAX_CHARS`] characters on one line, with a
+/// visible one, and no control or bidi control characters.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Topic(String);
+
+impl Topic {
+    /// Validates `s` and wraps it.
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidInput> {
+        let s = s.into();
+        if !s.chars().any(crate::unicode::is_visible)
+            || s.chars().count() > TOPIC_MAX_CHARS
+            || s.chars()
+                .any(|c| c.is_control() || crate::unicode::is_bidi_control(c))
+        {
+            return Err(InvalidInput::Topic);
+        }
+        Ok(Self(s))
+    }
+
+    /// The topic.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl TryFrom<String> for Topic {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        Self::new(s)
+    }
+}
+impl From<Topic> for String {
+    fn from(t: Topic) -> String {
+        t.0
+    }
+}
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.0, f)
     }

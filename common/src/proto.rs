@@ -23,7 +23,7 @@ pub use changes::{Change, ChangeKind, Quote, Reaction};
 pub use errors::ErrorCode;
 pub use notices::{Notice, NoticeKind};
 pub use requests::Request;
-pub use rooms::{DirectUnread, Member, RoomInfo};
+pub use rooms::{DirectUnread, Member, Role, RoomInfo};
 
 /// Joins the messages of one server record. Encoded messages never contain
 /// it: the JSON is compact and strings escape every control character.
@@ -273,6 +273,20 @@ pub enum ServerMessage {
         /// The request id.
         id: u64,
     },
+    /// Reply to `invite`, `decline`, `kick`, `unban`, `set_topic` and
+    /// `set_role` (since v5): it was done.
+    Done {
+        /// The request id.
+        id: u64,
+    },
+    /// The user was invited to a room (since v5): `join` accepts,
+    /// `decline` turns it down.
+    Invited {
+        /// The room.
+        room: RoomInfo,
+        /// Who invited them.
+        by: Username,
+    },
     /// Reply to `ping`.
     Pong {
         /// The request id.
@@ -405,10 +419,12 @@ impl ServerMessage {
             | ServerMessage::Search { id, .. }
             | ServerMessage::PasswordChanged { id, .. }
             | ServerMessage::AccountDeleted { id }
+            | ServerMessage::Done { id }
             | ServerMessage::Pong { id } => Some(*id),
             ServerMessage::Error { id, .. } | ServerMessage::Read { id, .. } => *id,
             ServerMessage::Message(_)
             | ServerMessage::Change(_)
+            | ServerMessage::Invited { .. }
             | ServerMessage::Notice(_)
             | ServerMessage::Typing { .. }
             | ServerMessage::Bye { .. } => None,

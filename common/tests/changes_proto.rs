@@ -330,6 +330,9 @@ fn mentions_match_the_document() {
                 online: 1,
                 unread: 4,
                 mentions: 1,
+                private: false,
+                topic: None,
+                role: None,
             }],
             total: 1,
         }

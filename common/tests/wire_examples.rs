@@ -175,6 +175,9 @@ fn server_messages_match_the_document() {
         online: 1,
         unread: 3,
         mentions: 0,
+        private: false,
+        topic: None,
+        role: None,
     };
     let msg = ChatMessage::new(
         1_763_800_000_000_123,
@@ -248,6 +251,9 @@ fn server_messages_match_the_document() {
                     online: 1,
                     unread: 0,
                     mentions: 0,
+                    private: false,
+                    topic: None,
+                    role: None,
                 },
             }),
             r#"{"type":"joined","id":2,"room":{"name":"rust","members":1,"online":1,"unread":0}}"#,
@@ -274,6 +280,7 @@ fn server_messages_match_the_document() {
                 members: vec![Member {
                     username: u("alice"),
                     online: true,
+                    role: None,
                 }],
                 total: 1,
             }),

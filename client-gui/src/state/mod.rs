@@ -382,7 +382,9 @@ impl ChatState {
             ServerMessage::Pong { .. }
             | ServerMessage::Search { .. }
             | ServerMessage::PasswordChanged { .. }
-            | ServerMessage::AccountDeleted { .. } => {}
+            | ServerMessage::AccountDeleted { .. }
+            | ServerMessage::Done { .. }
+            | ServerMessage::Invited { .. } => {}
             ServerMessage::Typing { with, user } => {
                 self.someone_typing(with, user, now_ms());
             }
@@ -421,6 +423,9 @@ mod tests {
             online: 1,
             unread,
             mentions: 0,
+            private: false,
+            topic: None,
+            role: None,
         }
     }
 
@@ -601,6 +606,7 @@ mod tests {
             .map(|i| Member {
                 username: u(&format!("user{i:04}")),
                 online: i < 10,
+                role: None,
             })
             .collect();
         s.apply(ServerMessage::Members {

@@ -18,7 +18,8 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::credentials::Credentials;
 use crate::store::StoreError;
-use crate::store::users::{ReadSave, UserDb, UserId};
+use crate::store::rooms::RoomRules;
+use crate::store::users::{ReadSave, RoomRecord, UserDb, UserId};
 
 use super::UserCtx;
 
@@ -186,6 +187,62 @@ impl AccountDb {
         self.run(move |db| {
             let before = db.snapshot();
             db.retire_user(&user, now_ms());
+            if let Err(e) = db.save() {
+                db.restore(before);
+                return Err(e.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds `user` to `room` and clears any invitation of theirs, or
+    /// creates the room with `rules` (an owner's) if it does not exist;
+    /// saves. On a failed save nothing changed.
+    pub async fn enter_room(
+        &self,
+        room: RoomName,
+        user: UserId,
+        rules: Option<RoomRules>,
+    ) -> Result<(), DbError> {
+        self.run(move |db| {
+            let before = db.snapshot();
+            match db.room_mut(&room) {
+                Some(r) => {
+                    if !r.members.contains(&user) {
+                        r.members.push(user.clone());
+                    }
+                    r.rules.invited.retain(|u| *u != user);
+                }
+                None => {
+                    let _ = db.add_member(&room, &user, now_ms());
+                    if let (Some(rules), Some(r)) = (rules, db.room_mut(&room)) {
+                        r.rules = rules;
+                    }
+                }
+            }
+            if let Err(e) = db.save() {
+                db.restore(before);
+                return Err(e.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes a room's record with `change` (members, rules) and saves;
+    /// on a failed save, or an unknown room, nothing changed.
+    pub async fn update_room(
+        &self,
+        room: RoomName,
+        change: impl FnOnce(&mut RoomRecord) + Send + 'static,
+    ) -> Result<(), DbError> {
+        self.run(move |db| {
+            let before = db.snapshot();
+            let Some(r) = db.room_mut(&room) else {
+                return Ok(());
+            };
+            change(r);
             if let Err(e) = db.save() {
                 db.restore(before);
                 return Err(e.into());

@@ -33,7 +33,7 @@ use crate::accounts::UserCtx;
 use crate::admission::PendingSlot;
 use crate::connection::FrameReader;
 use crate::credentials::HistorySecret;
-use crate::hub::{ChangeAsk, ConnId, HubError, PageAsk, SearchAsk};
+use crate::hub::{ChangeAsk, ConnId, HubError, Moderation, PageAsk, SearchAsk};
 use crate::outbox::{Kick, Outbox, SignOut};
 use crate::state::ServerState;
 
@@ -386,6 +386,37 @@ impl ConnState {
                 let ask = send::change_ask(client_id, with, message_id, what);
                 self.change(&state, &user, &secret, id, ask).await
             }
+            Request::Create {
+                room,
+                private,
+                topic,
+            } => hub
+                .create(&user, room, private, topic)
+                .await
+                .map(|room| Some(ServerMessage::Joined { id, room })),
+            Request::Invite { room, user: who } => {
+                moderate(hub, &user, id, room, Moderation::Invite(who)).await
+            }
+            Request::Kick {
+                room,
+                user: who,
+                ban,
+            } => moderate(hub, &user, id, room, Moderation::Kick(who, ban)).await,
+            Request::Unban { room, user: who } => {
+                moderate(hub, &user, id, room, Moderation::Unban(who)).await
+            }
+            Request::SetTopic { room, topic } => {
+                moderate(hub, &user, id, room, Moderation::Topic(topic)).await
+            }
+            Request::SetRole {
+                room,
+                user: who,
+                role,
+            } => moderate(hub, &user, id, room, Moderation::Role(who, role)).await,
+            Request::Decline { room } => hub
+                .decline(&user, room)
+                .await
+                .map(|()| Some(ServerMessage::Done { id })),
             Request::Join { room } => rooms::join(hub, &user, id, room).await.map(Some),
             Request::Leave { room } => rooms::leave(hub, &user, id, room).await.map(Some),
             Request::ListRooms => Ok(Some(rooms::list(hub, &user, id))),
@@ -507,6 +538,19 @@ impl ConnState {
         }
         Flow::Continue
     }
+}
+
+/// Runs a moderation action; `done` when it is.
+async fn moderate(
+    hub: &crate::hub::Hub,
+    user: &UserCtx,
+    id: u64,
+    room: cove_common::RoomName,
+    what: Moderation,
+) -> Result<Option<ServerMessage>, HubError> {
+    hub.moderate(user, room, what)
+        .await
+        .map(|()| Some(ServerMessage::Done { id }))
 }
 
 /// `bye` reasons: every one a client can see is documented in §7 of

@@ -12,6 +12,7 @@ use cove_common::proto::{MessageId, RoomInfo};
 use cove_common::{RoomName, Username};
 
 use crate::outbox::{Outbox, SignOut};
+use crate::store::rooms::RoomRules;
 use crate::store::users::{MarkedConv, UserDb, UserId};
 
 use super::dedup::RecentIds;
@@ -109,6 +110,8 @@ pub(super) struct Room {
     pub(super) count: Sequence,
     /// Where members who joined since the server started joined.
     pub(super) joined: JoinedAt,
+    /// Who owns and moderates it, and who may join.
+    pub(super) rules: RoomRules,
 }
 
 impl Room {
@@ -120,6 +123,7 @@ impl Room {
             fanout: Arc::new(Fanout::empty()),
             count: Sequence::default(),
             joined: JoinedAt::default(),
+            rules: RoomRules::default(),
         }
     }
 }
@@ -186,6 +190,7 @@ impl LiveState {
             let mut room = Room::new(r.name.clone());
             room.members = r.members.iter().cloned().collect();
             room.count = Sequence::restored(r.count);
+            room.rules = r.rules.clone();
             live.rooms.insert(key, room);
         }
         let keys: Vec<String> = live.rooms.keys().cloned().collect();
@@ -245,7 +250,8 @@ impl LiveState {
         }
     }
 
-    pub(super) fn room_info(&self, room: &Room, unread: Unread) -> RoomInfo {
+    /// `room` as listed to `user`.
+    pub(super) fn room_info(&self, room: &Room, unread: Unread, user: &UserId) -> RoomInfo {
         RoomInfo {
             name: room.name.clone(),
             members: room.members.len() as u32,
@@ -256,6 +262,9 @@ impl LiveState {
                 .count() as u32,
             unread: unread.messages,
             mentions: unread.mentions,
+            private: room.rules.private,
+            topic: room.rules.topic.clone(),
+            role: room.rules.shown_role(user),
         }
     }
 

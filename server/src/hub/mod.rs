@@ -23,12 +23,14 @@
 //! indicators on. [`changes`] edits, deletes and reacts to messages: it
 //! finds them among the [`recent`] ones or in the user's history, and
 //! keeps what each logged-in user's changes add up to in [`folds`].
-//! [`retire`] deletes an account.
+//! [`retire`] deletes an account; [`moderation`] is what rooms' owners
+//! and moderators do.
 
 mod changes;
 mod dedup;
 mod folds;
 mod live;
+mod moderation;
 mod pace;
 mod pages;
 mod presence;
@@ -57,6 +59,7 @@ use crate::sync::lock;
 pub use changes::{CHANGES_READ_BUDGET, ChangeAsk, LOOKUP_READ_BUDGET};
 pub use live::PRESENCE_ROOM_LIMIT;
 use live::{LiveState, LiveUser, Room};
+pub use moderation::Moderation;
 pub use pages::{PageAsk, SearchAsk};
 pub use presence::Attached;
 pub use recent::RECENT_MESSAGES;
@@ -128,6 +131,21 @@ pub enum HubError {
     /// An edit or deletion of someone else's message.
     #[error("only its author can edit or delete a message")]
     NotAuthor,
+    /// A room that exists, to `create`.
+    #[error("there is already a room called #{0}")]
+    RoomExists(RoomName),
+    /// Banned from the room.
+    #[error("you are banned from #{0}")]
+    Banned(RoomName),
+    /// A private room, not invited.
+    #[error("#{0} is private: you need an invitation")]
+    NotInvited(RoomName),
+    /// Only the owner or moderators (or the owner alone) may do that.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The user an action names is not a member of the room.
+    #[error("{0} is not in #{1}")]
+    TargetNotMember(Username, RoomName),
     /// A reaction with one emoji more than a message may have.
     #[error(
         "a message has reactions of at most {} different emojis",
@@ -154,6 +172,11 @@ impl HubError {
             HubError::NoSuchMessage(_) => ErrorCode::NoSuchMessage,
             HubError::NotAuthor => ErrorCode::NotAuthor,
             HubError::TooManyReactions => ErrorCode::BadRequest,
+            HubError::RoomExists(_) => ErrorCode::NameTaken,
+            HubError::Banned(_) => ErrorCode::Banned,
+            HubError::NotInvited(_) => ErrorCode::NotInvited,
+            HubError::Forbidden(_) => ErrorCode::Forbidden,
+            HubError::TargetNotMember(..) => ErrorCode::NotMember,
             HubError::Internal => ErrorCode::Internal,
         }
     }
@@ -181,6 +204,8 @@ pub struct Hub {
     send_rate: u32,
     /// History pages read at once (each on a blocking thread); more wait.
     reads: reads::ReadSlots,
+    /// Moderation runs one action at a time (see [`moderation`]).
+    moderation: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -208,6 +233,7 @@ impl Hub {
             ids,
             send_rate,
             reads: reads::ReadSlots::new(HISTORY_READS),
+            moderation: tokio::sync::Mutex::new(()),
         }
     }
 

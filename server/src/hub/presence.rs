@@ -61,7 +61,7 @@ impl Hub {
             .take(ROOMS_LIST_MAX)
             .map(|room| {
                 let n = live.unread(&user.id, &ConvKey::Room(room.name.key()));
-                live.room_info(room, n)
+                live.room_info(room, n, &user.id)
             })
             .collect();
         let mut directs: Vec<Username> = live

@@ -1,10 +1,11 @@
 //! Rooms and membership: joining, leaving, the room list and member lists.
 
-use cove_common::RoomName;
 use cove_common::limits::{MEMBERS_LIST_MAX, ROOMS_LIST_MAX};
 use cove_common::proto::{Member, NoticeKind, RoomInfo};
+use cove_common::{RoomName, Topic};
 
 use crate::accounts::UserCtx;
+use crate::store::rooms::{Refusal, RoomRules};
 use crate::sync::lock;
 
 use super::live::Room;
@@ -13,23 +14,71 @@ use super::unread::{ConvKey, Unread};
 use super::{Hub, HubError};
 
 impl Hub {
-    /// Joins (creating if needed) a room.
+    /// Joins a room, creating it (public, owned by `user`) if it does not
+    /// exist. A private room needs an invitation; a ban keeps one out.
     pub async fn join(&self, user: &UserCtx, room: RoomName) -> Result<RoomInfo, HubError> {
+        self.enter(user, room, None).await
+    }
+
+    /// Creates a room owned by `user` (protocol v5 `create`); one that
+    /// exists is refused.
+    pub async fn create(
+        &self,
+        user: &UserCtx,
+        room: RoomName,
+        private: bool,
+        topic: Option<Topic>,
+    ) -> Result<RoomInfo, HubError> {
+        let rules = RoomRules::created_by(user.id.clone(), private, topic);
+        self.enter(user, room, Some(rules)).await
+    }
+
+    async fn enter(
+        &self,
+        user: &UserCtx,
+        room: RoomName,
+        create: Option<RoomRules>,
+    ) -> Result<RoomInfo, HubError> {
         let key = room.key();
-        let already = lock(&self.live)
-            .users
-            .get(&user.id)
-            .is_some_and(|u| u.rooms.contains(&key));
+        let (already, exists) = {
+            let live = lock(&self.live);
+            let already = live
+                .users
+                .get(&user.id)
+                .is_some_and(|u| u.rooms.contains(&key));
+            let exists = match live.rooms.get(&key) {
+                Some(r) if create.is_some() => return Err(HubError::RoomExists(r.name.clone())),
+                Some(r) if !already => {
+                    r.rules
+                        .may_join(&user.id)
+                        .map_err(|refusal| match refusal {
+                            Refusal::Banned => HubError::Banned(r.name.clone()),
+                            Refusal::NotInvited => HubError::NotInvited(r.name.clone()),
+                        })?;
+                    true
+                }
+                Some(_) => true,
+                None => false,
+            };
+            (already, exists)
+        };
+        // A room that does not exist yet is created, owned by whoever
+        // creates it (if another creates it meanwhile, this joins it).
+        let rules = (!exists)
+            .then(|| create.unwrap_or_else(|| RoomRules::created_by(user.id.clone(), false, None)));
         if !already {
-            self.db.add_member(room.clone(), user.id.clone()).await?;
+            self.db
+                .enter_room(room.clone(), user.id.clone(), rules.clone())
+                .await?;
         }
         let mut live = lock(&self.live);
-        let name = live
-            .rooms
-            .entry(key.clone())
-            .or_insert_with(|| Room::new(room.clone()))
-            .name
-            .clone();
+        let r = live.rooms.entry(key.clone()).or_insert_with(|| {
+            let mut r = Room::new(room.clone());
+            r.rules = rules.unwrap_or_default();
+            r
+        });
+        r.rules.invited.retain(|u| *u != user.id);
+        let name = r.name.clone();
         if let Some(r) = live.rooms.get_mut(&key) {
             r.members.insert(user.id.clone());
         }
@@ -52,7 +101,7 @@ impl Hub {
         }
         let r = live.rooms.get(&key).ok_or(HubError::Internal)?;
         let unread = live.unread(&user.id, &ConvKey::Room(key.clone()));
-        Ok(live.room_info(r, unread))
+        Ok(live.room_info(r, unread, &user.id))
     }
 
     /// Leaves a room.
@@ -93,9 +142,14 @@ impl Hub {
     /// are.
     pub fn list_rooms(&self, user: &UserCtx) -> (Vec<RoomInfo>, u32) {
         let live = lock(&self.live);
-        let total = live.rooms.len();
         let mine = live.users.get(&user.id).map(|u| &u.rooms);
-        let mut chosen: Vec<&Room> = live.rooms.values().collect();
+        // Private rooms are listed to their members only.
+        let mut chosen: Vec<&Room> = live
+            .rooms
+            .values()
+            .filter(|r| !r.rules.private || r.members.contains(&user.id))
+            .collect();
+        let total = chosen.len();
         if chosen.len() > ROOMS_LIST_MAX {
             chosen.sort_by_key(|r| {
                 let own = mine.is_some_and(|m| m.contains(&r.name.key()));
@@ -112,7 +166,7 @@ impl Hub {
                 } else {
                     Unread::default()
                 };
-                live.room_info(r, unread)
+                live.room_info(r, unread, &user.id)
             })
             .collect();
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
@@ -128,10 +182,11 @@ impl Hub {
         let mut out: Vec<Member> = r
             .members
             .iter()
-            .filter_map(|id| live.users.get(id))
-            .map(|u| Member {
+            .filter_map(|id| live.users.get(id).map(|u| (id, u)))
+            .map(|(id, u)| Member {
                 username: u.name.clone(),
                 online: !u.sessions.is_empty(),
+                role: r.rules.shown_role(id),
             })
             .collect();
         let total = u32::try_from(out.len()).unwrap_or(u32::MAX);

@@ -1,5 +1,6 @@
 //! Everything the server keeps on disk: its keys ([`keys`]), the account
-//! database ([`users`]), the per-user chat histories ([`history`]) and the
+//! database ([`users`], with accounts named by [`user_id`] and each room's
+//! [`rooms`] rules), the per-user chat histories ([`history`]) and the
 //! message id reservation ([`ids`]).
 //!
 //! Every directory is created with mode 0700 and every file with 0600.
@@ -9,6 +10,8 @@
 pub mod history;
 pub mod ids;
 pub mod keys;
+pub mod rooms;
+pub mod user_id;
 pub mod users;
 
 use std::fs::{self, File, OpenOptions};

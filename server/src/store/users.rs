@@ -15,54 +15,21 @@
 
 use std::path::{Path, PathBuf};
 
-use cove_common::crypto::{EtmKey, Secret, random_bytes};
+use cove_common::crypto::{EtmKey, Secret};
 use cove_common::{RoomName, Username};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::rooms::RoomRules;
 use super::{StoreError, atomic_write};
 use crate::credentials::Credentials;
+
+pub use super::user_id::UserId;
 
 /// The file's name inside the data directory.
 pub const USERS_FILE: &str = "users.json";
 const MAGIC: &[u8; 8] = b"COVEDB1\n";
 const KEY_LABEL: &str = "cove v1 users.json";
-
-/// An opaque account id: 128 random bits as 32 lower-case hex digits. It
-/// names the account's history file, so it is checked whenever it is parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct UserId(String);
-
-impl UserId {
-    /// A fresh random id.
-    pub fn generate() -> Self {
-        let b: [u8; 16] = random_bytes();
-        Self(b.iter().map(|x| format!("{x:02x}")).collect())
-    }
-
-    /// The id's text (safe as a file name).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for UserId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            Ok(Self(s))
-        } else {
-            Err("a user id must be 32 lower-case hex digits".into())
-        }
-    }
-}
-
-impl From<UserId> for String {
-    fn from(id: UserId) -> String {
-        id.0
-    }
-}
 
 /// One account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,6 +122,10 @@ pub struct RoomRecord {
     /// Its count of messages.
     #[serde(flatten)]
     pub count: ConvCount,
+    /// Who may do what (since protocol v5; absent in older files: a
+    /// public room with no owner).
+    #[serde(flatten)]
+    pub rules: RoomRules,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -325,6 +296,11 @@ impl UserDb {
         self.doc.users.iter().find(|u| u.username == *name)
     }
 
+    /// The room named `room`, to change it (the caller saves).
+    pub fn room_mut(&mut self, room: &RoomName) -> Option<&mut RoomRecord> {
+        self.doc.rooms.iter_mut().find(|r| r.name == *room)
+    }
+
     /// Deleted accounts.
     pub fn retired(&self) -> &[RetiredAccount] {
         &self.doc.retired
@@ -431,6 +407,7 @@ impl UserDb {
                     created: now,
                     members: vec![user.clone()],
                     count: ConvCount::default(),
+                    rules: RoomRules::default(),
                 });
                 Added::RoomAndMember
             }

@@ -1,0 +1,310 @@
+//! Rooms with owners (protocol v5) through a real server: a private room
+//! is invite-only and unlisted; its owner invites, removes and bans, names
+//! moderators, who remove members and set the topic; every permission
+//! rule has its typed error; bans and roles hold across a restart.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+use cove_common::client::{Events, Session};
+use cove_common::proto::{NoticeKind, Role, RoomInfo};
+use cove_common::{ErrorCode, Request, RoomName, ServerMessage, Target, Topic, Username};
+use support::*;
+
+fn class() -> RoomName {
+    RoomName::new("class").unwrap()
+}
+
+/// Sends a request and returns its reply, or its error code.
+async fn ask(s: &Session, ev: &mut Events, r: Request) -> Result<ServerMessage, ErrorCode> {
+    let id = s.send(r).await.unwrap();
+    match expect(ev, "a reply", |m| m.answers() == Some(id)).await {
+        ServerMessage::Error { code, .. } => Err(code),
+        other => Ok(other),
+    }
+}
+
+async fn join(s: &Session, ev: &mut Events) -> Result<RoomInfo, ErrorCode> {
+    match ask(s, ev, Request::Join { room: class() }).await? {
+        ServerMessage::Joined { room, .. } => Ok(room),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn kick(who: &str, ban: bool) -> Request {
+    Request::Kick {
+        room: class(),
+        user: Username::new(who).unwrap(),
+        ban,
+    }
+}
+fn invite(who: &str) -> Request {
+    Request::Invite {
+        room: class(),
+        user: Username::new(who).unwrap(),
+    }
+}
+
+async fn notice(ev: &mut Events) -> NoticeKind {
+    let is_moderation = |k: &NoticeKind| {
+        matches!(
+            k,
+            NoticeKind::Kicked { .. } | NoticeKind::Topic { .. } | NoticeKind::Role { .. }
+        )
+    };
+    match expect(
+        ev,
+        "a notice",
+        |m| matches!(m, ServerMessage::Notice(n) if is_moderation(&n.kind)),
+    )
+    .await
+    {
+        ServerMessage::Notice(n) => n.kind,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn a_private_class_room_is_invite_only_and_its_owner_removes_and_bans() {
+    let mut srv = TestServer::start().await;
+    let (teacher, mut t_ev, _) = register(&srv.addr, "teacher").await;
+    let (ann, mut a_ev, _) = register(&srv.addr, "ann").await;
+    let (ben, mut b_ev, _) = register(&srv.addr, "ben").await;
+
+    let created = ask(
+        &teacher,
+        &mut t_ev,
+        Request::Create {
+            room: class(),
+            private: true,
+            topic: Some(Topic::new("Maths, period 3").unwrap()),
+        },
+    )
+    .await
+    .unwrap();
+    let ServerMessage::Joined { room, .. } = created else {
+        panic!("{created:?}")
+    };
+    assert!(room.private);
+    assert_eq!(room.role, Some(Role::Owner));
+    assert_eq!(room.topic.unwrap().as_str(), "Maths, period 3");
+    let again = ask(
+        &ann,
+        &mut a_ev,
+        Request::Create {
+            room: class(),
+            private: false,
+            topic: None,
+        },
+    )
+    .await;
+    assert_eq!(again.unwrap_err(), ErrorCode::NameTaken);
+
+    // Not listed to others, not open to them.
+    let ServerMessage::Rooms { rooms, .. } =
+        ask(&ann, &mut a_ev, Request::ListRooms).await.unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(rooms.iter().all(|r| r.name != class()));
+    assert_eq!(
+        join(&ann, &mut a_ev).await.unwrap_err(),
+        ErrorCode::NotInvited
+    );
+    // Members do not moderate.
+    assert_eq!(
+        ask(&ann, &mut a_ev, invite("ben")).await.unwrap_err(),
+        ErrorCode::NotMember
+    );
+
+    for (who, s, ev) in [("ann", &ann, &mut a_ev), ("ben", &ben, &mut b_ev)] {
+        ask(&teacher, &mut t_ev, invite(who)).await.unwrap();
+        let inv = expect(ev, "invited", |m| {
+            matches!(m, ServerMessage::Invited { .. })
+        })
+        .await;
+        let ServerMessage::Invited { room, by } = inv else {
+            unreachable!()
+        };
+        assert_eq!((room.name, by.as_str()), (class(), "teacher"));
+        let joined = join(s, ev).await.unwrap();
+        assert_eq!(joined.role, None);
+    }
+    assert_eq!(
+        ask(&ann, &mut a_ev, kick("ben", false)).await.unwrap_err(),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        ask(&ann, &mut a_ev, kick("teacher", false))
+            .await
+            .unwrap_err(),
+        ErrorCode::Forbidden
+    );
+
+    // The teacher removes ann: everyone in the room hears it, ann too; she
+    // can no longer read the room or come back without a new invitation.
+    ask(&teacher, &mut t_ev, kick("ann", false)).await.unwrap();
+    let kicked = notice(&mut a_ev).await;
+    assert!(
+        matches!(kicked, NoticeKind::Kicked { ref user, banned: false, .. } if user.as_str() == "ann")
+    );
+    let read = ask(
+        &ann,
+        &mut a_ev,
+        Request::History {
+            with: Target::Room(class()),
+            before: None,
+            limit: 5,
+            cursor: None,
+        },
+    )
+    .await;
+    assert_eq!(read.unwrap_err(), ErrorCode::NotMember);
+    assert_eq!(
+        join(&ann, &mut a_ev).await.unwrap_err(),
+        ErrorCode::NotInvited
+    );
+
+    // Ben is banned: even invited again, he stays out, across a restart.
+    ask(&teacher, &mut t_ev, kick("ben", true)).await.unwrap();
+    // (He heard ann's removal first.)
+    assert!(matches!(
+        notice(&mut b_ev).await,
+        NoticeKind::Kicked { banned: false, .. }
+    ));
+    assert!(matches!(
+        notice(&mut b_ev).await,
+        NoticeKind::Kicked { banned: true, .. }
+    ));
+    assert_eq!(
+        ask(&teacher, &mut t_ev, invite("ben")).await.unwrap_err(),
+        ErrorCode::Forbidden
+    );
+    srv.restart().await;
+    let (teacher, mut t_ev, w) = login(&srv.addr, "teacher").await;
+    let r = w.rooms.iter().find(|r| r.name == class()).unwrap();
+    assert_eq!((r.private, r.role, r.members), (true, Some(Role::Owner), 1));
+    let (ben, mut b_ev, _) = login(&srv.addr, "ben").await;
+    assert_eq!(join(&ben, &mut b_ev).await.unwrap_err(), ErrorCode::Banned);
+    // Unbanned and invited, he is back.
+    ask(
+        &teacher,
+        &mut t_ev,
+        Request::Unban {
+            room: class(),
+            user: Username::new("ben").unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    ask(&teacher, &mut t_ev, invite("ben")).await.unwrap();
+    join(&ben, &mut b_ev).await.unwrap();
+}
+
+#[tokio::test]
+async fn moderators_set_the_topic_and_remove_members_but_not_the_owner() {
+    let mut srv = TestServer::start().await;
+    let (owner, mut o_ev, _) = register(&srv.addr, "owner").await;
+    let (mod_, mut m_ev, _) = register(&srv.addr, "modd").await;
+    let (_x, mut x_ev, _) = register(&srv.addr, "member").await;
+    // A public room: the first to join owns it.
+    assert_eq!(
+        join(&owner, &mut o_ev).await.unwrap().role,
+        Some(Role::Owner)
+    );
+    join(&mod_, &mut m_ev).await.unwrap();
+    join(&_x, &mut x_ev).await.unwrap();
+    let role = |r| Request::SetRole {
+        room: class(),
+        user: Username::new("modd").unwrap(),
+        role: r,
+    };
+    assert_eq!(
+        ask(&mod_, &mut m_ev, role(Role::Moderator))
+            .await
+            .unwrap_err(),
+        ErrorCode::Forbidden
+    );
+    ask(&owner, &mut o_ev, role(Role::Moderator)).await.unwrap();
+    assert!(matches!(
+        notice(&mut x_ev).await,
+        NoticeKind::Role {
+            role: Role::Moderator,
+            ..
+        }
+    ));
+    let topic = Request::SetTopic {
+        room: class(),
+        topic: Some(Topic::new("Bring calculators").unwrap()),
+    };
+    ask(&mod_, &mut m_ev, topic).await.unwrap();
+    let t = notice(&mut x_ev).await;
+    assert!(
+        matches!(t, NoticeKind::Topic { topic: Some(ref t), .. } if t.as_str() == "Bring calculators")
+    );
+    assert_eq!(
+        ask(&mod_, &mut m_ev, kick("owner", false))
+            .await
+            .unwrap_err(),
+        ErrorCode::Forbidden
+    );
+    ask(&mod_, &mut m_ev, kick("member", false)).await.unwrap();
+
+    srv.restart().await;
+    let (owner, mut o_ev, _) = login(&srv.addr, "owner").await;
+    let ServerMessage::Members { members, .. } =
+        ask(&owner, &mut o_ev, Request::Members { room: class() })
+            .await
+            .unwrap()
+    else {
+        unreachable!()
+    };
+    let roles: Vec<_> = members
+        .iter()
+        .map(|m| (m.username.as_str().to_owned(), m.role))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("modd".to_owned(), Some(Role::Moderator)),
+            ("owner".to_owned(), Some(Role::Owner))
+        ]
+    );
+    let (_, _, w) = login(&srv.addr, "modd").await;
+    let r = w.rooms.iter().find(|r| r.name == class()).unwrap();
+    assert_eq!(r.topic.as_ref().unwrap().as_str(), "Bring calculators");
+    // Nobody removes anyone from general.
+    let g = Request::Kick {
+        room: RoomName::general(),
+        user: Username::new("modd").unwrap(),
+        ban: false,
+    };
+    assert!(ask(&owner, &mut o_ev, g).await.is_err());
+}
+
+#[tokio::test]
+async fn a_declined_invitation_no_longer_opens_the_room() {
+    let srv = TestServer::start().await;
+    let (owner, mut o_ev, _) = register(&srv.addr, "owner").await;
+    let (ann, mut a_ev, _) = register(&srv.addr, "ann").await;
+    ask(
+        &owner,
+        &mut o_ev,
+        Request::Create {
+            room: class(),
+            private: true,
+            topic: None,
+        },
+    )
+    .await
+    .unwrap();
+    ask(&owner, &mut o_ev, invite("ann")).await.unwrap();
+    let done = ask(&ann, &mut a_ev, Request::Decline { room: class() })
+        .await
+        .unwrap();
+    assert!(matches!(done, ServerMessage::Done { .. }));
+    assert_eq!(
+        join(&ann, &mut a_ev).await.unwrap_err(),
+        ErrorCode::NotInvited
+    );
+}
