@@ -17,6 +17,7 @@ fn state(n: u64) -> ChatState {
         members: 3,
         online: 2,
         unread: 0,
+        mentions: 0,
     };
     let mut s = ChatState::new(me, vec![general]);
     let authors = ["bob", "carol", "dave"].map(|a| Username::new(a).unwrap());

@@ -18,6 +18,7 @@ fn loaded_room(n: u64) -> ChatState {
         members: 2,
         online: 1,
         unread: 0,
+        mentions: 0,
     };
     let mut s = ChatState::new(Username::new("alice").unwrap(), vec![general]);
     s.apply(page(0..n, false));
@@ -192,6 +193,7 @@ fn a_room_shown_before_its_page_arrives_asks_for_nothing_older() {
         members: 2,
         online: 1,
         unread: 0,
+        mentions: 0,
     };
     let state = ChatState::new(Username::new("alice").unwrap(), vec![general]);
     let mut h = Harness::builder()

@@ -4,7 +4,7 @@
 //! [`proto`] defines every message, [`handshake`] establishes keys,
 //! [`record`] seals and opens frames, [`frame`] delimits them and [`crypto`]
 //! holds the one encrypt-then-MAC construction used on the wire and at rest.
-//! [`time`], [`kdf`] and [`defaults`] are the small shared facts (the clock,
+//! [`mentions`] finds `@name`s in text. [`time`], [`kdf`] and [`defaults`] are the small shared facts (the clock,
 //! password-hashing presets, the default address) both sides need.
 //! With the `client` feature, [`client`] adds the headless async session the
 //! desktop app, the load generator and the tests all use; with `files`,
@@ -16,6 +16,7 @@ pub mod frame;
 pub mod handshake;
 pub mod kdf;
 pub mod limits;
+pub mod mentions;
 pub mod names;
 pub mod proto;
 pub mod record;

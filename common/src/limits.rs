@@ -62,6 +62,13 @@ pub const REACTIONS_PER_MESSAGE_MAX: usize = 20;
 /// its `count` says how many reacted.
 pub const REACTION_NAMES_MAX: usize = 10;
 
+/// Most users one message mentions: later `@name`s in it mention nobody.
+pub const MENTIONS_MAX: usize = 20;
+
+/// Unread mentions counted per conversation; a count at this bound means
+/// "at least this many".
+pub const MENTIONS_COUNTED_MAX: usize = 99;
+
 /// Longest quote of the original in a reply, in characters.
 pub const QUOTE_MAX_CHARS: usize = 100;
 

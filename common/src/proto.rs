@@ -237,6 +237,10 @@ pub struct ChatMessage {
     /// v5).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The members of the conversation its text mentions (`@name`), as
+    /// registered, found by the server when it was sent (since v5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Username>,
 }
 
 impl ChatMessage {
@@ -258,6 +262,7 @@ impl ChatMessage {
             edited: None,
             deleted: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
         }
     }
 
@@ -423,6 +428,10 @@ pub enum ServerMessage {
         up_to: MessageId,
         /// Messages after the marker.
         unread: u32,
+        /// Of those, the ones mentioning the user (since v5); absent when
+        /// 0.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        mentions: u32,
     },
     /// The server is closing this connection (log out, shutdown, idle).
     Bye {
@@ -452,6 +461,9 @@ pub struct RoomInfo {
     /// Messages after this user's read marker (since v4; before, those
     /// that arrived while they were offline since the server started).
     pub unread: u32,
+    /// Of those, the ones mentioning the user (since v5); absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mentions: u32,
 }
 
 /// A direct conversation's unread count, in `welcome`.
@@ -461,6 +473,9 @@ pub struct DirectUnread {
     pub user: Username,
     /// Messages after the user's read marker.
     pub unread: u32,
+    /// Of those, the ones mentioning the user (since v5); absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mentions: u32,
 }
 
 /// A room member and whether they are online.
@@ -829,12 +844,14 @@ mod tests {
             with: general.clone(),
             up_to: 42,
             unread: 0,
+            mentions: 0,
         };
         let pushed = ServerMessage::Read {
             id: None,
             with: general,
             up_to: 42,
             unread: 2,
+            mentions: 1,
         };
         assert!(
             !String::from_utf8(pushed.encode())

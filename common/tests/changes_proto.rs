@@ -1,5 +1,6 @@
 //! Edits, deletions, replies and reactions (protocol v5) on the wire: every
-//! example of docs/protocol.md, byte for byte, and the rules on emojis.
+//! example of docs/protocol.md, byte for byte, and the rules on emojis;
+//! and mentions (also v5).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use cove_common::proto::{Change, ChangeKind, ChatMessage, Quote, Reaction, Unparsed};
@@ -292,4 +293,47 @@ fn a_v4_message_without_the_new_fields_still_parses() {
     assert_eq!(m.text_str(), "hi");
     assert!(m.reply_to.is_none() && m.edited.is_none() && m.deleted.is_none());
     assert!(m.reactions.is_empty());
+}
+
+#[test]
+fn mentions_match_the_document() {
+    use cove_common::proto::RoomInfo;
+    let mut m = ChatMessage::new(
+        1_763_800_000_000_301,
+        1_763_800_010_000,
+        u("bob"),
+        general(),
+        text("@alice can you look?"),
+    );
+    m.mentions = vec![u("alice")];
+    documented(
+        ServerMessage::Message(m).encode(),
+        r#"{"type":"message","id":1763800000000301,"ts":1763800010000,"from":"bob","to":{"room":"general"},"text":"@alice can you look?","mentions":["alice"]}"#,
+    );
+    documented(
+        ServerMessage::Read {
+            id: Some(23),
+            with: general(),
+            up_to: HI,
+            unread: 4,
+            mentions: 1,
+        }
+        .encode(),
+        r#"{"type":"read","id":23,"with":{"room":"general"},"up_to":1763800000000123,"unread":4,"mentions":1}"#,
+    );
+    documented(
+        ServerMessage::Rooms {
+            id: 24,
+            rooms: vec![RoomInfo {
+                name: RoomName::general(),
+                members: 2,
+                online: 1,
+                unread: 4,
+                mentions: 1,
+            }],
+            total: 1,
+        }
+        .encode(),
+        r#"{"type":"rooms","id":24,"rooms":[{"name":"general","members":2,"online":1,"unread":4,"mentions":1}],"total":1}"#,
+    );
 }

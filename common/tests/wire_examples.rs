@@ -174,6 +174,7 @@ fn server_messages_match_the_document() {
         members: 2,
         online: 1,
         unread: 3,
+        mentions: 0,
     };
     let msg = ChatMessage::new(
         1_763_800_000_000_123,
@@ -195,6 +196,7 @@ fn server_messages_match_the_document() {
                 direct_unread: vec![DirectUnread {
                     user: u("bob"),
                     unread: 1,
+                    mentions: 0,
                 }],
             }),
             r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000},"rooms":[{"name":"general","members":2,"online":1,"unread":3}],"directs":["bob"],"direct_unread":[{"user":"bob","unread":1}]}"#,
@@ -245,6 +247,7 @@ fn server_messages_match_the_document() {
                     members: 1,
                     online: 1,
                     unread: 0,
+                    mentions: 0,
                 },
             }),
             r#"{"type":"joined","id":2,"room":{"name":"rust","members":1,"online":1,"unread":0}}"#,
@@ -338,6 +341,7 @@ fn server_messages_match_the_document() {
                 with: Target::Room(r("general")),
                 up_to: 1_763_800_000_000_123,
                 unread: 0,
+                mentions: 0,
             }),
             r#"{"type":"read","id":13,"with":{"room":"general"},"up_to":1763800000000123,"unread":0}"#,
         ),
@@ -347,6 +351,7 @@ fn server_messages_match_the_document() {
                 with: Target::User(u("bob")),
                 up_to: 1_763_800_000_000_123,
                 unread: 2,
+                mentions: 0,
             }),
             r#"{"type":"read","with":{"user":"bob"},"up_to":1763800000000123,"unread":2}"#,
         ),

@@ -24,7 +24,7 @@ use crate::connection::{FrameReader, handshake, write_loop};
 use crate::hub::{Hub, READ_SAVE_INTERVAL};
 use crate::outbox::{Kick, Outbox};
 use crate::state::ServerState;
-use crate::store::history::HistoryService;
+use crate::store::history::{CHANGES_DIR, HISTORY_DIR, HistoryService};
 use crate::store::ids::IdReservation;
 use crate::store::keys::ServerKeys;
 use crate::store::users::UserDb;
@@ -67,9 +67,16 @@ impl Server {
             let keys = ServerKeys::load_or_create(&data_dir, passphrase.as_ref(), &kdf)?;
             let db = UserDb::open(&data_dir, &keys.storage_key)?;
             let open_files = crate::fds::history_files_budget(crate::fds::raise_open_files_limit());
-            let history = HistoryService::start(&data_dir, open_files)?;
+            // Changes files take an eighth of the budget: they are written
+            // far less often than histories.
+            let for_changes = (open_files / 8).max(16);
+            let history = HistoryService::start(&data_dir, open_files - for_changes)?;
+            let changes = HistoryService::start_in(
+                data_dir.join(HISTORY_DIR).join(CHANGES_DIR),
+                for_changes,
+            )?;
             let ids = IdClock::open(IdReservation::in_dir(&data_dir))?;
-            Ok::<_, StoreError>((keys, db, history, ids))
+            Ok::<_, StoreError>((keys, db, (history, changes), ids))
         })
         .await
         .map_err(|e| StoreError::Io {
@@ -90,6 +97,7 @@ impl Server {
         )
         .with_registration_limit(config.registrations_per_address_per_hour);
         let hub = Hub::new(db, history, ids, config.messages_per_second_per_user);
+
         let state = Arc::new(ServerState::new(hub, accounts, keys.identity, config));
         Ok(Server { listener, state })
     }

@@ -246,7 +246,8 @@ async fn read_markers_and_unread_survive_a_restart() {
         welcome.direct_unread,
         vec![DirectUnread {
             user: user("alice"),
-            unread: 2
+            unread: 2,
+            mentions: 0
         }]
     );
     // Alice's own messages are not unread to her.
@@ -364,7 +365,7 @@ async fn read_markers_sync_to_the_users_other_sessions() {
     })
     .await;
     assert!(
-        matches!(&m, ServerMessage::Read { id: None, with, up_to, unread: 1 } if *with == room("den") && *up_to == a),
+        matches!(&m, ServerMessage::Read { id: None, with, up_to, unread: 1, .. } if *with == room("den") && *up_to == a),
         "{m:?}"
     );
     say(&bob, &mut bob_ev, general(), "barrier").await;

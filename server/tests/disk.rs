@@ -309,14 +309,14 @@ async fn full_disk_gives_storage_errors_damages_nothing_and_recovers() {
     drop(login(&srv.addr, "carol").await);
 }
 
-/// File descriptors of this process open on files under `dir` (the
-/// directory itself, which the history writer keeps open read-only for
-/// `syncfs`, is not a file open for writing).
+/// File descriptors of this process open on files under `dir`
+/// (directories, which the history writers keep open read-only for
+/// `syncfs`, are not files open for writing).
 fn open_files_under(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir("/proc/self/fd")
         .unwrap()
         .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|p| p.starts_with(dir) && p != dir)
+        .filter(|p| p.starts_with(dir) && !p.is_dir())
         .collect()
 }
 

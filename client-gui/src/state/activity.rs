@@ -262,6 +262,7 @@ mod tests {
             with: rust.clone(),
             up_to: 40,
             unread: 1,
+            mentions: 0,
         });
         assert_eq!(s.conversations[&rust].unread, 1);
         assert_eq!(s.conversations[&rust].read_up_to, 40);
@@ -271,6 +272,7 @@ mod tests {
             with: general(),
             up_to: 1,
             unread: 3,
+            mentions: 0,
         });
         assert_eq!(s.conversations[&general()].unread, 0, "shown");
         // The user's own message (sent from another session) moves the

@@ -293,6 +293,7 @@ mod tests {
         again.direct_unread = vec![cove_common::proto::DirectUnread {
             user: u("cat"),
             unread: 2,
+            mentions: 0,
         }];
         s.logged_in_again(again);
         let asked = pages(&mut s);

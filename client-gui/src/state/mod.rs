@@ -422,6 +422,7 @@ mod tests {
             members: 2,
             online: 1,
             unread,
+            mentions: 0,
         }
     }
 

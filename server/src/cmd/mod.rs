@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use cove_common::proto::{ParseError, Unparsed};
+use cove_common::proto::{ChangeKind, ParseError, Unparsed};
 use cove_common::record::{MAX_RECORD_PLAINTEXT, Opener};
 use cove_common::{ClientMessage, ErrorCode, Request, ServerMessage};
 use futures_util::StreamExt;
@@ -33,7 +33,7 @@ use crate::accounts::UserCtx;
 use crate::admission::PendingSlot;
 use crate::connection::FrameReader;
 use crate::credentials::HistorySecret;
-use crate::hub::{ConnId, HubError, PageAsk, SearchAsk};
+use crate::hub::{ChangeAsk, ConnId, HubError, PageAsk, SearchAsk};
 use crate::outbox::{Kick, Outbox};
 use crate::state::ServerState;
 
@@ -295,15 +295,48 @@ impl ConnState {
                 client_id,
                 to,
                 text,
-                reply_to: _,
-            } => send::send(&state, &user, self.conn, id, client_id, to, text)
-                .await
-                .map(|ack| {
-                    self.acks.push_back(ack);
-                    None
-                }),
-            Request::Edit { .. } | Request::Delete { .. } | Request::React { .. } => {
-                Err(HubError::Internal)
+                reply_to,
+            } => {
+                let ask = send::SendAsk {
+                    client_id,
+                    to,
+                    text,
+                    reply_to,
+                };
+                send::send(&state, &user, &secret, self.conn, id, ask)
+                    .await
+                    .map(|ack| {
+                        self.acks.push_back(ack);
+                        None
+                    })
+            }
+            Request::Edit {
+                client_id,
+                with,
+                message_id,
+                text,
+            } => {
+                let ask = send::change_ask(client_id, with, message_id, ChangeKind::Edit { text });
+                self.change(&state, &user, &secret, id, ask).await
+            }
+            Request::Delete {
+                client_id,
+                with,
+                message_id,
+            } => {
+                let ask = send::change_ask(client_id, with, message_id, ChangeKind::Delete);
+                self.change(&state, &user, &secret, id, ask).await
+            }
+            Request::React {
+                client_id,
+                with,
+                message_id,
+                emoji,
+                remove,
+            } => {
+                let what = ChangeKind::React { emoji, remove };
+                let ask = send::change_ask(client_id, with, message_id, what);
+                self.change(&state, &user, &secret, id, ask).await
             }
             Request::Join { room } => rooms::join(hub, &user, id, room).await.map(Some),
             Request::Leave { room } => rooms::leave(hub, &user, id, room).await.map(Some),
@@ -352,6 +385,20 @@ impl ConnState {
             }
         }
         Flow::Continue
+    }
+
+    /// Makes a change; its ack waits with the others, in order.
+    async fn change(
+        &mut self,
+        state: &Arc<ServerState>,
+        user: &UserCtx,
+        secret: &Arc<HistorySecret>,
+        id: u64,
+        ask: ChangeAsk,
+    ) -> Result<Option<ServerMessage>, HubError> {
+        let ack = send::change(state, user, secret, self.conn, id, ask).await?;
+        self.acks.push_back(ack);
+        Ok(None)
     }
 
     /// A request before login: only ping, register, login and logout.

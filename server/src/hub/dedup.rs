@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use cove_common::ClientMsgId;
-use cove_common::proto::{ChatMessage, MessageId, Timestamp};
+use cove_common::proto::{MessageId, Timestamp};
 
 use crate::store::users::UserId;
 use crate::sync::lock;
@@ -75,10 +75,10 @@ impl RecentIds {
 impl Hub {
     /// Forgets a message that could not be stored, so that sending it again
     /// stores it rather than repeating the failure.
-    pub fn forget_unstored(&self, user: &UserId, client_id: &ClientMsgId, msg: &ChatMessage) {
+    pub fn forget_unstored(&self, user: &UserId, client_id: &ClientMsgId, id: MessageId) {
         let mut live = lock(&self.live);
         if let Some(u) = live.users.get_mut(user) {
-            u.recent.forget(client_id, msg.id);
+            u.recent.forget(client_id, id);
         }
     }
 }

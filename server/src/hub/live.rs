@@ -8,16 +8,18 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use cove_common::proto::RoomInfo;
+use cove_common::proto::{MessageId, RoomInfo};
 use cove_common::{RoomName, Username};
 
 use crate::outbox::Outbox;
 use crate::store::users::{MarkedConv, UserDb, UserId};
 
 use super::dedup::RecentIds;
+use super::folds::UserFolds;
 use super::pace::SendPace;
+use super::recent::{JoinedAt, RecentMessages};
 use super::typing::TypingPace;
-use super::unread::{ConvKey, Dirty, Mark, Pair, Sequence};
+use super::unread::{ConvKey, Dirty, Mark, Pair, Sequence, Unread};
 use super::{ConnId, HubError};
 
 /// One logged-in connection of a user, as fan-out sees it.
@@ -36,6 +38,8 @@ pub(super) struct LiveUser {
     pub(super) rooms: BTreeSet<String>,
     /// Read markers per conversation (see [`super::unread`]).
     pub(super) marks: HashMap<ConvKey, Mark>,
+    /// Messages mentioning them after their marker, per conversation.
+    pub(super) mentions: HashMap<ConvKey, Vec<MessageId>>,
     /// When they last typed in each conversation.
     pub(super) typing: TypingPace,
     /// Users with a direct conversation with this one.
@@ -44,6 +48,9 @@ pub(super) struct LiveUser {
     pub(super) recent: RecentIds,
     /// How fast they may send.
     pub(super) pace: SendPace,
+    /// The changes of their conversations, while they are logged in and
+    /// once they needed them (see [`super::changes`]).
+    pub(super) folds: Option<Arc<UserFolds>>,
 }
 
 impl LiveUser {
@@ -55,10 +62,12 @@ impl LiveUser {
             sessions: Vec::new(),
             rooms: BTreeSet::new(),
             marks: HashMap::new(),
+            mentions: HashMap::new(),
             typing: TypingPace::default(),
             contacts: BTreeSet::new(),
             recent: RecentIds::default(),
             pace: SendPace::new(Instant::now()),
+            folds: None,
         }
     }
 }
@@ -95,6 +104,8 @@ pub(super) struct Room {
     pub(super) fanout: Arc<Fanout>,
     /// Its messages so far, for unread counts.
     pub(super) count: Sequence,
+    /// Where members who joined since the server started joined.
+    pub(super) joined: JoinedAt,
 }
 
 impl Room {
@@ -105,6 +116,7 @@ impl Room {
             members: BTreeSet::new(),
             fanout: Arc::new(Fanout::empty()),
             count: Sequence::default(),
+            joined: JoinedAt::default(),
         }
     }
 }
@@ -119,6 +131,8 @@ pub(super) struct LiveState {
     pub(super) directs: HashMap<Pair, Sequence>,
     /// Counts and markers not yet saved.
     pub(super) dirty: Dirty,
+    /// The messages sent most recently, for changes and replies.
+    pub(super) recent_messages: RecentMessages,
 }
 
 impl LiveState {
@@ -142,6 +156,9 @@ impl LiveState {
                         id: m.id,
                         seq: m.seq,
                     };
+                    if !m.mentions.is_empty() {
+                        user.mentions.insert(conv.clone(), m.mentions.clone());
+                    }
                     user.marks.insert(conv, mark);
                 }
             }
@@ -219,7 +236,7 @@ impl LiveState {
         }
     }
 
-    pub(super) fn room_info(&self, room: &Room, unread: u32) -> RoomInfo {
+    pub(super) fn room_info(&self, room: &Room, unread: Unread) -> RoomInfo {
         RoomInfo {
             name: room.name.clone(),
             members: room.members.len() as u32,
@@ -228,7 +245,8 @@ impl LiveState {
                 .iter()
                 .filter(|m| self.users.get(*m).is_some_and(|u| !u.sessions.is_empty()))
                 .count() as u32,
-            unread,
+            unread: unread.messages,
+            mentions: unread.mentions,
         }
     }
 

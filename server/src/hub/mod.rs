@@ -20,14 +20,19 @@
 //! ids, [`pace`] limits how fast one user sends, [`pages`] reads history
 //! pages and searches and [`reads`] bounds how many are read at once, [`unread`] keeps
 //! read markers and derives unread counts, [`typing`] passes typing
-//! indicators on.
+//! indicators on. [`changes`] edits, deletes and reacts to messages: it
+//! finds them among the [`recent`] ones or in the user's history, and
+//! keeps what each logged-in user's changes add up to in [`folds`].
 
+mod changes;
 mod dedup;
+mod folds;
 mod live;
 mod pace;
 mod pages;
 mod presence;
 pub(crate) mod reads;
+mod recent;
 mod rooms;
 mod send;
 mod typing;
@@ -35,6 +40,7 @@ pub(crate) mod unread;
 
 use std::sync::{Arc, Mutex};
 
+use cove_common::proto::MessageId;
 use cove_common::{ErrorCode, RoomName, Username};
 use futures_util::future::{BoxFuture, Shared};
 
@@ -46,10 +52,13 @@ use crate::store::history::HistoryService;
 use crate::store::users::UserDb;
 use crate::sync::lock;
 
+pub use changes::{CHANGES_READ_BUDGET, ChangeAsk, LOOKUP_READ_BUDGET};
 pub use live::PRESENCE_ROOM_LIMIT;
 use live::{LiveState, LiveUser, Room};
 pub use pages::{PageAsk, SearchAsk};
 pub use presence::Attached;
+pub use recent::RECENT_MESSAGES;
+pub use send::Outgoing;
 pub use unread::READ_SAVE_INTERVAL;
 
 /// History pages read at once; a burst of requests for deep pages waits
@@ -110,6 +119,19 @@ pub enum HubError {
     /// history (forged, or the file changed under it).
     #[error("that history cursor is not valid here; ask again without it")]
     BadCursor,
+    /// The message a change or reply names is not one the user can find
+    /// in that conversation (or it was deleted).
+    #[error("no message {0} in this conversation")]
+    NoSuchMessage(MessageId),
+    /// An edit or deletion of someone else's message.
+    #[error("only its author can edit or delete a message")]
+    NotAuthor,
+    /// A reaction with one emoji more than a message may have.
+    #[error(
+        "a message has reactions of at most {} different emojis",
+        cove_common::limits::REACTIONS_PER_MESSAGE_MAX
+    )]
+    TooManyReactions,
     /// A background task died.
     #[error("internal error")]
     Internal,
@@ -127,6 +149,9 @@ impl HubError {
             HubError::SendingTooFast(_) | HubError::TypingTooOften => ErrorCode::RateLimited,
             HubError::Storage(_) => ErrorCode::Storage,
             HubError::BadCursor => ErrorCode::BadCursor,
+            HubError::NoSuchMessage(_) => ErrorCode::NoSuchMessage,
+            HubError::NotAuthor => ErrorCode::NotAuthor,
+            HubError::TooManyReactions => ErrorCode::BadRequest,
             HubError::Internal => ErrorCode::Internal,
         }
     }
@@ -146,6 +171,9 @@ pub struct Hub {
     live: Mutex<LiveState>,
     db: AccountDb,
     history: HistoryService,
+    /// The changes files (edits, deletions, reactions), written like the
+    /// histories.
+    changes: HistoryService,
     ids: IdClock,
     /// Messages per second one user may send (0: no limit).
     send_rate: u32,
@@ -162,12 +190,19 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// Builds the live state from the account database, then hands the
     /// database to its own thread.
-    pub fn new(db: UserDb, history: HistoryService, ids: IdClock, send_rate: u32) -> Self {
+    pub fn new(
+        db: UserDb,
+        stores: (HistoryService, HistoryService),
+        ids: IdClock,
+        send_rate: u32,
+    ) -> Self {
         let live = LiveState::load(&db);
+        let (history, changes) = stores;
         Self {
             live: Mutex::new(live),
             db: AccountDb::start(db),
             history,
+            changes,
             ids,
             send_rate,
             reads: reads::ReadSlots::new(HISTORY_READS),
@@ -206,6 +241,7 @@ impl Hub {
             .insert(id.clone());
         live.rebuild_fanout(&key, true);
         live.mark_room_read(&id, &key);
+        live.note_joined(&id, &key);
         Ok(UserCtx { id, name })
     }
 
@@ -224,5 +260,6 @@ impl Hub {
     /// Flushes histories to disk and stops the history writer.
     pub fn shutdown_storage(&self) {
         self.history.flush_and_stop();
+        self.changes.flush_and_stop();
     }
 }

@@ -1,7 +1,8 @@
 //! History pages and searches: who may read which conversation, and
 //! reading a bounded stretch of the user's own history file with their
 //! unlocked key, keeping one conversation's messages (a page) or the
-//! messages containing a text (a search).
+//! messages containing a text (a search), each with its edits, deletion
+//! and reactions applied ([`super::folds`]).
 
 use std::sync::Arc;
 
@@ -64,10 +65,13 @@ impl Hub {
             limit,
         } = ask;
         self.may_read(user, &with)?;
+        let folds = self.folds_of(user, &secret).await?;
         let me = user.name.clone();
         // A cursor only says where to read on: the conversation is chosen
         // here, whatever conversation the cursor came from.
-        let filter = move |m: &ChatMessage| m.to.conversation_for(&m.from, &me) == with;
+        let filter = move |m: ChatMessage| {
+            (m.to.conversation_for(&m.from, &me) == with).then(|| lock(&folds.map).fold(m, &me))
+        };
         self.walk(user, secret, cursor, before, limit, filter).await
     }
 
@@ -104,9 +108,11 @@ impl Hub {
                 .map(|u| u.rooms.clone())
                 .unwrap_or_default()
         };
+        let folds = self.folds_of(user, &secret).await?;
         let me = user.name.clone();
         let matcher = text.matcher();
-        let filter = move |m: &ChatMessage| {
+        // The latest text is searched, and a deleted message never found.
+        let filter = move |m: ChatMessage| {
             let conv = m.to.conversation_for(&m.from, &me);
             let readable = match &with {
                 Some(w) => conv == *w,
@@ -115,7 +121,11 @@ impl Hub {
                     Target::User(_) => true,
                 },
             };
-            readable && matcher.matches(m.text_str())
+            if !readable {
+                return None;
+            }
+            let m = lock(&folds.map).fold(m, &me);
+            (m.deleted.is_none() && matcher.matches(m.text_str())).then_some(m)
         };
         let limit = limit.unwrap_or(SEARCH_PAGE_DEFAULT);
         self.walk(user, secret, cursor, None, limit, filter).await
@@ -148,7 +158,7 @@ impl Hub {
         cursor: Option<HistoryCursor>,
         before: Option<MessageId>,
         limit: u16,
-        filter: impl Fn(&ChatMessage) -> bool + Send + 'static,
+        filter: impl FnMut(ChatMessage) -> Option<ChatMessage> + Send + 'static,
     ) -> Result<HistoryPage, HubError> {
         let from = match cursor {
             None => None,
@@ -165,7 +175,7 @@ impl Hub {
         let _reading = self.reads.acquire().await.map_err(|_| HubError::Internal)?;
         tokio::task::spawn_blocking(move || {
             let reader = HistoryReader::open(&path, &secret)?;
-            match reader.page_at(&query, filter) {
+            match reader.page_mapped(&query, filter) {
                 Ok(page) => Ok(page),
                 Err(ReadError::BadCursor) => Err(HubError::BadCursor),
                 Err(ReadError::Store(e)) => Err(HubError::Storage(e)),

@@ -68,7 +68,11 @@ impl Hub {
             .direct_unread(&user.id)
             .into_iter()
             .filter(|(name, _)| directs.contains(name))
-            .map(|(user, unread)| DirectUnread { user, unread })
+            .map(|(user, unread)| DirectUnread {
+                user,
+                unread: unread.messages,
+                mentions: unread.mentions,
+            })
             .collect();
         Attached {
             rooms: infos,
@@ -86,6 +90,11 @@ impl Hub {
         };
         u.sessions.retain(|s| s.conn != conn);
         let last = u.sessions.is_empty();
+        if last {
+            // Read again at their next login: memory holds the changes of
+            // logged-in users only.
+            u.folds = None;
+        }
         live.rebuild_user_rooms(&user.id);
         if last {
             let name = user.name.clone();

@@ -9,7 +9,7 @@ use crate::sync::lock;
 
 use super::live::Room;
 use super::presence::notice_bytes;
-use super::unread::ConvKey;
+use super::unread::{ConvKey, Unread};
 use super::{Hub, HubError};
 
 impl Hub {
@@ -39,6 +39,7 @@ impl Hub {
         live.rebuild_fanout(&key, true);
         if !already {
             live.mark_room_read(&user.id, &key);
+            live.note_joined(&user.id, &key);
             let notice = notice_bytes(NoticeKind::Joined {
                 room: name.clone(),
                 user: user.name.clone(),
@@ -78,6 +79,7 @@ impl Hub {
         }
         if let Some(r) = live.rooms.get_mut(&key) {
             r.members.remove(&user.id);
+            r.joined.remove(&user.id);
         }
         if let Some(u) = live.users.get_mut(&user.id) {
             u.rooms.remove(&key);
@@ -108,7 +110,7 @@ impl Hub {
                 let unread = if mine.is_some_and(|m| m.contains(&key)) {
                     live.unread(&user.id, &ConvKey::Room(key))
                 } else {
-                    0
+                    Unread::default()
                 };
                 live.room_info(r, unread)
             })

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use cove_common::proto::{ChatMessage, ServerMessage};
+use cove_common::limits::MENTIONS_MAX;
+use cove_common::mentions::mentions;
+use cove_common::proto::{ChatMessage, Quote, ServerMessage};
 use cove_common::time::now_ms;
-use cove_common::{ClientMsgId, MessageText, Target};
+use cove_common::{ClientMsgId, MessageText, Target, Username};
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
 
@@ -19,8 +21,20 @@ use crate::store::users::UserId;
 use crate::sync::lock;
 
 use super::live::{Fanout, LiveState};
-use super::unread::ConvKey;
+use super::recent::{Conversation, Recent, quote_of};
+use super::unread::{ConvKey, pair};
 use super::{ConnId, Hub, HubError, NotStored, StoreDone};
+
+/// A message as its sender gives it.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Where it goes, as the sender named it.
+    pub to: Target,
+    /// The text.
+    pub text: MessageText,
+    /// The quote of the message it replies to (see [`Hub::quote`]).
+    pub reply_to: Option<Quote>,
+}
 
 /// What one send queued, and what remains to do once the locks are
 /// released.
@@ -74,10 +88,10 @@ impl Hub {
         from: &UserCtx,
         conn: ConnId,
         client_id: &ClientMsgId,
-        to: Target,
-        text: MessageText,
+        message: Outgoing,
         space: QueueSpace,
     ) -> Result<(ChatMessage, StoreDone), HubError> {
+        let Outgoing { to, text, reply_to } = message;
         // Judged before this message's own write is queued (see below).
         let healthy = self.history.healthy();
         // The id is taken, the history write queued and the client id
@@ -107,7 +121,32 @@ impl Hub {
             // and the sender's own marker, however many members it has.
             live.count_message(&from.id, &conv, id);
             let contact_saved = new_contact.map(|(a, b)| self.db.add_contact(a, b));
-            let msg = ChatMessage::new(id, now_ms(), from.name.clone(), to, text);
+            let conversation = match &conv {
+                ConvKey::Room(key) => Conversation::Room(key.clone()),
+                ConvKey::Direct(peer) => Conversation::Direct(pair(&from.id, peer)),
+            };
+            live.recent_messages.insert(
+                id,
+                Recent {
+                    from: from.name.clone(),
+                    conversation,
+                    quote: quote_of(text.as_str()),
+                    deleted: false,
+                },
+            );
+            let mentioned = live.mentioned(from, &conv, text.as_str());
+            for (user, _) in &mentioned {
+                if *user != from.id {
+                    let theirs = match &conv {
+                        ConvKey::Room(key) => ConvKey::Room(key.clone()),
+                        ConvKey::Direct(_) => ConvKey::Direct(from.id.clone()),
+                    };
+                    live.note_mention(user, theirs, id);
+                }
+            }
+            let mut msg = ChatMessage::new(id, now_ms(), from.name.clone(), to, text);
+            msg.reply_to = reply_to;
+            msg.mentions = mentioned.into_iter().map(|(_, name)| name).collect();
             let entry: Arc<[u8]> = serde_json::to_vec(&msg)
                 .map_err(|_| HubError::Internal)?
                 .into();
@@ -199,6 +238,32 @@ impl Hub {
 type NewContact = (UserId, UserId);
 
 impl LiveState {
+    /// The users `text` mentions (`@name`) among the members of `conv`, as
+    /// `from` names it, each once, as registered; at most
+    /// [`MENTIONS_MAX`].
+    fn mentioned(&self, from: &UserCtx, conv: &ConvKey, text: &str) -> Vec<(UserId, Username)> {
+        let mut found: Vec<(UserId, Username)> = Vec::new();
+        for (_, name) in mentions(text) {
+            if found.len() >= MENTIONS_MAX {
+                break;
+            }
+            let Some(id) = self.names.get(&name.to_ascii_lowercase()) else {
+                continue;
+            };
+            let member = match conv {
+                ConvKey::Room(key) => self.rooms.get(key).is_some_and(|r| r.members.contains(id)),
+                ConvKey::Direct(peer) => id == peer || *id == from.id,
+            };
+            if member
+                && !found.iter().any(|(f, _)| f == id)
+                && let Some(u) = self.users.get(id)
+            {
+                found.push((id.clone(), u.name.clone()));
+            }
+        }
+        found
+    }
+
     /// The recipients of a message from `from` to `to`; the pair of users
     /// whose first direct message this is (their contact is to be saved);
     /// `to` spelled as the room or user was first named, however the

@@ -17,6 +17,7 @@ use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
+use cove_common::limits::MENTIONS_COUNTED_MAX;
 use cove_common::proto::{MessageId, ServerMessage};
 use cove_common::{Target, Username};
 use tokio::sync::oneshot;
@@ -64,6 +65,16 @@ pub(super) struct Mark {
     pub(super) id: MessageId,
     /// The conversation's sequence number at that message.
     pub(super) seq: u64,
+}
+
+/// What a user has not read in one conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Unread {
+    /// Messages after their marker.
+    pub(super) messages: u32,
+    /// Of those, the ones that mention them (counted up to
+    /// [`MENTIONS_COUNTED_MAX`]).
+    pub(super) mentions: u32,
 }
 
 /// One conversation's count of messages, with its newest ids.
@@ -162,18 +173,35 @@ impl LiveState {
         }
     }
 
-    /// `user`'s unread count in `conv`.
-    pub(super) fn unread(&self, user: &UserId, conv: &ConvKey) -> u32 {
+    /// What `user` has not read in `conv`.
+    pub(super) fn unread(&self, user: &UserId, conv: &ConvKey) -> Unread {
         let Some(seq) = self.sequence(user, conv) else {
-            return 0;
+            return Unread::default();
         };
-        let mark = self
-            .users
-            .get(user)
-            .and_then(|u| u.marks.get(conv))
-            .copied()
-            .unwrap_or_default();
-        seq.unread_after(mark)
+        let Some(u) = self.users.get(user) else {
+            return Unread::default();
+        };
+        let mark = u.marks.get(conv).copied().unwrap_or_default();
+        let mentions = u.mentions.get(conv).map_or(0, Vec::len);
+        Unread {
+            messages: seq.unread_after(mark),
+            mentions: u32::try_from(mentions).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Notes that message `id` in `conv` (as `user` names it) mentions
+    /// `user`: it counts until their marker passes it. O(1) per mentioned
+    /// user; the oldest is forgotten past [`MENTIONS_COUNTED_MAX`].
+    pub(super) fn note_mention(&mut self, user: &UserId, conv: ConvKey, id: MessageId) {
+        let Some(u) = self.users.get_mut(user) else {
+            return;
+        };
+        let ids = u.mentions.entry(conv.clone()).or_default();
+        if ids.len() >= MENTIONS_COUNTED_MAX {
+            ids.remove(0);
+        }
+        ids.push(id);
+        self.dirty.marks.insert((user.clone(), conv));
     }
 
     /// Counts a new message `id` in `conv` as seen from `from`, whose own
@@ -203,7 +231,22 @@ impl LiveState {
     pub(super) fn set_mark(&mut self, user: &UserId, conv: &ConvKey, mark: Mark) {
         if let Some(u) = self.users.get_mut(user) {
             u.marks.insert(conv.clone(), mark);
+            if let Some(ids) = u.mentions.get_mut(conv) {
+                ids.retain(|&m| m > mark.id);
+                if ids.is_empty() {
+                    u.mentions.remove(conv);
+                }
+            }
             self.dirty.marks.insert((user.clone(), conv.clone()));
+        }
+    }
+
+    /// Notes where `user` joined the room `key`: they never received its
+    /// messages up to its newest now (see [`super::recent::JoinedAt`]).
+    pub(super) fn note_joined(&mut self, user: &UserId, key: &str) {
+        if let Some(r) = self.rooms.get_mut(key) {
+            let last = r.count.count().last_id;
+            r.joined.set(user.clone(), last);
         }
     }
 
@@ -236,7 +279,9 @@ impl LiveState {
             .marks
             .into_iter()
             .filter_map(|(user, conv)| {
-                let mark = *self.users.get(&user)?.marks.get(&conv)?;
+                let u = self.users.get(&user)?;
+                let mark = u.marks.get(&conv).copied().unwrap_or_default();
+                let mentions = u.mentions.get(&conv).cloned().unwrap_or_default();
                 let with = match conv {
                     ConvKey::Room(key) => MarkedConv::Room(self.rooms.get(&key)?.name.clone()),
                     ConvKey::Direct(peer) => MarkedConv::User(peer),
@@ -245,6 +290,7 @@ impl LiveState {
                     with,
                     id: mark.id,
                     seq: mark.seq,
+                    mentions,
                 };
                 Some((user, mark))
             })
@@ -283,7 +329,7 @@ impl LiveState {
     }
 
     /// `user`'s unread count in every direct conversation that has any.
-    pub(super) fn direct_unread(&self, user: &UserId) -> Vec<(Username, u32)> {
+    pub(super) fn direct_unread(&self, user: &UserId) -> Vec<(Username, Unread)> {
         let Some(u) = self.users.get(user) else {
             return Vec::new();
         };
@@ -292,7 +338,7 @@ impl LiveState {
             .filter_map(|c| {
                 let n = self.unread(user, &ConvKey::Direct(c.clone()));
                 let name = self.users.get(c)?.name.clone();
-                (n > 0).then_some((name, n))
+                (n.messages > 0).then_some((name, n))
             })
             .collect()
     }
@@ -332,7 +378,8 @@ impl Hub {
             id,
             with: with.clone(),
             up_to: new.id,
-            unread,
+            unread: unread.messages,
+            mentions: unread.mentions,
         };
         if new != old
             && let Some(u) = live.users.get(&user.id)

@@ -102,6 +102,10 @@ pub struct ReadMark {
     pub id: u64,
     /// The conversation's sequence number at that message.
     pub seq: u64,
+    /// The messages after it that mention the user, oldest first (at most
+    /// [`MENTIONS_COUNTED_MAX`](cove_common::limits::MENTIONS_COUNTED_MAX)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<u64>,
 }
 
 /// A conversation's count of messages so far and its newest message id.

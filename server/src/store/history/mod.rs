@@ -13,6 +13,8 @@
 //!   from, and [`PageQuery`], what one page may hold and read.
 //! - `reader`: [`HistoryReader`], one history's frames read backwards and
 //!   opened with the user's key.
+//! - `scan`: every entry of a file, newest first, within a budget: how
+//!   a user's changes file is read.
 //! - `paging`: pages of one history, newest first, from the newest message
 //!   or from a cursor, each bounded in what it reads.
 //! - `queue`: [`QueueRoom`], the bound on bytes waiting for the writer.
@@ -24,7 +26,7 @@
 //!   files closed.
 //!
 //! Each depends only on those before it: `format` <- `file` <- `reader`
-//! <- `paging`, `cursor` <- `reader`, `file` <- `open_files`, `syncer` <-
+//! <- `paging`, `reader` <- `scan`, `cursor` <- `reader`, `file` <- `open_files`, `syncer` <-
 //! `writer`, `queue` <- `writer`.
 
 mod cursor;
@@ -36,6 +38,7 @@ mod paging;
 mod paging_tests;
 mod queue;
 mod reader;
+mod scan;
 mod syncer;
 #[cfg(test)]
 mod test_support;
@@ -45,7 +48,12 @@ pub use cursor::{Cursor, PAGE_READ_BUDGET, PageQuery, ReadError};
 pub use file::HistoryFile;
 pub use queue::{QUEUE_BYTES, QueueRoom, QueueSpace};
 pub use reader::{HistoryPage, HistoryReader};
+pub use scan::Scan;
 pub use writer::{AppendJob, HistoryService, IDLE_CLOSE, SYNC_INTERVAL};
 
 /// The histories folder inside the data directory.
 pub const HISTORY_DIR: &str = "chat_histories";
+
+/// The folder of changes files (edits, deletions, reactions; one per
+/// user, in the history format), inside [`HISTORY_DIR`].
+pub const CHANGES_DIR: &str = "changes";

@@ -56,7 +56,7 @@ enum Step {
     Full,
 }
 
-impl<F: Fn(&ChatMessage) -> bool> Builder<'_, F> {
+impl<F: FnMut(ChatMessage) -> Option<ChatMessage>> Builder<'_, F> {
     /// One entry, read at `at` (its frame and its index there).
     fn entry(&mut self, at: Cursor, msg: ChatMessage) -> Step {
         if self.q.before.is_some_and(|b| msg.id >= b) {
@@ -66,10 +66,10 @@ impl<F: Fn(&ChatMessage) -> bool> Builder<'_, F> {
             self.read_past(at);
             return Step::On;
         }
-        if !(self.filter)(&msg) {
+        let Some(msg) = (self.filter)(msg) else {
             self.read_past(at);
             return Step::On;
-        }
+        };
         let size = serde_json::to_vec(&msg).map_or(usize::MAX / 2, |v| v.len()) + 1;
         let full = self.page.messages.len() >= self.q.limit.max(1)
             || (!self.page.messages.is_empty()
@@ -125,7 +125,8 @@ impl HistoryReader<'_> {
     ) -> Result<HistoryPage, StoreError> {
         let read_before = self.bytes_read();
         let q = PageQuery::newest(before, limit);
-        self.read_page(None, &q, filter, read_before, &mut SegmentKeys::new())
+        let keep = move |m: ChatMessage| filter(&m).then_some(m);
+        self.read_page(None, &q, keep, read_before, &mut SegmentKeys::new())
     }
 
     /// The page `q` asks for, of the entries `filter` accepts. A cursor
@@ -136,6 +137,17 @@ impl HistoryReader<'_> {
         &self,
         q: &PageQuery,
         filter: impl Fn(&ChatMessage) -> bool,
+    ) -> Result<HistoryPage, ReadError> {
+        self.page_mapped(q, move |m: ChatMessage| filter(&m).then_some(m))
+    }
+
+    /// [`HistoryReader::page_at`] with a filter that may also change what
+    /// it keeps (apply edits and reactions): the page's byte bound then
+    /// counts the messages as returned.
+    pub fn page_mapped(
+        &self,
+        q: &PageQuery,
+        filter: impl FnMut(ChatMessage) -> Option<ChatMessage>,
     ) -> Result<HistoryPage, ReadError> {
         // The frame the cursor names is read first, and counts too; its
         // segment's key (an X25519 agreement) serves the frames after it.
@@ -167,7 +179,7 @@ impl HistoryReader<'_> {
         &self,
         start: Option<Start>,
         q: &PageQuery,
-        filter: impl Fn(&ChatMessage) -> bool,
+        filter: impl FnMut(ChatMessage) -> Option<ChatMessage>,
         read_before: u64,
         keys: &mut SegmentKeys,
     ) -> Result<HistoryPage, StoreError> {

@@ -308,17 +308,19 @@ impl<'a> HistoryReader<'a> {
         Ok(Some(EtmKey::derive(&data_key, b"", RECORD_LABEL)))
     }
 
-    /// The messages of one bundle or record frame, oldest first, or `None`
+    /// The entries of one bundle or record frame, oldest first, or `None`
     /// if it cannot be read (damaged). The MAC covers `start`, so a frame
-    /// opens only at the offset it was written at.
-    pub(super) fn open_frame(
+    /// opens only at the offset it was written at. Entries are
+    /// [`ChatMessage`]s in a history file and
+    /// [`Change`](cove_common::proto::Change)s in a changes file.
+    pub(super) fn open_frame<T: serde::de::DeserializeOwned>(
         &self,
         file: &File,
         keys: &mut SegmentKeys,
         start: u64,
         kind: u8,
         body: &mut [u8],
-    ) -> Result<Option<Vec<ChatMessage>>, StoreError> {
+    ) -> Result<Option<Vec<T>>, StoreError> {
         let label = if kind == KIND_BUNDLE {
             BUNDLE_HEADER
         } else {
@@ -352,8 +354,7 @@ impl<'a> HistoryReader<'a> {
                 None => return Ok(None),
             }
         };
-        let msgs: Result<Vec<ChatMessage>, _> =
-            entries.iter().map(|e| serde_json::from_slice(e)).collect();
+        let msgs: Result<Vec<T>, _> = entries.iter().map(|e| serde_json::from_slice(e)).collect();
         Ok(msgs.ok())
     }
 }

@@ -126,7 +126,13 @@ impl HistoryService {
     /// At most `open_files` files are kept open (see
     /// [`crate::fds::history_files_budget`]).
     pub fn start(data_dir: &Path, open_files: usize) -> Result<HistoryService, StoreError> {
-        let dir = data_dir.join(HISTORY_DIR);
+        Self::start_in(data_dir.join(HISTORY_DIR), open_files)
+    }
+
+    /// Starts a writer for the files of `dir` (created if missing): the
+    /// histories, or the changes files beside them
+    /// ([`CHANGES_DIR`](super::CHANGES_DIR)).
+    pub fn start_in(dir: PathBuf, open_files: usize) -> Result<HistoryService, StoreError> {
         crate::store::ensure_private_dir(&dir)?;
         let (tx, rx) = mpsc::channel();
         let thread_dir = dir.clone();
@@ -186,6 +192,18 @@ impl HistoryService {
             }
         }
         rx
+    }
+
+    /// Completes once every job queued before it is written: what a reader
+    /// opening a file afterwards will find in it. (An empty job, which the
+    /// writer completes with the batch it comes in, after that batch's
+    /// writes.)
+    pub fn barrier(&self) -> oneshot::Receiver<Result<(), StoreError>> {
+        self.append(AppendJob {
+            users: Arc::new([]),
+            entry: Arc::new([]),
+            space: QueueSpace::untracked(),
+        })
     }
 
     /// Tests only: stalls the writer after the jobs queued so far until the
