@@ -50,6 +50,7 @@ fn room_with(messages: Vec<ChatMessage>, more: bool) -> ChatState {
         members: 3,
         online: 3,
         unread: 0,
+        mentions: 0,
     };
     let mut s = ChatState::new(u("meg"), vec![info]);
     s.apply(page(messages, more));

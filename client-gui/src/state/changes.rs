@@ -311,8 +311,10 @@ fn apply(m: &mut ChatMessage, from: &Username, ts: u64, what: &ChangeKind, me: &
 /// A page names at most 10 users per emoji; `mine` tells exactly whether
 /// the user is among them, so the user's own reactions never count twice.
 /// Someone else not named may be among the unnamed: a reaction of theirs is
-/// counted (the server passes on only reactions that change something),
-/// and a taking back counted off only when they could be there.
+/// counted as new (the server passes on a repeated reaction too, which
+/// then counts once too often until the next page: a repeat is rare, a
+/// new one is the rule), and a taking back is counted off only when they
+/// could be there.
 fn react(reactions: &mut Vec<Reaction>, emoji: &Emoji, who: &Username, mine: bool, remove: bool) {
     let at = reactions.iter().position(|r| &r.emoji == emoji);
     match (at, remove) {
