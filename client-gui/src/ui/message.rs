@@ -51,10 +51,15 @@ pub(super) fn body(
         }
         Some(text) if m.edited.is_some() => {
             // The mark flows on after the text's last line.
-            ui.horizontal_wrapped(|ui| {
+            ui.scope(|ui| {
+                // Lines as high as the text, as in a message without the
+                // mark (a wrapped row is at least `interact_size` high).
+                ui.spacing_mut().interact_size.y = 0.0;
                 ui.spacing_mut().item_spacing.x = 4.0;
-                ui.add(egui::Label::new(text.as_str()).selectable(true).wrap());
-                ui.label(RichText::new("(edited)").small().color(NOTICE));
+                ui.horizontal_wrapped(|ui| {
+                    ui.add(egui::Label::new(text.as_str()).selectable(true).wrap());
+                    ui.label(RichText::new("(edited)").small().color(NOTICE));
+                });
             });
         }
         Some(text) => {
@@ -69,20 +74,25 @@ pub(super) fn body(
 /// The compact quote of the message a reply answers: a bar, its author
 /// and the start of its text, one line; clicking it goes there.
 fn quote(ui: &mut egui::Ui, line: &str, id: MessageId, act: &mut Option<MessageAct>) {
-    ui.horizontal(|ui| {
-        let (bar, _) = ui.allocate_exact_size(egui::vec2(3.0, 14.0), egui::Sense::hover());
-        ui.painter().rect_filled(bar, 1.0, NOTICE);
-        let resp = ui
-            .add(
-                egui::Button::new(RichText::new(line).small().color(NOTICE))
-                    .frame(false)
-                    .truncate(),
-            )
-            .on_hover_cursor(egui::CursorIcon::PointingHand)
-            .on_hover_text("Show the original message");
-        if resp.clicked() {
-            *act = Some(MessageAct::Original(id));
-        }
+    ui.scope(|ui| {
+        // As tight as a line of text: the quote belongs to the message.
+        ui.spacing_mut().button_padding.y = 0.0;
+        ui.spacing_mut().interact_size.y = 0.0;
+        ui.horizontal(|ui| {
+            let (bar, _) = ui.allocate_exact_size(egui::vec2(3.0, 14.0), egui::Sense::hover());
+            ui.painter().rect_filled(bar, 1.0, NOTICE);
+            let resp = ui
+                .add(
+                    egui::Button::new(RichText::new(line).small().color(NOTICE))
+                        .frame(false)
+                        .truncate(),
+                )
+                .on_hover_cursor(egui::CursorIcon::PointingHand)
+                .on_hover_text("Show the original message");
+            if resp.clicked() {
+                *act = Some(MessageAct::Original(id));
+            }
+        });
     });
 }
 

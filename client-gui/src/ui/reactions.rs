@@ -26,8 +26,14 @@ pub(super) fn chips(
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 4.0;
         for r in reactions {
+            // A pill, filled in the selection colour when one is the
+            // user's.
             let chip = ui
-                .selectable_label(r.mine, RichText::new(format!("{} {}", r.emoji, r.count)))
+                .add(
+                    egui::Button::new(format!("{} {}", r.emoji, r.count))
+                        .selected(r.mine)
+                        .corner_radius(9.0),
+                )
                 .on_hover_text(who(r, me));
             if chip.clicked() {
                 *act = Some(MessageAct::Toggle {
