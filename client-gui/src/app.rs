@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cove_common::time::now_ms;
-use cove_common::{KdfParams, RoomName, SearchText, Target, Username};
+use cove_common::{KdfParams, MessageText, RoomName, SearchText, Target, Username};
 
 use crate::commands::{self, Input};
 use crate::net::{AuthMode, Net, NetCommand, NetEvent};
@@ -323,9 +323,39 @@ impl CoveApp {
                 Ok(Input::Exit) => self.begin_exit(),
                 Err(e) => {
                     chat.info(format!("Error: {e}"));
-                    self.view.input = line;
+                    self.view.compose.input = line;
                 }
             },
+            ChatAction::Reply { quote, text } => match commands::parse(&text) {
+                Ok(Input::Say(text)) => {
+                    chat.reply(chat.current.clone(), text, quote);
+                }
+                // A command typed while replying is still a command.
+                Ok(_) => self.on_chat_action(chat, ChatAction::Submit(text)),
+                Err(e) => {
+                    chat.info(format!("Error: {e}"));
+                    self.view.compose.input = text;
+                    self.view.compose.reply(chat.current.clone(), quote);
+                }
+            },
+            ChatAction::Edit { with, id, text } => match MessageText::new(text.trim_end()) {
+                Ok(text) => {
+                    chat.edit(with, id, text);
+                }
+                Err(e) => chat.info(format!("Error: {e}")),
+            },
+            ChatAction::Delete { with, id } => {
+                chat.delete(with, id);
+            }
+            ChatAction::React {
+                with,
+                id,
+                emoji,
+                remove,
+            } => {
+                chat.react(with, id, emoji, remove);
+            }
+            ChatAction::JumpTo(id) => chat.jump_to(chat.current.clone(), id),
             ChatAction::Open(t) => chat.show(t),
             ChatAction::Join(name) => match RoomName::new(name.trim()) {
                 Ok(room) => chat.join(room),

@@ -113,6 +113,39 @@ impl Conversation {
             .collect()
     }
 
+    /// The loaded message `id`, to change it.
+    pub(super) fn message_mut(&mut self, id: MessageId) -> Option<&mut ChatMessage> {
+        if !self.ids.contains(&id) {
+            return None;
+        }
+        self.entries.iter_mut().rev().find_map(|e| match e {
+            Entry::Message(m) if m.id == id => Some(m),
+            _ => None,
+        })
+    }
+
+    /// The loaded messages, oldest first.
+    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &ChatMessage> {
+        self.entries.iter().filter_map(|e| match e {
+            Entry::Message(m) => Some(m),
+            _ => None,
+        })
+    }
+
+    /// Puts a message of a history page in place: since protocol v5 a
+    /// page gives each message as it now stands (edited, deleted,
+    /// reacted to), so one already loaded takes the page's version, as
+    /// far as it is not older than what arrived live
+    /// ([`super::changes::merge`]).
+    pub(super) fn merge(&mut self, m: ChatMessage) {
+        match self.message_mut(m.id) {
+            Some(old) => super::changes::merge(old, m),
+            None => {
+                self.insert(Entry::Message(m));
+            }
+        }
+    }
+
     /// Inserts in time order; a message already present is ignored.
     pub fn insert(&mut self, entry: Entry) -> bool {
         if let Entry::Message(m) = &entry

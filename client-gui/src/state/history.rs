@@ -11,7 +11,7 @@ use cove_common::proto::{ChatMessage, MessageId};
 use cove_common::{HistoryCursor, Request, Target};
 
 use super::requests::{Page, Purpose};
-use super::{ChatState, Conversation, Entry, Status};
+use super::{ChatState, Conversation, Status};
 
 /// Messages asked for when a conversation is first loaded.
 pub const NEWEST_PAGE: u16 = 100;
@@ -105,7 +105,7 @@ impl ChatState {
         // again by itself; without a cursor it would ask for the same page.
         let go_on = messages.is_empty() && more && cursor.is_some();
         for m in messages {
-            conv.insert(Entry::Message(m));
+            conv.merge(m);
         }
         conv.loaded = true;
         match page {
@@ -210,12 +210,14 @@ impl ChatState {
         for p in self.take_resends() {
             self.send_pending(&p);
         }
+        self.resend_changes();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::Entry;
     use crate::state::tests::{general, msg, room, u};
     use cove_common::proto::SessionInfo;
     use cove_common::{RoomName, ServerMessage};

@@ -11,6 +11,7 @@
 //! markers, [`search`] searches and opening a conversation at a result.
 
 mod activity;
+mod changes;
 mod conversation;
 mod history;
 mod pending;
@@ -24,6 +25,7 @@ use cove_common::proto::{ChatMessage, Member, NoticeKind, RoomInfo};
 use cove_common::time::now_ms;
 use cove_common::{RoomName, ServerMessage, Target, Username};
 
+pub use changes::{PendingChange, quote_of};
 pub use conversation::{Conversation, Entry};
 pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
 pub use pending::{Delivery, Pending};
@@ -84,6 +86,9 @@ pub struct ChatState {
     pub members: HashMap<String, MemberList>,
     /// Unacknowledged messages, in send order.
     pub pending: Vec<Pending>,
+    /// The user's edits, deletions and reactions not yet acknowledged, in
+    /// the order made; shown as if made already.
+    pub pending_changes: Vec<PendingChange>,
     /// Connection status.
     pub status: Status,
     next_client_id: u64,
@@ -121,6 +126,7 @@ impl ChatState {
             conversations: HashMap::new(),
             members: HashMap::new(),
             pending: Vec::new(),
+            pending_changes: Vec::new(),
             status: Status::Online,
             next_client_id: 1,
             client_tag: format!("{:x}", now_ms()),
@@ -265,7 +271,7 @@ impl ChatState {
     pub fn apply(&mut self, msg: ServerMessage) {
         match msg {
             ServerMessage::Message(m) => self.deliver(m),
-            ServerMessage::Change(_) => {}
+            ServerMessage::Change(c) => self.on_change(c),
             ServerMessage::Ack {
                 client_id,
                 message_id,
@@ -274,13 +280,12 @@ impl ChatState {
             } => {
                 if let Some(i) = self.pending.iter().position(|p| p.client_id == client_id) {
                     let p = self.pending.remove(i);
-                    self.deliver(ChatMessage::new(
-                        message_id,
-                        ts,
-                        self.me.clone(),
-                        p.to,
-                        p.text,
-                    ));
+                    self.deliver(ChatMessage {
+                        reply_to: p.reply_to,
+                        ..ChatMessage::new(message_id, ts, self.me.clone(), p.to, p.text)
+                    });
+                } else {
+                    self.change_acked(&client_id, ts);
                 }
             }
             ServerMessage::Notice(n) => {

@@ -4,6 +4,7 @@
 //! reason until the user retries or discards them; never re-sent by
 //! themselves).
 
+use cove_common::proto::Quote;
 use cove_common::{ClientMsgId, ErrorCode, MessageText, Request, Target};
 
 use super::requests::Purpose;
@@ -42,6 +43,9 @@ pub struct Pending {
     pub to: Target,
     /// What it says.
     pub text: MessageText,
+    /// The message it answers, quoted as the app had it when the user
+    /// replied (the server quotes it again, the same way).
+    pub reply_to: Option<Quote>,
     /// Where it stands.
     pub delivery: Delivery,
 }
@@ -68,11 +72,27 @@ impl ChatState {
     /// Sends a message: it is pending under a fresh client id until the
     /// server acknowledges (or refuses) it.
     pub fn say(&mut self, to: Target, text: MessageText) -> ClientMsgId {
+        self.send_message(to, text, None)
+    }
+
+    /// Sends a reply to the message `quote` names (of the same
+    /// conversation), pending like any message.
+    pub fn reply(&mut self, to: Target, text: MessageText, quote: Quote) -> ClientMsgId {
+        self.send_message(to, text, Some(quote))
+    }
+
+    fn send_message(
+        &mut self,
+        to: Target,
+        text: MessageText,
+        reply_to: Option<Quote>,
+    ) -> ClientMsgId {
         let client_id = self.new_client_id();
         let p = Pending {
             client_id: client_id.clone(),
             to,
             text,
+            reply_to,
             delivery: Delivery::Sending,
         };
         self.send_pending(&p);
@@ -89,7 +109,7 @@ impl ChatState {
                 client_id: p.client_id.clone(),
                 to: p.to.clone(),
                 text: p.text.clone(),
-                reply_to: None,
+                reply_to: p.reply_to.as_ref().map(|q| q.id),
             },
         );
     }
@@ -125,6 +145,7 @@ impl ChatState {
                 reason: reason.clone(),
             };
         }
+        self.changes_ended(&reason);
         self.ended = Some(reason);
     }
 

@@ -79,6 +79,11 @@ pub enum Purpose {
         /// Which search (a newer one replaces it).
         seq: u64,
     },
+    /// An edit, deletion or reaction, by its pending client id.
+    Change {
+        /// The pending change.
+        client_id: ClientMsgId,
+    },
 }
 
 impl ChatState {
@@ -188,6 +193,7 @@ impl ChatState {
                     None,
                     "Not connected: search again once connected.".to_owned(),
                 ),
+                Purpose::Change { client_id } => self.change_interrupted(&client_id),
             }
         }
     }
@@ -247,6 +253,7 @@ impl ChatState {
             Purpose::Search { seq } => {
                 self.search_failed(seq, Some(code), format!("Could not search: {message}."));
             }
+            Purpose::Change { client_id } => self.change_refused(&client_id, &message),
         }
     }
 

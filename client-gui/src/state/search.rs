@@ -166,6 +166,12 @@ impl ChatState {
             return;
         };
         let with = m.to.conversation_for(&m.from, &self.me);
+        self.jump_to(with, id);
+    }
+
+    /// Shows `with` at its message `id` (a search result, the original of
+    /// a reply), loading older pages until it is there.
+    pub fn jump_to(&mut self, with: Target, id: MessageId) {
         self.show(with.clone());
         self.jump = Some(Jump {
             with,

@@ -4,61 +4,37 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cove_common::limits::{MESSAGE_MAX_CHARS, READ_REPEAT_MS};
+use cove_common::Target;
+use cove_common::limits::READ_REPEAT_MS;
+use cove_common::proto::MessageId;
 use cove_common::time::now_ms;
-use cove_common::{ClientMsgId, Target};
 use egui::{Color32, RichText};
 
-use super::entry::{FAILED, HIGHLIGHT, NOTICE, draw_entry, title};
+pub use super::actions::ChatAction;
+use super::compose::Compose;
+use super::entry::{FAILED, HIGHLIGHT, NOTICE, draw_entry, quote_line, title};
+use super::message;
+use super::reactions::Picker;
 use crate::state::{ChatState, Delivery, Entry, Pending, Status};
-
-/// What the user did on the chat screen this frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChatAction {
-    /// Submit the input line (text or command).
-    Submit(String),
-    /// Show another conversation.
-    Open(Target),
-    /// Join or create a room by name.
-    Join(String),
-    /// Start a direct conversation by name.
-    Direct(String),
-    /// Scrolled to the top: load older messages.
-    LoadOlder,
-    /// Send a refused message again.
-    Retry(ClientMsgId),
-    /// Forget a refused message.
-    Discard(ClientMsgId),
-    /// Switch light/dark.
-    ToggleTheme,
-    /// The user typed in the input box (not a command).
-    Typing,
-    /// The newest message of the conversation shown is on screen.
-    SeenNewest,
-    /// Search the user's history for this text.
-    Search(String),
-    /// The next page of the search.
-    SearchMore,
-    /// Close the search panel.
-    CloseSearch,
-    /// Open a search result's conversation at it.
-    OpenResult(cove_common::proto::MessageId),
-}
 
 /// Per-conversation layout memory for the virtual list.
 #[derive(Debug, Default)]
 pub struct ChatView {
-    /// The input box.
-    pub input: String,
+    /// The message box.
+    pub compose: Compose,
+    /// The reaction picker, when open.
+    pub(super) picker: Option<Picker>,
+    /// The user's message waiting for "Delete for everyone" or Cancel.
+    pub(super) confirm_delete: Option<(Target, MessageId)>,
     /// The "join a room" field.
     pub join_field: String,
     /// The "message someone" field.
     pub dm_field: String,
     /// The search field.
     pub search_field: String,
-    /// The search result last scrolled to, so a jump scrolls once and the
-    /// reader can then scroll away.
-    jumped: Option<(Target, cove_common::proto::MessageId)>,
+    /// The message last jumped to (a search result, a reply's original),
+    /// so a jump scrolls once and the reader can then scroll away.
+    pub(super) jumped: Option<(Target, MessageId)>,
     /// Per conversation, what the virtual list remembers between frames.
     lists: HashMap<Target, ListMemory>,
 }
@@ -125,6 +101,16 @@ impl ChatView {
         hosting: Option<&(String, String)>,
     ) -> Vec<ChatAction> {
         let mut actions = Vec::new();
+        if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+            // The innermost thing open closes first.
+            if self.picker.is_some() {
+                self.picker = None;
+            } else if self.confirm_delete.is_some() {
+                self.confirm_delete = None;
+            } else if self.compose.busy() {
+                self.compose.cancel();
+            }
+        }
         egui::Panel::top("chat_top").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(RichText::new("Cove").strong());
@@ -241,13 +227,17 @@ impl ChatView {
                 // Expires by itself: redraw without waiting for input.
                 ui.ctx().request_repaint_after(Duration::from_millis(500));
             }
-            self.input_box(ui, &state.current, &mut actions);
+            self.compose.show(ui, state, &mut actions);
         });
         egui::CentralPanel::default().show(ui, |ui| {
             ui.heading(title(&state.current));
             ui.separator();
             self.conversation(ui, state, &mut actions);
         });
+        if let Some(p) = self.compose.wants_delete.take() {
+            self.confirm_delete = Some(p);
+        }
+        self.overlays(ui.ctx(), state, &mut actions);
         actions
     }
 
@@ -291,46 +281,6 @@ impl ChatView {
                 actions.push(ChatAction::Direct(std::mem::take(&mut self.dm_field)));
             }
         });
-    }
-
-    fn input_box(&mut self, ui: &mut egui::Ui, current: &Target, actions: &mut Vec<ChatAction>) {
-        ui.add_space(4.0);
-        let label = ui.label(
-            RichText::new(format!("Message {}", title(current)))
-                .small()
-                .color(NOTICE),
-        );
-        let count = self.input.chars().count();
-        let edit = egui::TextEdit::multiline(&mut self.input)
-            .id_salt("message_input")
-            .hint_text("Message… (Enter sends, Shift+Enter for a new line, /help for commands)")
-            .desired_rows(2)
-            .desired_width(f32::INFINITY)
-            .return_key(Some(egui::KeyboardShortcut::new(
-                egui::Modifiers::SHIFT,
-                egui::Key::Enter,
-            )));
-        let resp = ui.add(edit).labelled_by(label.id);
-        if resp.changed() && !self.input.trim().is_empty() && !self.input.starts_with('/') {
-            actions.push(ChatAction::Typing);
-        }
-        let send =
-            resp.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter) && !i.modifiers.shift);
-        if send {
-            let text = std::mem::take(&mut self.input);
-            if !text.trim().is_empty() {
-                actions.push(ChatAction::Submit(text));
-            }
-        }
-        if count > MESSAGE_MAX_CHARS * 9 / 10 {
-            let color = if count > MESSAGE_MAX_CHARS {
-                Color32::from_rgb(0xe0, 0x40, 0x40)
-            } else {
-                NOTICE
-            };
-            ui.colored_label(color, format!("{count} / {MESSAGE_MAX_CHARS}"));
-        }
-        ui.add_space(4.0);
     }
 
     fn conversation(
@@ -400,6 +350,7 @@ impl ChatView {
         let mut at_top = false;
         let mut at_bottom = false;
         let mut remeasured = false;
+        let mut acts = Vec::new();
         let mut area = egui::ScrollArea::vertical()
             .id_salt(("conversation", title(&state.current)))
             .auto_shrink(false)
@@ -436,16 +387,32 @@ impl ChatView {
                     );
                     let builder = egui::UiBuilder::new().max_rect(rect);
                     let row = if i < conv.entries.len() {
-                        let mut row = ui.new_child(builder);
                         let prev = i.checked_sub(1).map(|p| &conv.entries[p]);
                         let e = &conv.entries[i];
-                        if matches!(e, Entry::Message(m) if Some(m.id) == highlight) {
+                        // A message's row keeps its id (and so its open
+                        // menu) when lines arrive above it.
+                        let builder = match e {
+                            Entry::Message(m) => builder.id_salt(("message", m.id)),
+                            _ => builder,
+                        };
+                        let mut row = ui.new_child(builder);
+                        let mut act = if matches!(e, Entry::Message(m) if Some(m.id) == highlight) {
                             egui::Frame::new()
                                 .fill(HIGHLIGHT)
                                 .corner_radius(4.0)
-                                .show(&mut row, |ui| draw_entry(ui, e, prev, me));
+                                .show(&mut row, |ui| draw_entry(ui, e, prev, state))
+                                .inner
                         } else {
-                            draw_entry(&mut row, e, prev, me);
+                            draw_entry(&mut row, e, prev, state)
+                        };
+                        if let Entry::Message(m) = e {
+                            let shown = state.shown(m);
+                            let mine = &m.from == me;
+                            message::context_menu(&row.response(), &shown, mine, &mut act);
+                            message::toolbar(ui, &row, &shown, mine, &mut act);
+                            if let Some(act) = act {
+                                acts.push((m.id, act));
+                            }
                         }
                         row
                     } else {
@@ -493,6 +460,9 @@ impl ChatView {
             list.asked_at_top = true;
             actions.push(ChatAction::LoadOlder);
         }
+        for (id, act) in acts {
+            self.on_message(ui.ctx(), state, id, act, actions);
+        }
     }
 }
 
@@ -517,6 +487,13 @@ fn draw_pending(ui: &mut egui::Ui, p: &Pending, actions: &mut Vec<ChatAction>) {
     match &p.delivery {
         // Interrupted ones go out again as soon as the app is back online.
         Delivery::Sending | Delivery::Interrupted => {
+            if let Some(q) = &p.reply_to {
+                ui.label(
+                    RichText::new(format!("in reply to {}", quote_line(q)))
+                        .small()
+                        .color(NOTICE),
+                );
+            }
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new("sending").color(NOTICE).monospace());
                 ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());

@@ -2,10 +2,12 @@
 //! from the app), and the colours and names the screens share.
 
 use chrono::{Local, TimeZone};
-use cove_common::{Target, Username};
+use cove_common::Target;
+use cove_common::proto::Quote;
 use egui::{Color32, RichText};
 
-use crate::state::Entry;
+use super::message::{self, MessageAct};
+use crate::state::{ChatState, Entry};
 
 /// The user's own name in the conversation.
 const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
@@ -32,8 +34,38 @@ pub(super) fn title(t: &Target) -> String {
     }
 }
 
-/// One entry, after a day separator when it starts a new day.
-pub(super) fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me: &Username) {
+/// Characters of a quoted text shown in one line.
+const QUOTE_SHOWN_CHARS: usize = 60;
+
+/// A quote in one line: "bob: start of the text…", or "bob: deleted
+/// message" once the original is gone.
+pub(super) fn quote_line(q: &Quote) -> String {
+    match &q.text {
+        None => format!("{}: deleted message", q.from),
+        Some(t) => {
+            // One line: the quote is a pointer to the original, not a copy.
+            let flat: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
+            let mut shown: String = flat.chars().take(QUOTE_SHOWN_CHARS).collect();
+            if shown.len() < flat.len() || t.chars().count() >= cove_common::limits::QUOTE_MAX_CHARS
+            {
+                shown.push('…');
+            }
+            format!("{}: {shown}", q.from)
+        }
+    }
+}
+
+/// One entry, after a day separator when it starts a new day; for a
+/// message, as the user's changes on their way make it look. Returns what
+/// the user did with the message (clicked its quote or a reaction).
+pub(super) fn draw_entry(
+    ui: &mut egui::Ui,
+    e: &Entry,
+    prev: Option<&Entry>,
+    state: &ChatState,
+) -> Option<MessageAct> {
+    let me = &state.me;
+    let mut act = None;
     let when = local(e.ts());
     let new_day = prev.is_none_or(|p| local(p.ts()).date_naive() != when.date_naive());
     if new_day {
@@ -58,9 +90,7 @@ pub(super) fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me:
                 ui.label(if mine { name.color(OWN) } else { name });
                 // The text in a column of its own, so that its second and
                 // later lines start under its first, not under the time.
-                ui.vertical(|ui| {
-                    ui.add(egui::Label::new(m.text_str()).selectable(true).wrap());
-                });
+                ui.vertical(|ui| message::body(ui, &state.shown(m), me, &mut act));
             });
         }
         Entry::Notice(n) => {
@@ -81,4 +111,5 @@ pub(super) fn draw_entry(ui: &mut egui::Ui, e: &Entry, prev: Option<&Entry>, me:
             ui.add(egui::Label::new(RichText::new(text).italics().color(NOTICE)).wrap());
         }
     }
+    act
 }

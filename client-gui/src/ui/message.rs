@@ -1,0 +1,172 @@
+//! One message as the conversation shows it since protocol v5: the quote
+//! of the message it answers (click to go there), its text with
+//! "(edited)", or the tombstone of a deleted one, its reaction chips; and
+//! what can be done with it, from the toolbar shown while the pointer is
+//! over it or from its right-click menu: Reply, React, Edit and Delete
+//! (the last two on the user's own messages).
+
+use cove_common::proto::{ChatMessage, MessageId};
+use cove_common::{Emoji, Username};
+use egui::RichText;
+
+use super::entry::{NOTICE, quote_line};
+
+/// What the user did with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum MessageAct {
+    /// Reply to it.
+    Reply,
+    /// Open the reaction picker for it.
+    React,
+    /// Edit it (the user's own).
+    Edit,
+    /// Delete it (the user's own), once confirmed.
+    Delete,
+    /// Add the user's reaction `emoji`, or take it back.
+    Toggle {
+        /// The emoji.
+        emoji: Emoji,
+        /// Take it back.
+        remove: bool,
+    },
+    /// Go to the original of the reply, the message `id`.
+    Original(MessageId),
+}
+
+/// The message's column: quote, text or tombstone, reactions.
+pub(super) fn body(
+    ui: &mut egui::Ui,
+    m: &ChatMessage,
+    me: &Username,
+    act: &mut Option<MessageAct>,
+) {
+    if let Some(q) = &m.reply_to
+        && m.deleted.is_none()
+    {
+        quote(ui, &quote_line(q), q.id, act);
+    }
+    match &m.text {
+        None => {
+            ui.label(RichText::new("message deleted").italics().color(NOTICE));
+        }
+        Some(text) if m.edited.is_some() => {
+            // The mark flows on after the text's last line.
+            ui.scope(|ui| {
+                // Lines as high as the text, as in a message without the
+                // mark (a wrapped row is at least `interact_size` high).
+                ui.spacing_mut().interact_size.y = 0.0;
+                ui.spacing_mut().item_spacing.x = 4.0;
+                ui.horizontal_wrapped(|ui| {
+                    ui.add(egui::Label::new(text.as_str()).selectable(true).wrap());
+                    ui.label(RichText::new("(edited)").small().color(NOTICE));
+                });
+            });
+        }
+        Some(text) => {
+            ui.add(egui::Label::new(text.as_str()).selectable(true).wrap());
+        }
+    }
+    if !m.reactions.is_empty() {
+        super::reactions::chips(ui, &m.reactions, me, act);
+    }
+}
+
+/// The compact quote of the message a reply answers: a bar, its author
+/// and the start of its text, one line; clicking it goes there.
+fn quote(ui: &mut egui::Ui, line: &str, id: MessageId, act: &mut Option<MessageAct>) {
+    ui.scope(|ui| {
+        // As tight as a line of text: the quote belongs to the message.
+        ui.spacing_mut().button_padding.y = 0.0;
+        ui.spacing_mut().interact_size.y = 0.0;
+        ui.horizontal(|ui| {
+            let (bar, _) = ui.allocate_exact_size(egui::vec2(3.0, 14.0), egui::Sense::hover());
+            ui.painter().rect_filled(bar, 1.0, NOTICE);
+            let resp = ui
+                .add(
+                    egui::Button::new(RichText::new(line).small().color(NOTICE))
+                        .frame(false)
+                        .truncate(),
+                )
+                .on_hover_cursor(egui::CursorIcon::PointingHand)
+                .on_hover_text("Show the original message");
+            if resp.clicked() {
+                *act = Some(MessageAct::Original(id));
+            }
+        });
+    });
+}
+
+/// The actions a message offers: Reply and React to any message still
+/// there, Edit and Delete to the user's own.
+fn items(m: &ChatMessage, mine: bool) -> &'static [(&'static str, MessageAct)] {
+    const ALL: &[(&str, MessageAct)] = &[
+        ("Reply", MessageAct::Reply),
+        ("React", MessageAct::React),
+        ("Edit", MessageAct::Edit),
+        ("Delete", MessageAct::Delete),
+    ];
+    match (m.deleted.is_some(), mine) {
+        (true, _) => &[],
+        (false, true) => ALL,
+        (false, false) => &ALL[..2],
+    }
+}
+
+/// The small toolbar over the top right corner of the message's row, while
+/// the pointer is over the row and no menu is open.
+pub(super) fn toolbar(
+    ui: &mut egui::Ui,
+    row: &egui::Ui,
+    m: &ChatMessage,
+    mine: bool,
+    act: &mut Option<MessageAct>,
+) {
+    let items = items(m, mine);
+    // The row as wide as the list, however short its text.
+    let (drawn, room) = (row.min_rect(), row.max_rect());
+    let row = egui::Rect::from_min_max(drawn.min, egui::pos2(room.right(), drawn.bottom()));
+    if items.is_empty() || !ui.rect_contains_pointer(row) || egui::Popup::is_any_open(ui.ctx()) {
+        return;
+    }
+    let at = egui::Rect::from_min_size(
+        egui::pos2(row.right() - 230.0, row.top()),
+        egui::vec2(226.0, 20.0),
+    );
+    let mut bar = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(at)
+            .layout(egui::Layout::right_to_left(egui::Align::Min)),
+    );
+    egui::Frame::popup(bar.style())
+        .inner_margin(egui::Margin::symmetric(4, 1))
+        .show(&mut bar, |ui| {
+            ui.spacing_mut().item_spacing.x = 2.0;
+            // Right to left: the list is laid out from its end.
+            for (label, a) in items.iter().rev() {
+                if ui.small_button(*label).clicked() {
+                    *act = Some(a.clone());
+                }
+            }
+        });
+}
+
+/// The message's right-click menu, on its whole row.
+pub(super) fn context_menu(
+    row: &egui::Response,
+    m: &ChatMessage,
+    mine: bool,
+    act: &mut Option<MessageAct>,
+) {
+    let items = items(m, mine);
+    if items.is_empty() {
+        return;
+    }
+    row.container_context_menu(|ui| {
+        for (label, a) in items {
+            if ui.button(*label).clicked() {
+                *act = Some(a.clone());
+                ui.close();
+            }
+        }
+    });
+}
