@@ -51,6 +51,9 @@ fn room_with(messages: Vec<ChatMessage>, more: bool) -> ChatState {
         online: 3,
         unread: 0,
         mentions: 0,
+        private: false,
+        topic: None,
+        role: None,
     };
     let mut s = ChatState::new(u("meg"), vec![info]);
     s.apply(page(messages, more));
