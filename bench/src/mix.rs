@@ -1,7 +1,8 @@
 //! The mixed workload (`--mix`): what a chat looks like besides messages.
 //! Of every 20 requests a client makes, 17 are messages (85 %), 2 are
-//! reactions (10 %) to the newest message it has seen in its room, and 1
-//! is an edit (5 %) of its own newest message; and, like a person typing,
+//! reactions (10 %), alternately to the newest message it has seen in its
+//! room and taking that reaction back, and 1 is an edit (5 %) of its own
+//! newest message; and, like a person typing,
 //! it sends `typing` before a message at most every
 //! [`TYPING_REPEAT_MS`](cove_common::limits::TYPING_REPEAT_MS).
 
@@ -35,27 +36,42 @@ pub fn messages_of(mix: bool, per: usize) -> usize {
 
 const EMOJIS: [&str; 4] = ["👍", "🎉", "😂", "❤️"];
 
-/// The request for a reaction or an edit of `target` (`None` before the
-/// client has seen or sent a message: it sends a message instead).
-pub fn change(op: Op, seq: usize, room: &Target, target: MessageId) -> Option<Request> {
-    let client_id = ClientMsgId::new(format!("x{seq}")).ok()?;
-    match op {
-        Op::React => Some(Request::React {
-            client_id,
+/// A client's reactions: each one it adds, it takes back with its next.
+#[derive(Debug, Default)]
+pub struct Reactions {
+    last: Option<(MessageId, usize)>,
+}
+
+impl Reactions {
+    /// The `seq`th request, a reaction: to `newest` (the newest message
+    /// seen), or taking back the last one.
+    pub fn next(&mut self, seq: usize, room: &Target, newest: MessageId) -> Option<Request> {
+        let (target, emoji, remove) = match self.last.take() {
+            Some((target, emoji)) => (target, emoji, true),
+            None => {
+                let emoji = seq % EMOJIS.len();
+                self.last = Some((newest, emoji));
+                (newest, emoji, false)
+            }
+        };
+        Some(Request::React {
+            client_id: ClientMsgId::new(format!("x{seq}")).ok()?,
             with: room.clone(),
             message_id: target,
-            emoji: Emoji::new(EMOJIS[seq % EMOJIS.len()]).ok()?,
-            // Every other reaction of a client takes its last one back.
-            remove: (seq / 20) % 2 == 1,
-        }),
-        Op::Edit => Some(Request::Edit {
-            client_id,
-            with: room.clone(),
-            message_id: target,
-            text: MessageText::new(format!("edited by the bench ({seq})")).ok()?,
-        }),
-        Op::Message => None,
+            emoji: Emoji::new(EMOJIS[emoji]).ok()?,
+            remove,
+        })
     }
+}
+
+/// The `seq`th request, an edit of the client's own newest message.
+pub fn edit(seq: usize, room: &Target, own: MessageId) -> Option<Request> {
+    Some(Request::Edit {
+        client_id: ClientMsgId::new(format!("x{seq}")).ok()?,
+        with: room.clone(),
+        message_id: own,
+        text: MessageText::new(format!("edited by the bench ({seq})")).ok()?,
+    })
 }
 
 #[cfg(test)]

@@ -427,25 +427,26 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
         senders.spawn(async move {
             tokio::time::sleep_until(start).await;
             let mut typed: Option<tokio::time::Instant> = None;
+            let mut reactions = crate::mix::Reactions::default();
             for seq in 0..per {
                 if let Some(rate) = rate {
                     let k = (seq * senders_n + i) as f64;
                     tokio::time::sleep_until(start + Duration::from_secs_f64(k / rate)).await;
                 }
                 window.acquire().await?.forget();
-                let op = crate::mix::op(mix, seq);
-                let target = match op {
-                    crate::mix::Op::React => seen_id.load(Ordering::Relaxed),
-                    _ => own_id.load(Ordering::Relaxed),
-                };
-                if op != crate::mix::Op::Message {
-                    // Before anything is acked there is nothing to change
-                    // yet: the bench waits for its own first message.
-                    if let Some(r) = crate::mix::change(op, seq, &room, target.max(1)) {
-                        writer.send(r).await?;
-                        counters.changes.fetch_add(1, Ordering::Relaxed);
-                        continue;
+                let change = match crate::mix::op(mix, seq) {
+                    crate::mix::Op::React => {
+                        reactions.next(seq, &room, seen_id.load(Ordering::Relaxed))
                     }
+                    crate::mix::Op::Edit => {
+                        crate::mix::edit(seq, &room, own_id.load(Ordering::Relaxed))
+                    }
+                    crate::mix::Op::Message => None,
+                };
+                if let Some(r) = change {
+                    writer.send(r).await?;
+                    counters.changes.fetch_add(1, Ordering::Relaxed);
+                    continue;
                 }
                 let repeat = Duration::from_millis(cove_common::limits::TYPING_REPEAT_MS);
                 if mix && typed.is_none_or(|t| t.elapsed() >= repeat) {

@@ -310,10 +310,34 @@ async fn reactions_count_each_user_once_and_resends_do_nothing_twice() {
     ask(&carol, &mut c_ev, react("r3", m, "🎉", true))
         .await
         .unwrap();
-    let c = next_change(&mut a_ev).await;
-    assert!(
-        matches!(c.what, ChangeKind::React { ref emoji, remove: false } if emoji.as_str() == "👍")
-    );
+    // Taking back what is not there changes nothing either.
+    ask(&carol, &mut c_ev, react("r4", m, "😮", true))
+        .await
+        .unwrap();
+    // Alice saw four changes: bob's second 👍 and carol's 😮 changed
+    // nothing and went to nobody.
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let c = next_change(&mut a_ev).await;
+        let ChangeKind::React { emoji, remove } = c.what else {
+            panic!("{c:?}")
+        };
+        seen.push((c.from.to_string(), emoji.to_string(), remove));
+    }
+    let want = [
+        ("bob", "👍", false),
+        ("carol", "👍", false),
+        ("carol", "🎉", false),
+        ("carol", "🎉", true),
+    ]
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c));
+    assert_eq!(seen, want);
+    let id = alice.send(Request::Ping).await.unwrap();
+    let next = expect(&mut a_ev, "pong or a change", |x| {
+        matches!(x, ServerMessage::Change(_)) || x.answers() == Some(id)
+    })
+    .await;
+    assert!(matches!(next, ServerMessage::Pong { .. }), "{next:?}");
 
     let got = in_history(&alice, &mut a_ev, general(), m).await;
     assert_eq!(got.reactions.len(), 1, "{:?}", got.reactions);

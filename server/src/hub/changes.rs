@@ -273,17 +273,21 @@ impl Hub {
             ChangeKind::Edit { .. } | ChangeKind::Delete if original.from != user.name => {
                 return Err(HubError::NotAuthor);
             }
-            ChangeKind::React {
-                emoji,
-                remove: false,
-            } => {
+            ChangeKind::React { emoji, remove } => {
                 let folds = self.folds_of(user, secret).await?;
-                let map = lock(&folds.map);
-                let on = map.emojis_on(ask.message_id);
-                if on.len() >= cove_common::limits::REACTIONS_PER_MESSAGE_MAX
-                    && !on.contains(&emoji)
-                {
-                    return Err(HubError::TooManyReactions);
+                let unchanged = {
+                    let map = lock(&folds.map);
+                    let on = map.emojis_on(ask.message_id);
+                    if !remove
+                        && on.len() >= cove_common::limits::REACTIONS_PER_MESSAGE_MAX
+                        && !on.contains(&emoji)
+                    {
+                        return Err(HubError::TooManyReactions);
+                    }
+                    map.reacts(ask.message_id, emoji, &user.name) != *remove
+                };
+                if unchanged {
+                    return self.acknowledge_unchanged(user, &ask.client_id);
                 }
             }
             _ => {}
@@ -372,6 +376,25 @@ impl Hub {
             });
         }
         Ok((change.id, change.ts, done))
+    }
+
+    /// A reaction that changes nothing (the same emoji again, or taking
+    /// back one that is not there) is acknowledged, and neither stored nor
+    /// pushed: others could not tell it from a new one.
+    fn acknowledge_unchanged(
+        &self,
+        user: &UserCtx,
+        client_id: &ClientMsgId,
+    ) -> Result<(MessageId, u64, StoreDone), HubError> {
+        let done: StoreDone = async { Ok(()) }.boxed().shared();
+        let (id, ts) = self.ids.issue(|id| {
+            let ts = now_ms();
+            if let Some(u) = lock(&self.live).users.get_mut(&user.id) {
+                u.recent.remember(client_id.clone(), id, ts, done.clone());
+            }
+            (id, ts)
+        })?;
+        Ok((id, ts, done))
     }
 
     /// The outcome of an earlier message or change sent with `client_id`.

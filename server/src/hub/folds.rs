@@ -100,6 +100,17 @@ impl FoldMap {
             .is_some_and(|f| f.deletions.iter().any(|d| d.0 == *author))
     }
 
+    /// Whether `user` reacts to `id` with `emoji` now.
+    pub(super) fn reacts(&self, id: MessageId, emoji: &Emoji, user: &Username) -> bool {
+        self.messages.get(&id).is_some_and(|f| {
+            f.reactions
+                .iter()
+                .filter(|(e, _)| e == emoji)
+                .flat_map(|(_, users)| users)
+                .any(|u| u.user == *user && u.on)
+        })
+    }
+
     /// The emojis `id` has reactions with now.
     pub(super) fn emojis_on(&self, id: MessageId) -> Vec<&Emoji> {
         self.messages.get(&id).map_or(Vec::new(), |f| {
