@@ -19,11 +19,13 @@
 //!   per-network cap on connections not yet logged in.
 //! - [`connection`]: one connection on the wire (handshake, writer).
 //! - [`cmd`]: one connection's requests, a handler per kind.
-//! - [`server`]: the listener, connection tasks and shutdown.
+//! - [`server`]: the listener, connection tasks and shutdown; beside it,
+//!   [`admin`]: the operator's commands on a stopped server's data.
 //!
 //! `docs/architecture.md` follows one message through these modules.
 
 pub mod accounts;
+pub mod admin;
 pub mod admission;
 mod b64;
 pub mod clock;

@@ -4,8 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Parser;
-use cove_server::{Config, DEFAULT_LISTEN, Server, default_data_dir};
+use clap::{Parser, Subcommand};
+use cove_common::{Password, Username};
+use cove_server::admin::Admin;
+use cove_server::{Config, DEFAULT_LISTEN, KdfParams, Server, default_data_dir};
 use zeroize::Zeroizing;
 
 /// Environment variable holding the optional storage passphrase. Never taken
@@ -55,6 +57,55 @@ struct Args {
     /// the limit, for example for load tests.
     #[arg(long, default_value_t = 10, value_name = "N")]
     messages_per_second_per_user: u32,
+
+    /// Instead of serving: an operator command on the data directory of a
+    /// stopped server.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Operator commands. They refuse to run while a server uses the data
+/// directory.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The accounts of a stopped server.
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCmd {
+    /// List every account.
+    List,
+    /// Give an account a new password, read from the terminal. Its history
+    /// is sealed to a key only the old password opens: the account starts
+    /// a new, empty history, and the old one is kept aside, renamed.
+    ResetPassword {
+        /// The account.
+        name: Username,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete an account, its memberships and its history. The name stays
+    /// taken; messages it sent stay with their recipients.
+    Delete {
+        /// The account.
+        name: Username,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Make an account a moderator of #general, which nobody owns.
+    ModerateGeneral {
+        /// The account.
+        name: Username,
+        /// Make them a plain member again.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -72,8 +123,12 @@ fn main() -> Result<()> {
         None => default_data_dir()
             .context("no platform data directory could be found; pass --data-dir to choose one")?,
     };
+    let passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
+    if let Some(command) = args.command {
+        return operate(command, &data_dir, passphrase.as_ref());
+    }
     let mut config = Config::new(args.listen, data_dir.clone());
-    config.passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
+    config.passphrase = passphrase;
     config.registrations_per_address_per_hour = args.registrations_per_hour;
     config.max_unauthenticated_per_address = args.max_unauthenticated_per_address;
     config.messages_per_second_per_user = args.messages_per_second_per_user;
@@ -99,6 +154,83 @@ fn main() -> Result<()> {
         server.run(shutdown_signal()).await;
         Ok::<(), anyhow::Error>(())
     })?;
+    Ok(())
+}
+
+/// Runs an operator command.
+fn operate(
+    command: Command,
+    data_dir: &std::path::Path,
+    passphrase: Option<&Zeroizing<String>>,
+) -> Result<()> {
+    let Command::Accounts { action } = command;
+    let mut admin = Admin::open(data_dir, passphrase)?;
+    match action {
+        AccountsCmd::List => {
+            for a in admin.accounts() {
+                let role = if a.moderates_general {
+                    "  (moderates #general)"
+                } else {
+                    ""
+                };
+                println!("{}\t{} rooms{role}", a.name, a.rooms);
+            }
+        }
+        AccountsCmd::ResetPassword { name, yes } => {
+            confirm(
+                yes,
+                &name,
+                &format!(
+                    "Resetting {name}'s password starts them a new, empty history: the old one \
+                     is sealed to a key only the old password opens, and is kept aside, renamed."
+                ),
+            )?;
+            let first = rpassword::prompt_password(format!("New password for {name}: "))?;
+            let again = rpassword::prompt_password("The same again: ")?;
+            anyhow::ensure!(
+                first == again,
+                "the two passwords differ; nothing was changed"
+            );
+            let password = Password::new(first)?;
+            let kept = admin.reset_password(&name, &password, &KdfParams::production())?;
+            println!("{name} can now log in with the new password.");
+            for k in kept {
+                println!("Old history kept aside: {}", k.display());
+            }
+        }
+        AccountsCmd::Delete { name, yes } => {
+            confirm(
+                yes,
+                &name,
+                &format!("Deleting {name} removes the account and its history for good."),
+            )?;
+            admin.delete_account(&name)?;
+            println!("{name} is deleted; the name stays taken.");
+        }
+        AccountsCmd::ModerateGeneral { name, off } => {
+            admin.moderate_general(&name, !off)?;
+            let now = if off { "a member" } else { "a moderator" };
+            println!("{name} is now {now} of #general.");
+        }
+    }
+    Ok(())
+}
+
+/// Says what is about to happen and asks for the account's name, unless
+/// `yes`.
+fn confirm(yes: bool, name: &Username, what: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    println!("{what}");
+    print!("Type the account's name to go on: ");
+    std::io::stdout().flush()?;
+    let mut typed = String::new();
+    std::io::stdin().read_line(&mut typed)?;
+    anyhow::ensure!(
+        typed.trim().eq_ignore_ascii_case(name.as_str()),
+        "not confirmed; nothing was changed"
+    );
     Ok(())
 }
 

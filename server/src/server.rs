@@ -27,6 +27,7 @@ use crate::state::ServerState;
 use crate::store::history::{CHANGES_DIR, HISTORY_DIR, HistoryService};
 use crate::store::ids::IdReservation;
 use crate::store::keys::ServerKeys;
+use crate::store::lock::{DataDirLock, LockError};
 use crate::store::users::UserDb;
 use crate::store::{self, StoreError};
 
@@ -44,6 +45,9 @@ pub enum ServerError {
     /// The data directory could not be opened.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// Another process uses the data directory.
+    #[error("{0}")]
+    Locked(#[from] LockError),
 }
 
 #[cfg(test)]
@@ -62,8 +66,9 @@ impl Server {
         let data_dir = config.data_dir.clone();
         let kdf = config.kdf.clone();
         let passphrase = config.passphrase.clone();
-        let (keys, db, history, ids) = tokio::task::spawn_blocking(move || {
+        let (lock, keys, db, history, ids) = tokio::task::spawn_blocking(move || {
             store::ensure_data_dir(&data_dir)?;
+            let lock = DataDirLock::acquire(&data_dir)?;
             let keys = ServerKeys::load_or_create(&data_dir, passphrase.as_ref(), &kdf)?;
             let db = UserDb::open(&data_dir, &keys.storage_key)?;
             let open_files = crate::fds::history_files_budget(crate::fds::raise_open_files_limit());
@@ -76,7 +81,7 @@ impl Server {
                 for_changes,
             )?;
             let ids = IdClock::open(IdReservation::in_dir(&data_dir))?;
-            Ok::<_, StoreError>((keys, db, (history, changes), ids))
+            Ok::<_, ServerError>((lock, keys, db, (history, changes), ids))
         })
         .await
         .map_err(|e| StoreError::Io {
@@ -98,7 +103,7 @@ impl Server {
         .with_registration_limit(config.registrations_per_address_per_hour);
         let hub = Hub::new(db, history, ids, config.messages_per_second_per_user);
 
-        let state = Arc::new(ServerState::new(hub, accounts, keys.identity, config));
+        let state = Arc::new(ServerState::new(hub, accounts, keys.identity, config, lock));
         Ok(Server { listener, state })
     }
 

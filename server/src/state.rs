@@ -10,6 +10,7 @@ use crate::accounts::Accounts;
 use crate::admission::Admission;
 use crate::config::Config;
 use crate::hub::{ConnId, Hub};
+use crate::store::lock::DataDirLock;
 
 /// The state shared by every connection of one server.
 #[derive(Debug)]
@@ -25,11 +26,20 @@ pub struct ServerState {
     /// Connections not yet logged in, per client network.
     pub admission: Admission,
     next_conn: AtomicU64,
+    /// The data directory is this server's while it runs; declared last,
+    /// so it is let go only after the hub (and its writers) are dropped.
+    _lock: DataDirLock,
 }
 
 impl ServerState {
     /// Bundles the parts.
-    pub fn new(hub: Hub, accounts: Accounts, identity: ServerIdentity, config: Config) -> Self {
+    pub fn new(
+        hub: Hub,
+        accounts: Accounts,
+        identity: ServerIdentity,
+        config: Config,
+        lock: DataDirLock,
+    ) -> Self {
         Self {
             hub,
             accounts,
@@ -37,6 +47,7 @@ impl ServerState {
             admission: Admission::new(config.max_unauthenticated_per_address),
             config,
             next_conn: AtomicU64::new(1),
+            _lock: lock,
         }
     }
 

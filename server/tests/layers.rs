@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["connection"],
     &["cmd"],
-    &["server"],
+    &["server", "admin"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -1,7 +1,8 @@
 //! Everything the server keeps on disk: its keys ([`keys`]), the account
 //! database ([`users`], with accounts named by [`user_id`] and each room's
 //! [`rooms`] rules), the per-user chat histories ([`history`]) and the
-//! message id reservation ([`ids`]).
+//! message id reservation ([`ids`]); [`lock`] keeps a data directory to
+//! one process.
 //!
 //! Every directory is created with mode 0700 and every file with 0600.
 //! Whole-file writes are atomic (temporary file, fsync, rename, fsync of the
@@ -10,6 +11,7 @@
 pub mod history;
 pub mod ids;
 pub mod keys;
+pub mod lock;
 pub mod rooms;
 pub mod user_id;
 pub mod users;
