@@ -308,3 +308,41 @@ async fn a_declined_invitation_no_longer_opens_the_room() {
         ErrorCode::NotInvited
     );
 }
+
+#[tokio::test]
+async fn a_rooms_owner_deletes_a_members_message_and_members_cannot() {
+    use cove_common::{ClientMsgId, MessageText};
+    let srv = TestServer::start().await;
+    let (owner, mut o_ev, _) = register(&srv.addr, "owner").await;
+    let (ann, mut a_ev, _) = register(&srv.addr, "ann").await;
+    let (ben, mut b_ev, _) = register(&srv.addr, "ben").await;
+    join(&owner, &mut o_ev).await.unwrap();
+    join(&ann, &mut a_ev).await.unwrap();
+    join(&ben, &mut b_ev).await.unwrap();
+    let room = Target::Room(class());
+    let id = ann
+        .say(
+            room.clone(),
+            MessageText::new("something rude").unwrap(),
+            ClientMsgId::new("m1").unwrap(),
+        )
+        .await
+        .unwrap();
+    let m = acked_message_id(&mut a_ev, id).await;
+    let delete = |c: &str| Request::Delete {
+        client_id: ClientMsgId::new(c).unwrap(),
+        with: room.clone(),
+        message_id: m,
+    };
+    assert_eq!(
+        ask(&ben, &mut b_ev, delete("d1")).await.unwrap_err(),
+        ErrorCode::NotAuthor
+    );
+    assert!(matches!(
+        ask(&owner, &mut o_ev, delete("d2")).await.unwrap(),
+        ServerMessage::Ack { .. }
+    ));
+    let (messages, _) = history_page(&ben, &mut b_ev, room, None, 5).await;
+    let gone = messages.iter().find(|x| x.id == m).unwrap();
+    assert!(gone.deleted.is_some() && gone.text.is_none());
+}

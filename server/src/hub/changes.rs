@@ -270,7 +270,12 @@ impl Hub {
             .find_original(user, secret, &ask.with, ask.message_id)
             .await?;
         match &ask.what {
-            ChangeKind::Edit { .. } | ChangeKind::Delete if original.from != user.name => {
+            ChangeKind::Edit { .. } if original.from != user.name => {
+                return Err(HubError::NotAuthor);
+            }
+            ChangeKind::Delete
+                if original.from != user.name && !self.moderates(user, &ask.with) =>
+            {
                 return Err(HubError::NotAuthor);
             }
             ChangeKind::React { emoji, remove } => {
@@ -395,6 +400,18 @@ impl Hub {
             (id, ts)
         })?;
         Ok((id, ts, done))
+    }
+
+    /// Whether `user` owns or moderates the room `with` (and so may delete
+    /// others' messages there).
+    fn moderates(&self, user: &UserCtx, with: &Target) -> bool {
+        let Target::Room(room) = with else {
+            return false;
+        };
+        let live = lock(&self.live);
+        live.rooms
+            .get(&room.key())
+            .is_some_and(|r| r.rules.moderates(&user.id))
     }
 
     /// The outcome of an earlier message or change sent with `client_id`.

@@ -35,8 +35,8 @@ struct Folded {
     /// The latest edit by each user who edited it (only ever its author,
     /// as the server accepts no others): author, id, time, text.
     edits: Vec<(Username, MessageId, Timestamp, MessageText)>,
-    /// The first deletion by each user who deleted it (as above): author,
-    /// id, time.
+    /// The first deletion by each user who deleted it (its author, or a
+    /// moderator of its room): who, id, time.
     deletions: Vec<(Username, MessageId, Timestamp)>,
     /// Reactions by emoji.
     reactions: Vec<(Emoji, Vec<UserReaction>)>,
@@ -93,11 +93,12 @@ impl FoldMap {
         }
     }
 
-    /// Whether `id` was deleted by its author `author`.
-    pub(super) fn is_deleted(&self, id: MessageId, author: &Username) -> bool {
+    /// Whether `id` was deleted (by its author or a moderator: the server
+    /// stores no other deletion).
+    pub(super) fn is_deleted(&self, id: MessageId) -> bool {
         self.messages
             .get(&id)
-            .is_some_and(|f| f.deletions.iter().any(|d| d.0 == *author))
+            .is_some_and(|f| !f.deletions.is_empty())
     }
 
     /// Whether `user` reacts to `id` with `emoji` now.
@@ -122,19 +123,20 @@ impl FoldMap {
         })
     }
 
-    /// `msg` as it now stands, seen by `me`: only its author's edits and
-    /// deletion count (the server accepts no others; this keeps a changes
-    /// file from anywhere else from rewriting a message).
+    /// `msg` as it now stands, seen by `me`: only its author's edits count
+    /// (the server accepts no others; this keeps a changes file from
+    /// anywhere else from rewriting a message); a deletion is its author's
+    /// or a moderator's, which the server checked when it stored it.
     pub(super) fn fold(&self, mut msg: ChatMessage, me: &Username) -> ChatMessage {
         if let Some(q) = &mut msg.reply_to
-            && self.is_deleted(q.id, &q.from)
+            && self.is_deleted(q.id)
         {
             q.text = None;
         }
         let Some(f) = self.messages.get(&msg.id) else {
             return msg;
         };
-        if let Some((_, _, ts)) = f.deletions.iter().find(|d| d.0 == msg.from) {
+        if let Some((_, _, ts)) = f.deletions.iter().min_by_key(|d| d.1) {
             msg.text = None;
             msg.deleted = Some(*ts);
             msg.edited = None;
@@ -283,11 +285,11 @@ mod tests {
             text: Some("secret".into()),
         });
         assert_eq!(map.fold(reply, &u("bob")).reply_to.unwrap().text, None);
-        // Another user's "deletion" deletes nothing.
+        // A moderator's deletion (the server checked the role) counts too.
         let mut map = FoldMap::default();
-        map.apply(&change(6, "mallory", 1, ChangeKind::Delete));
-        assert_eq!(map.fold(msg(1, "alice", "x"), &u("bob")).text_str(), "x");
-        assert!(!map.is_deleted(1, &u("alice")));
+        map.apply(&change(6, "moderator", 1, ChangeKind::Delete));
+        assert_eq!(map.fold(msg(1, "alice", "x"), &u("bob")).text, None);
+        assert!(map.is_deleted(1));
     }
 
     #[test]
