@@ -1,5 +1,5 @@
 //! The history reader and the torn-tail scan on arbitrary file contents,
-//! and paging by cursor: a cursor forged from the input's first bytes and
+//! read as a changes file too, and paging by cursor: a cursor forged from the input's first bytes and
 //! the cursors the pages hand back.
 #![no_main]
 
@@ -23,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(reader) = HistoryReader::open(&path, &secret) {
         let _ = reader.page(None, 50, |_| true);
         let _ = reader.page(Some(5), 3, |_| true);
+        // The same file read as a changes file (edits, deletions,
+        // reactions), whole, as the server reads one at login.
+        let _ = reader.scan::<cove_common::proto::Change>(1 << 20);
         let forged = data.get(..12).map(|b| {
             let mut offset = [0u8; 8];
             offset.copy_from_slice(&b[..8]);
