@@ -5,19 +5,18 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use cove_server::config::passphrase_from_env;
 use cove_server::{Config, DEFAULT_LISTEN, Server, default_data_dir};
-use zeroize::Zeroizing;
-
-/// Environment variable holding the optional storage passphrase. Never taken
-/// as an argument, where other users could read it in the process list.
-const PASSPHRASE_ENV: &str = "COVE_PASSPHRASE";
 
 /// The Cove chat server: accounts, rooms, live delivery and encrypted
 /// storage.
 ///
 /// If the environment variable COVE_PASSPHRASE is set, the storage key is
 /// protected by that passphrase (Argon2id), so a copy of the data directory
-/// alone opens nothing; it must then be set on every start.
+/// alone opens nothing; it must then be set on every start. Alternatively
+/// COVE_PASSPHRASE_FILE names a file holding it (read once at start; one
+/// trailing newline is ignored, an empty file means no passphrase), such as
+/// a systemd credential. The passphrase is never taken as an argument.
 #[derive(Debug, Parser)]
 #[command(name = "cove-server", version, about, long_about)]
 struct Args {
@@ -73,7 +72,7 @@ fn main() -> Result<()> {
             .context("no platform data directory could be found; pass --data-dir to choose one")?,
     };
     let mut config = Config::new(args.listen, data_dir.clone());
-    config.passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
+    config.passphrase = passphrase_from_env()?;
     config.registrations_per_address_per_hour = args.registrations_per_hour;
     config.max_unauthenticated_per_address = args.max_unauthenticated_per_address;
     config.messages_per_second_per_user = args.messages_per_second_per_user;
