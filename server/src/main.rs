@@ -7,19 +7,19 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use cove_common::{Password, Username};
 use cove_server::admin::Admin;
+use cove_server::config::passphrase_from_env;
 use cove_server::{Config, DEFAULT_LISTEN, KdfParams, Server, default_data_dir};
 use zeroize::Zeroizing;
-
-/// Environment variable holding the optional storage passphrase. Never taken
-/// as an argument, where other users could read it in the process list.
-const PASSPHRASE_ENV: &str = "COVE_PASSPHRASE";
 
 /// The Cove chat server: accounts, rooms, live delivery and encrypted
 /// storage.
 ///
 /// If the environment variable COVE_PASSPHRASE is set, the storage key is
 /// protected by that passphrase (Argon2id), so a copy of the data directory
-/// alone opens nothing; it must then be set on every start.
+/// alone opens nothing; it must then be set on every start. Alternatively
+/// COVE_PASSPHRASE_FILE names a file holding it (read once at start; one
+/// trailing newline is ignored, an empty file means no passphrase), such as
+/// a systemd credential. The passphrase is never taken as an argument.
 #[derive(Debug, Parser)]
 #[command(name = "cove-server", version, about, long_about)]
 struct Args {
@@ -123,7 +123,7 @@ fn main() -> Result<()> {
         None => default_data_dir()
             .context("no platform data directory could be found; pass --data-dir to choose one")?,
     };
-    let passphrase = std::env::var(PASSPHRASE_ENV).ok().map(Zeroizing::new);
+    let passphrase = passphrase_from_env()?;
     if let Some(command) = args.command {
         return operate(command, &data_dir, passphrase.as_ref());
     }

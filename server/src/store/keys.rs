@@ -141,13 +141,13 @@ impl ServerKeys {
             (KeyFile::Plain { .. }, Some(_)) => {
                 return Err(StoreError::Passphrase {
                     path: path_buf(),
-                    reason: "a passphrase was given but this key file is not protected by one; unset COVE_PASSPHRASE",
+                    reason: "a passphrase was given but this key file is not protected by one; unset COVE_PASSPHRASE and COVE_PASSPHRASE_FILE (or empty the file)",
                 });
             }
             (KeyFile::Passphrase { .. }, None) => {
                 return Err(StoreError::Passphrase {
                     path: path_buf(),
-                    reason: "this key file is protected by a passphrase; set COVE_PASSPHRASE",
+                    reason: "this key file is protected by a passphrase; set COVE_PASSPHRASE or COVE_PASSPHRASE_FILE",
                 });
             }
             (
