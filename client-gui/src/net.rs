@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use cove_common::client::{self, Auth, ClientError, Event, Events, Session, Welcome};
-use cove_common::{KdfParams, Password, Request, ServerMessage, Username};
+use cove_common::{ErrorCode, KdfParams, Password, Request, ServerMessage, Username};
 use tokio::sync::mpsc;
 
 use crate::state::RequestId;
@@ -120,6 +120,33 @@ pub enum NetEvent {
         /// Why, if not a clean logout.
         reason: Option<String>,
     },
+    /// The account's session ended in a way that no reconnect can undo
+    /// (protocol v5): the account was deleted, or its password changed
+    /// (here or on another device). The user must sign in again, if at
+    /// all; the sentence says why.
+    SignedOut(String),
+}
+
+/// The `bye` reasons (protocol §7) after which logging in again with the
+/// password the app knows cannot work, or must not happen.
+const FINAL_BYES: [&str; 3] = [
+    "account deleted",
+    "signed out: the account was deleted",
+    "signed out: the password was changed",
+];
+
+/// What the start screen says after a final `bye`, in the user's words.
+fn signed_out_sentence(reason: &str) -> String {
+    match reason {
+        "account deleted" => "Your account was deleted.".to_owned(),
+        "signed out: the account was deleted" => {
+            "Signed out: the account was deleted on another device.".to_owned()
+        }
+        "signed out: the password was changed" => {
+            "Signed out: the password was changed. Sign in with the new password.".to_owned()
+        }
+        other => format!("Signed out: {other}."),
+    }
 }
 
 /// Delivers events to the UI and wakes it.
@@ -215,9 +242,26 @@ struct Driver {
     /// answered, by the id the session put on the wire.
     in_flight: HashMap<u64, RequestId>,
     saved_login: Option<SavedLogin>,
+    /// New passwords asked for (`change_password`) and not yet confirmed,
+    /// by wire id: the saved login takes one when the server confirms it,
+    /// so a reconnect logs in with the password that works.
+    new_passwords: HashMap<u64, Password>,
+    /// A `bye` after which the session must not be resumed.
+    final_bye: Option<String>,
     #[cfg(feature = "host")]
     hosted: Option<crate::host::Hosted>,
     leaving: bool,
+}
+
+/// Why a login did not happen.
+enum LoginFailure {
+    /// The user declined to trust the server (already reported).
+    Declined,
+    /// It may work later (network, server down, rate limits).
+    Failed(String),
+    /// The server refused the name and password: trying again with them
+    /// cannot work.
+    Refused(String),
 }
 
 fn describe(e: &ClientError) -> String {
@@ -261,6 +305,8 @@ impl Driver {
             events: None,
             in_flight: HashMap::new(),
             saved_login: None,
+            new_passwords: HashMap::new(),
+            final_bye: None,
             #[cfg(feature = "host")]
             hosted: None,
             leaving: false,
@@ -306,8 +352,10 @@ impl Driver {
                 };
                 match self.login(&login, mode, commands, true).await {
                     Ok(()) => self.saved_login = Some(login),
-                    Err(Some(msg)) => self.out.emit(NetEvent::Failed(msg)),
-                    Err(None) => {}
+                    Err(LoginFailure::Failed(msg) | LoginFailure::Refused(msg)) => {
+                        self.out.emit(NetEvent::Failed(msg));
+                    }
+                    Err(LoginFailure::Declined) => {}
                 }
             }
             NetCommand::Trust(_) => {}
@@ -320,6 +368,10 @@ impl Driver {
                 // `typing` is answered only when refused: awaiting an
                 // answer would keep one entry per indicator sent.
                 let awaits_answer = !matches!(request, Request::Typing { .. });
+                let new_password = match &request {
+                    Request::ChangePassword { new, .. } => Some(new.clone()),
+                    _ => None,
+                };
                 let sent = match &self.session {
                     Some(s) => s.send(request).await.ok(),
                     None => None,
@@ -327,6 +379,9 @@ impl Driver {
                 match sent {
                     Some(wire) if awaits_answer => {
                         self.in_flight.insert(wire, id);
+                        if let Some(p) = new_password {
+                            self.new_passwords.insert(wire, p);
+                        }
                     }
                     Some(_) => {}
                     None if awaits_answer => self.out.emit(NetEvent::Unanswered(vec![id])),
@@ -388,22 +443,21 @@ impl Driver {
         ));
     }
 
-    /// Connects and authenticates. `Err(None)` means the user declined trust
-    /// (already reported).
+    /// Connects and authenticates.
     async fn login(
         &mut self,
         login: &SavedLogin,
         mode: AuthMode,
         commands: &mut mpsc::UnboundedReceiver<NetCommand>,
         may_ask: bool,
-    ) -> Result<(), Option<String>> {
+    ) -> Result<(), LoginFailure> {
         // Fail closed: without readable pins, no connection at all (an
         // empty list would greet an impostor with a first-contact prompt).
-        let mut known =
-            KnownServers::load(&self.config_dir).map_err(|e| Some(describe_pins(&e)))?;
+        let mut known = KnownServers::load(&self.config_dir)
+            .map_err(|e| LoginFailure::Failed(describe_pins(&e)))?;
         let pending = client::connect(&login.addr)
             .await
-            .map_err(|e| Some(describe(&e)))?;
+            .map_err(|e| LoginFailure::Failed(describe(&e)))?;
         let key = pending.server_key();
         match known.check(&login.addr, &key) {
             Verdict::Trusted => {}
@@ -413,10 +467,10 @@ impl Driver {
                     pinned: pinned.fingerprint(),
                     presented: key.fingerprint(),
                 });
-                return Err(None);
+                return Err(LoginFailure::Declined);
             }
             Verdict::Unknown if !may_ask => {
-                return Err(Some("The server is not trusted.".into()));
+                return Err(LoginFailure::Failed("The server is not trusted.".into()));
             }
             Verdict::Unknown => {
                 self.out.emit(NetEvent::TrustPrompt {
@@ -431,7 +485,7 @@ impl Driver {
                     }
                 };
                 if !trusted {
-                    return Err(Some(
+                    return Err(LoginFailure::Failed(
                         "You did not trust the server; nothing was sent.".into(),
                     ));
                 }
@@ -452,11 +506,15 @@ impl Driver {
                 password: login.password.clone(),
             },
         };
-        let (session, events, welcome) = pending
-            .authenticate(auth)
-            .await
-            .map_err(|e| Some(describe(&e)))?;
+        let (session, events, welcome) = pending.authenticate(auth).await.map_err(|e| match e {
+            ClientError::Rejected {
+                code: ErrorCode::AuthFailed,
+                ..
+            } => LoginFailure::Refused(describe(&e)),
+            _ => LoginFailure::Failed(describe(&e)),
+        })?;
         self.lose_in_flight();
+        self.final_bye = None;
         self.session = Some(session);
         self.events = Some(events);
         self.leaving = false;
@@ -469,6 +527,18 @@ impl Driver {
     fn on_event(&mut self, ev: Option<Event>) -> Option<String> {
         match ev {
             Some(Event::Message(msg)) => {
+                if let Some(wire) = msg.answers()
+                    && let Some(new) = self.new_passwords.remove(&wire)
+                    && matches!(msg, ServerMessage::PasswordChanged { .. })
+                    && let Some(login) = &mut self.saved_login
+                {
+                    login.password = new;
+                }
+                if let ServerMessage::Bye { reason } = &msg
+                    && FINAL_BYES.contains(&reason.as_str())
+                {
+                    self.final_bye = Some(reason.clone());
+                }
                 match msg.answers().and_then(|wire| self.in_flight.remove(&wire)) {
                     Some(to) => self.out.emit(NetEvent::Reply { to, msg }),
                     None => self.out.emit(NetEvent::Server(msg)),
@@ -484,7 +554,18 @@ impl Driver {
         self.session = None;
         self.events = None;
         self.lose_in_flight();
+        self.new_passwords.clear();
+        if let Some(bye) = self.final_bye.take() {
+            // Logging in again would fail (or bring back a session the
+            // user ended elsewhere): the password is forgotten at once.
+            self.saved_login = None;
+            self.out
+                .emit(NetEvent::SignedOut(signed_out_sentence(&bye)));
+            return None;
+        }
         if self.leaving || self.saved_login.is_none() {
+            // Logged out: the password is not kept for a reconnect.
+            self.saved_login = None;
             self.out.emit(NetEvent::Closed { reason: None });
             return None;
         }
@@ -544,8 +625,16 @@ impl Driver {
                     self.saved_login = Some(login);
                     return;
                 }
-                Err(None) => return,
-                Err(Some(why)) => reason = why,
+                Err(LoginFailure::Declined) => return,
+                // The password was changed elsewhere (or the account
+                // deleted): retrying would only count as failed logins.
+                Err(LoginFailure::Refused(_)) => {
+                    self.out.emit(NetEvent::SignedOut(
+                        "Signed out: the password is no longer right (was it changed on another device?). Sign in again.".into(),
+                    ));
+                    return;
+                }
+                Err(LoginFailure::Failed(why)) => reason = why,
             }
             delay = (delay * 2).min(30);
         }

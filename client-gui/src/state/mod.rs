@@ -8,14 +8,18 @@
 //! concerns. [`conversation`] holds one conversation's lines, [`pending`]
 //! the messages not yet stored, [`history`] the pages of history and the
 //! catch-up after a reconnect, [`activity`] typing indicators and read
-//! markers, [`search`] searches and opening a conversation at a result.
+//! markers, [`search`] searches and opening a conversation at a result,
+//! [`rooms`] invitations, roles, topics and moderation (protocol v5),
+//! [`account`] changing the password and deleting the account.
 
+mod account;
 mod activity;
 mod changes;
 mod conversation;
 mod history;
 mod pending;
 mod requests;
+mod rooms;
 mod search;
 
 use std::collections::HashMap;
@@ -31,6 +35,7 @@ pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
 pub use pending::{Delivery, Pending};
 pub(crate) use requests::unreadable_note;
 pub use requests::{Page, Purpose, RequestId};
+pub use rooms::{Invitation, Note, Place, RoomAct};
 pub use search::{Jump, SEARCH_EMPTY_PAGES_MAX, Search};
 
 /// The state of the connection.
@@ -113,6 +118,14 @@ pub struct ChatState {
     search_seq: u64,
     /// The message a search result opened, if its conversation is shown.
     pub jump: Option<Jump>,
+    /// Invitations to rooms not yet accepted or declined, oldest first.
+    pub invitations: Vec<Invitation>,
+    /// Rooms the user was removed from while the app ran ("You were
+    /// removed from #class by teacher"), until dismissed.
+    pub removals: Vec<String>,
+    /// The answer to the last room or account action, where it was taken
+    /// (the dialog, the room's header, the invitation, the settings).
+    pub notes: HashMap<Place, Note>,
 }
 
 impl ChatState {
@@ -139,6 +152,9 @@ impl ChatState {
             search: None,
             search_seq: 0,
             jump: None,
+            invitations: Vec::new(),
+            removals: Vec::new(),
+            notes: HashMap::new(),
         };
         s.set_rooms(rooms);
         s
@@ -176,6 +192,7 @@ impl ChatState {
                 .or_insert_with(Conversation::unloaded);
             if !shown {
                 conv.unread = r.unread;
+                conv.mentions = r.mentions;
             }
         }
         self.rooms = rooms;
@@ -189,11 +206,16 @@ impl ChatState {
             if target == self.current {
                 continue;
             }
-            let n = counts.iter().find(|c| c.user == *u).map_or(0, |c| c.unread);
-            self.conversations
+            let (unread, mentions) = counts
+                .iter()
+                .find(|c| c.user == *u)
+                .map_or((0, 0), |c| (c.unread, c.mentions));
+            let conv = self
+                .conversations
                 .entry(target)
-                .or_insert_with(Conversation::unloaded)
-                .unread = n;
+                .or_insert_with(Conversation::unloaded);
+            conv.unread = unread;
+            conv.mentions = mentions;
         }
     }
 
@@ -210,10 +232,12 @@ impl ChatState {
         {
             self.directs.push(u.clone());
         }
-        self.conversations
+        let conv = self
+            .conversations
             .entry(target.clone())
-            .or_insert_with(Conversation::unloaded)
-            .unread = 0;
+            .or_insert_with(Conversation::unloaded);
+        conv.unread = 0;
+        conv.mentions = 0;
         self.end_jump_unless(&target);
         self.current = target;
     }
@@ -252,6 +276,7 @@ impl ChatState {
         // to it on the server, so the conversation has nothing unread.
         let mine = m.from == self.me;
         let unread = conv_key != self.current && !mine;
+        let mentions_me = self.mentions_me(&m);
         let conv = self
             .conversations
             .entry(conv_key)
@@ -259,9 +284,13 @@ impl ChatState {
         let id = m.id;
         if conv.insert(Entry::Message(m)) && unread {
             conv.unread += 1;
+            if mentions_me {
+                conv.mentions += 1;
+            }
         }
         if mine {
             conv.unread = 0;
+            conv.mentions = 0;
             conv.read_up_to = conv.read_up_to.max(id);
         }
     }
@@ -290,9 +319,11 @@ impl ChatState {
             }
             ServerMessage::Notice(n) => {
                 let rooms: Vec<Target> = match &n.kind {
-                    NoticeKind::Joined { room, .. } | NoticeKind::Left { room, .. } => {
-                        vec![Target::Room(room.clone())]
-                    }
+                    NoticeKind::Joined { room, .. }
+                    | NoticeKind::Left { room, .. }
+                    | NoticeKind::Kicked { room, .. }
+                    | NoticeKind::Topic { room, .. }
+                    | NoticeKind::Role { room, .. } => vec![Target::Room(room.clone())],
                     // Presence concerns every room shared with the user.
                     _ => self
                         .rooms
@@ -311,9 +342,13 @@ impl ChatState {
                 if shown && let Target::Room(room) = self.current.clone() {
                     self.ask_members(room);
                 }
+                // Topics, roles and removals change the room itself.
+                self.room_notice(&n.kind);
             }
             ServerMessage::Joined { room, .. } => {
                 let target = Target::Room(room.name.clone());
+                // Joining uses the invitation up (protocol v5).
+                self.invitations.retain(|i| i.room.name != room.name);
                 if !self.rooms.iter().any(|r| r.name == room.name) {
                     let mut rooms = self.rooms.clone();
                     rooms.push(room.clone());
@@ -347,6 +382,9 @@ impl ChatState {
                     if let Some(mine) = self.rooms.iter_mut().find(|m| m.name == r.name) {
                         mine.members = r.members;
                         mine.online = r.online;
+                        mine.private = r.private;
+                        mine.topic = r.topic;
+                        mine.role = r.role;
                     }
                 }
             }
@@ -382,14 +420,19 @@ impl ChatState {
             ServerMessage::Bye { reason } => {
                 self.status = Status::Offline { reason };
             }
+            ServerMessage::Invited { room, by } => self.invited(room, by),
+            // Another session of the user changed the password: nothing
+            // here changes (the network keeps the password it knows).
+            ServerMessage::PasswordChanged { .. } => {}
+            // Its `bye` follows; the app goes back to the start screen.
+            ServerMessage::AccountDeleted { .. } => self.account_deleted(),
             // A search page answers a request, always: one that is not
-            // tracked belongs to a search no longer shown.
+            // tracked belongs to a search no longer shown. A `done` not
+            // tracked answers a request of a connection lost since (its
+            // outcome shows in the notices that follow).
             ServerMessage::Pong { .. }
             | ServerMessage::Search { .. }
-            | ServerMessage::PasswordChanged { .. }
-            | ServerMessage::AccountDeleted { .. }
-            | ServerMessage::Done { .. }
-            | ServerMessage::Invited { .. } => {}
+            | ServerMessage::Done { .. } => {}
             ServerMessage::Typing { with, user } => {
                 self.someone_typing(with, user, now_ms());
             }
@@ -397,8 +440,9 @@ impl ChatState {
                 with,
                 up_to,
                 unread,
+                mentions,
                 ..
-            } => self.read_marker(with, up_to, unread),
+            } => self.read_marker(with, up_to, unread, mentions),
         }
     }
 
