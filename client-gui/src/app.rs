@@ -291,12 +291,12 @@ impl CoveApp {
                     };
                 }
             }
-            NetEvent::SignedOut(sentence) => self.to_start_screen(Some(sentence)),
+            NetEvent::SignedOut(sentence) => self.back_to_start(Some(sentence)),
             NetEvent::Closed { reason } => {
                 if self.exiting.is_some() {
                     self.finish_exit(ctx);
                 } else if self.logging_out {
-                    self.to_start_screen(None);
+                    self.back_to_start(None);
                 } else if let Some(chat) = &mut self.chat {
                     chat.ended(reason.unwrap_or_else(|| "disconnected".into()));
                 }
@@ -399,7 +399,7 @@ impl CoveApp {
     /// Back to the start screen after logging out or being signed out
     /// for good (`why` says which), with nothing of the session kept: the
     /// next login may be someone else's.
-    fn to_start_screen(&mut self, why: Option<String>) {
+    fn back_to_start(&mut self, why: Option<String>) {
         self.logging_out = false;
         self.chat = None;
         self.view = ChatView::default();

@@ -141,7 +141,7 @@ impl ChatState {
     /// Whether `m` mentions the user: the server lists whom a message
     /// mentions (protocol v5), and never counts one's own words.
     pub fn mentions_me(&self, m: &cove_common::proto::ChatMessage) -> bool {
-        m.from != self.me && m.mentions.iter().any(|u| *u == self.me)
+        m.from != self.me && m.mentions.contains(&self.me)
     }
 
     /// A `read` that got no answer (the connection dropped): said again
