@@ -3,7 +3,8 @@
 //! --example demo`), carol creates the private room #class with a topic,
 //! makes dave a moderator and invites alice; once alice joins, they
 //! mention her there and in #general. `cargo run -p cove-client --example
-//! v5_peer -- 127.0.0.1:7979`; prints "invited", then "mentioned".
+//! v5_peer -- 127.0.0.1:7979`; prints "ready", "invited" once alice is
+//! online, then "mentioned".
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::Duration;
@@ -123,6 +124,20 @@ async fn main() {
         1,
     )
     .await;
+    println!("ready");
+    // An invitation reaches only the sessions online (a `welcome` lists
+    // none): wait for alice to come online.
+    loop {
+        match ce.recv().await {
+            Some(Event::Message(ServerMessage::Notice(n))) if matches!(&n.kind, NoticeKind::Online { user } if *user == alice) =>
+            {
+                break;
+            }
+            Some(_) => {}
+            None => panic!("closed"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     ask(
         &carol,
         &mut ce,

@@ -13,7 +13,10 @@ use cove_common::{ErrorCode, KdfParams, Password, Request, ServerMessage, Userna
 use tokio::sync::mpsc;
 
 use crate::state::RequestId;
-use crate::trust::{KnownServers, PinsError, Verdict};
+
+mod said;
+use crate::trust::{KnownServers, Verdict};
+use said::{FINAL_BYES, describe, describe_pins, signed_out_sentence};
 
 /// Register or log in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,28 +128,6 @@ pub enum NetEvent {
     /// (here or on another device). The user must sign in again, if at
     /// all; the sentence says why.
     SignedOut(String),
-}
-
-/// The `bye` reasons (protocol §7) after which logging in again with the
-/// password the app knows cannot work, or must not happen.
-const FINAL_BYES: [&str; 3] = [
-    "account deleted",
-    "signed out: the account was deleted",
-    "signed out: the password was changed",
-];
-
-/// What the start screen says after a final `bye`, in the user's words.
-fn signed_out_sentence(reason: &str) -> String {
-    match reason {
-        "account deleted" => "Your account was deleted.".to_owned(),
-        "signed out: the account was deleted" => {
-            "Signed out: the account was deleted on another device.".to_owned()
-        }
-        "signed out: the password was changed" => {
-            "Signed out: the password was changed. Sign in with the new password.".to_owned()
-        }
-        other => format!("Signed out: {other}."),
-    }
 }
 
 /// Delivers events to the UI and wakes it.
@@ -262,38 +243,6 @@ enum LoginFailure {
     /// The server refused the name and password: trying again with them
     /// cannot work.
     Refused(String),
-}
-
-fn describe(e: &ClientError) -> String {
-    match e {
-        ClientError::Connect(_) => {
-            "Cannot reach the server. Check the address and that the server is running.".into()
-        }
-        ClientError::Timeout => "The server did not answer in time.".into(),
-        ClientError::Handshake(h) => match h {
-            cove_common::handshake::HandshakeError::VersionMismatch { ours, theirs } => format!(
-                "This app speaks Cove protocol v{ours} but the server speaks v{theirs}: update the older one."
-            ),
-            other => format!("Secure connection failed: {other}."),
-        },
-        ClientError::Rejected { message, .. } => {
-            let mut m = message.clone();
-            if let Some(first) = m.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            format!("{m}.")
-        }
-        other => format!("{other}."),
-    }
-}
-
-/// Why no connection is made while the pins cannot be read.
-fn describe_pins(e: &PinsError) -> String {
-    format!(
-        "Cove will not connect: its list of trusted servers could not be read ({e}). \
-         Without it an impostor could not be told from a server you trusted before. \
-         Repair the file, or delete it to check every server's fingerprint again."
-    )
 }
 
 impl Driver {

@@ -29,7 +29,8 @@ fn tint(ui: &egui::Ui) -> Color32 {
 /// user's own name on a tint, as it calls them).
 pub(super) fn text_job(ui: &egui::Ui, text: &str, me: &Username) -> LayoutJob {
     let font = egui::TextStyle::Body.resolve(ui.style());
-    let plain = TextFormat::simple(font.clone(), ui.visuals().text_color());
+    // The label's own colour, as for a text without mentions.
+    let plain = TextFormat::simple(font.clone(), Color32::PLACEHOLDER);
     let name = TextFormat::simple(font, accent(ui));
     let mine = TextFormat {
         background: tint(ui),
