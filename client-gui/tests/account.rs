@@ -174,3 +174,32 @@ fn deleting_the_account_returns_to_the_start_screen() {
         })
     ));
 }
+
+/// The password is changed on another device without signing the others
+/// out; then the app's connection drops. Its reconnect is refused: it
+/// stops at once and says so on the start screen, instead of trying the
+/// old password again and again.
+#[test]
+fn a_reconnect_refused_after_a_change_elsewhere_ends_the_session() {
+    let w = World::new();
+    let proxy = Proxy::start(&w);
+    let mut h = w.app_via(&proxy.addr);
+    sign_in_trusting(&mut h, "alice", true);
+    let (other, mut other_events) = w.client("alice", false);
+    let id =
+        w.rt.block_on(other.send(Request::ChangePassword {
+            old: Password::new(PASSWORD).unwrap(),
+            new: Password::new(NEW).unwrap(),
+            sign_out_others: false,
+        }))
+        .unwrap();
+    next_message(&w, &mut other_events, "changed", |m| {
+        m.answers() == Some(id)
+    });
+    proxy.cut();
+    wait_for(&mut h, "reconnecting", |h| shows(h, "reconnecting"));
+    proxy.restore();
+    wait_for(&mut h, "the start screen", |h| {
+        on_start_screen(h) && shows(h, "Signed out: the password is no longer right")
+    });
+}

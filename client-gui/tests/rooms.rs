@@ -9,7 +9,7 @@ mod support;
 
 use cove_client::CoveApp;
 use cove_common::proto::Role;
-use cove_common::{ClientMsgId, MessageText, Request, RoomName, Target};
+use cove_common::{ClientMsgId, MessageText, Request, RoomName, ServerMessage, Target};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use support::{World, next_message, shows, sign_in_trusting, type_into, wait_for};
@@ -77,6 +77,27 @@ fn a_mention_shows_a_badge_until_read_and_the_message_highlighted() {
         .map(|m| m.text_str())
         .collect();
     assert_eq!(marked, ["@alice can you look?"], "highlighted as a whole");
+
+    // Typing "@b" offers the members whose names start so; a click
+    // completes the name, which mentions Bob.
+    type_into(&mut h, "Message # rust", "thanks @b");
+    wait_for(&mut h, "the offer", |h| h.query_by_label("@bob").is_some());
+    h.get_by_label("@bob").click();
+    h.run();
+    type_into(&mut h, "Message # rust", "for the ping");
+    h.key_press(egui::Key::Enter);
+    let mut got = None;
+    wait_for(&mut h, "bob mentioned", |_| {
+        while let Ok(cove_common::client::Event::Message(ServerMessage::Message(m))) =
+            bob_events.try_recv()
+        {
+            got = Some(m);
+        }
+        got.is_some()
+    });
+    let m = got.unwrap();
+    assert_eq!(m.text_str(), "thanks @bob for the ping");
+    assert_eq!(m.mentions, [bob.username().clone()]);
 }
 
 /// The teacher creates a private room with a topic, invites Ann, whose

@@ -94,9 +94,85 @@ pub(super) fn badge(ui: &mut egui::Ui, count: u32) {
         .on_hover_text(hover);
 }
 
+/// Characters of a name (as [`cove_common::mentions`] reads them).
+fn name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+}
+
+/// The start of a name typed after an `@` at the end of `input` (where
+/// the caret is while typing), if that `@` may start a mention.
+fn typed_name(input: &str) -> Option<&str> {
+    let at = input.rfind('@')?;
+    let prefix = &input[at + 1..];
+    let starts = input[..at]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !name_char(c));
+    (starts && !prefix.is_empty() && prefix.chars().all(name_char)).then_some(prefix)
+}
+
+/// While `@` and the start of a name are typed, offers the members of the
+/// conversation whose names start so (at most five, from the member list
+/// the app has); a click completes the name. Returns whether it did, so
+/// the box takes the focus back.
+pub(super) fn complete(
+    ui: &mut egui::Ui,
+    input: &mut String,
+    state: &crate::state::ChatState,
+) -> bool {
+    let Some(prefix) = typed_name(input) else {
+        return false;
+    };
+    let lower = prefix.to_ascii_lowercase();
+    let members: Vec<&Username> = match &state.current {
+        cove_common::Target::Room(_) => state
+            .current_members()
+            .map(|l| l.members.iter().map(|m| &m.username).collect())
+            .unwrap_or_default(),
+        cove_common::Target::User(peer) => vec![peer],
+    };
+    let offered: Vec<&Username> = members
+        .into_iter()
+        .filter(|u| **u != state.me)
+        .filter(|u| {
+            let name = u.as_str().to_ascii_lowercase();
+            name.starts_with(&lower) && name != lower
+        })
+        .take(5)
+        .collect();
+    if offered.is_empty() {
+        return false;
+    }
+    let mut chosen = None;
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Mention:").small().color(accent(ui)));
+        for u in offered {
+            if ui.small_button(format!("@{u}")).clicked() {
+                chosen = Some(u.as_str().to_owned());
+            }
+        }
+    });
+    let Some(name) = chosen else {
+        return false;
+    };
+    input.truncate(input.len() - prefix.len());
+    input.push_str(&name);
+    input.push(' ');
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_is_completed_only_after_an_at_that_starts_a_mention() {
+        assert_eq!(typed_name("hi @bo"), Some("bo"));
+        assert_eq!(typed_name("@c"), Some("c"));
+        assert_eq!(typed_name("mail x@bo"), None, "inside a word");
+        assert_eq!(typed_name("hi @"), None);
+        assert_eq!(typed_name("hi @bob there"), None, "finished");
+    }
 
     /// The spans coloured are those the server's rule finds, and the
     /// text is kept whole.
