@@ -191,3 +191,24 @@ fn a_private_room_invitation_join_role_and_removal() {
     );
     assert!(!shows(&ann, "# class"));
 }
+
+/// Creating a room whose name is taken: the dialog stays open and says
+/// why, where the user is looking.
+#[test]
+fn a_taken_room_name_is_refused_in_the_dialog() {
+    let w = World::new();
+    let mut h = w.app();
+    sign_in_trusting(&mut h, "alice", true);
+    h.get_by_label("New room…").click();
+    h.run();
+    type_into(&mut h, "Room name", "general");
+    h.get_by_label("Create").click();
+    wait_for(&mut h, "the refusal", |h| {
+        shows(h, "Could not create #general: ")
+    });
+    assert!(h.query_by_label("Room name").is_some(), "the dialog stays");
+    assert_eq!(
+        h.state().chat().unwrap().current,
+        Target::Room(RoomName::general())
+    );
+}

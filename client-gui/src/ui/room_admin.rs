@@ -256,11 +256,10 @@ impl ChatView {
         let Some(form) = &mut self.new_room else {
             return;
         };
-        if form
-            .asked
-            .as_deref()
-            .is_some_and(|n| RoomName::new(n).is_ok_and(|n| state.room(&n).is_some()))
-        {
+        // Asked, answered, and not refused: the room is created (and
+        // shown). A name the user is in already is refused like any other
+        // taken name, so the room list alone cannot tell.
+        if form.asked.is_some() && !state.creating() && state.note(&Place::NewRoom).is_none() {
             self.new_room = None;
             return;
         }

@@ -186,6 +186,20 @@ fn moderation_answers_show_in_the_room_they_concern() {
     );
     assert!(!note.ok);
 
+    // A topic set shows at once, before its notice.
+    s.room_act(
+        class(),
+        RoomAct::SetTopic(Some(Topic::new("Bring calculators").unwrap())),
+    );
+    let (id, r) = asked(&mut s);
+    assert!(matches!(r, Request::SetTopic { topic: Some(_), .. }));
+    s.on_reply(id, ServerMessage::Done { id: 3 });
+    assert_eq!(
+        s.room(&class()).unwrap().topic.as_ref().map(Topic::as_str),
+        Some("Bring calculators")
+    );
+    assert_eq!(s.note(&Place::Room(class())).unwrap().text, "Topic set.");
+
     // Lost with the connection: said too.
     s.room_act(
         class(),
