@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cove_common::time::now_ms;
-use cove_common::{KdfParams, MessageText, RoomName, SearchText, Target, Username};
+use cove_common::{KdfParams, MessageText, RoomName, SearchText, Target, Topic, Username};
 
 use crate::commands::{self, Input};
 use crate::net::{AuthMode, Net, NetCommand, NetEvent};
 use crate::settings::Settings;
-use crate::state::{ChatState, Status};
+use crate::state::{ChatState, Place, RoomAct, Status};
 use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::login::{LoginAction, LoginForm};
 
@@ -60,6 +60,9 @@ pub struct CoveApp {
     /// Waiting to connect to our own server once it is up.
     connect_after_host: Option<(AuthMode, Username, cove_common::Password)>,
     exiting: Option<Instant>,
+    /// "Log out" was clicked: the session's end brings back the start
+    /// screen instead of closing the window.
+    logging_out: bool,
     closed: bool,
 }
 
@@ -90,6 +93,7 @@ impl CoveApp {
             view: ChatView::default(),
             connect_after_host: None,
             exiting: None,
+            logging_out: false,
             closed: false,
         })
     }
@@ -287,9 +291,12 @@ impl CoveApp {
                     };
                 }
             }
+            NetEvent::SignedOut(sentence) => self.back_to_start(Some(sentence)),
             NetEvent::Closed { reason } => {
                 if self.exiting.is_some() {
                     self.finish_exit(ctx);
+                } else if self.logging_out {
+                    self.back_to_start(None);
                 } else if let Some(chat) = &mut self.chat {
                     chat.ended(reason.unwrap_or_else(|| "disconnected".into()));
                 }
@@ -385,6 +392,73 @@ impl CoveApp {
                 self.settings.dark = !self.settings.dark;
                 self.settings.save(&self.opts.config_dir);
             }
+            other => self.on_v5_action(chat, other),
+        }
+    }
+
+    /// Back to the start screen after logging out or being signed out
+    /// for good (`why` says which), with nothing of the session kept: the
+    /// next login may be someone else's.
+    fn back_to_start(&mut self, why: Option<String>) {
+        self.logging_out = false;
+        self.chat = None;
+        self.view = ChatView::default();
+        self.login.busy = false;
+        self.login.trust = None;
+        self.login.password.clear();
+        self.login.confirm.clear();
+        self.login.mode = AuthMode::Login;
+        self.login.error = why;
+    }
+
+    /// The actions of rooms with owners and of the account (protocol v5).
+    fn on_v5_action(&mut self, chat: &mut ChatState, action: ChatAction) {
+        match action {
+            ChatAction::NewRoom {
+                name,
+                private,
+                topic,
+            } => {
+                let topic = if topic.is_empty() {
+                    Ok(None)
+                } else {
+                    Topic::new(topic).map(Some)
+                };
+                match (RoomName::new(name), topic) {
+                    (Ok(room), Ok(topic)) => chat.create(room, private, topic),
+                    (Err(e), _) => chat.set_note(Place::NewRoom, format!("Room name: {e}."), false),
+                    (_, Err(e)) => chat.set_note(Place::NewRoom, format!("Topic: {e}."), false),
+                }
+            }
+            ChatAction::Invite { room, user } => match Username::new(user.trim()) {
+                Ok(user) => chat.room_act(room, RoomAct::Invite(user)),
+                Err(e) => chat.set_note(Place::Room(room), format!("Username: {e}."), false),
+            },
+            ChatAction::SetTopic { room, topic } => {
+                let topic = topic.trim();
+                if topic.is_empty() {
+                    chat.room_act(room, RoomAct::SetTopic(None));
+                } else {
+                    match Topic::new(topic) {
+                        Ok(t) => chat.room_act(room, RoomAct::SetTopic(Some(t))),
+                        Err(e) => chat.set_note(Place::Room(room), format!("Topic: {e}."), false),
+                    }
+                }
+            }
+            ChatAction::Room { room, act } => chat.room_act(room, act),
+            ChatAction::Accept(room) => chat.accept(room),
+            ChatAction::DismissRemoval(i) => chat.dismiss_removal(i),
+            ChatAction::ChangePassword {
+                old,
+                new,
+                sign_out_others,
+            } => chat.change_password(old.0, new.0, sign_out_others),
+            ChatAction::DeleteAccount(password) => chat.delete_account(password.0),
+            ChatAction::LogOut => {
+                self.logging_out = true;
+                self.net(NetCommand::Logout);
+            }
+            _ => {}
         }
     }
 

@@ -9,11 +9,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use cove_common::client::{self, Auth, ClientError, Event, Events, Session, Welcome};
-use cove_common::{KdfParams, Password, Request, ServerMessage, Username};
+use cove_common::{ErrorCode, KdfParams, Password, Request, ServerMessage, Username};
 use tokio::sync::mpsc;
 
 use crate::state::RequestId;
-use crate::trust::{KnownServers, PinsError, Verdict};
+
+mod said;
+use crate::trust::{KnownServers, Verdict};
+use said::{FINAL_BYES, describe, describe_pins, signed_out_sentence};
 
 /// Register or log in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +123,11 @@ pub enum NetEvent {
         /// Why, if not a clean logout.
         reason: Option<String>,
     },
+    /// The account's session ended in a way that no reconnect can undo
+    /// (protocol v5): the account was deleted, or its password changed
+    /// (here or on another device). The user must sign in again, if at
+    /// all; the sentence says why.
+    SignedOut(String),
 }
 
 /// Delivers events to the UI and wakes it.
@@ -215,41 +223,26 @@ struct Driver {
     /// answered, by the id the session put on the wire.
     in_flight: HashMap<u64, RequestId>,
     saved_login: Option<SavedLogin>,
+    /// New passwords asked for (`change_password`) and not yet confirmed,
+    /// by wire id: the saved login takes one when the server confirms it,
+    /// so a reconnect logs in with the password that works.
+    new_passwords: HashMap<u64, Password>,
+    /// A `bye` after which the session must not be resumed.
+    final_bye: Option<String>,
     #[cfg(feature = "host")]
     hosted: Option<crate::host::Hosted>,
     leaving: bool,
 }
 
-fn describe(e: &ClientError) -> String {
-    match e {
-        ClientError::Connect(_) => {
-            "Cannot reach the server. Check the address and that the server is running.".into()
-        }
-        ClientError::Timeout => "The server did not answer in time.".into(),
-        ClientError::Handshake(h) => match h {
-            cove_common::handshake::HandshakeError::VersionMismatch { ours, theirs } => format!(
-                "This app speaks Cove protocol v{ours} but the server speaks v{theirs}: update the older one."
-            ),
-            other => format!("Secure connection failed: {other}."),
-        },
-        ClientError::Rejected { message, .. } => {
-            let mut m = message.clone();
-            if let Some(first) = m.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            format!("{m}.")
-        }
-        other => format!("{other}."),
-    }
-}
-
-/// Why no connection is made while the pins cannot be read.
-fn describe_pins(e: &PinsError) -> String {
-    format!(
-        "Cove will not connect: its list of trusted servers could not be read ({e}). \
-         Without it an impostor could not be told from a server you trusted before. \
-         Repair the file, or delete it to check every server's fingerprint again."
-    )
+/// Why a login did not happen.
+enum LoginFailure {
+    /// The user declined to trust the server (already reported).
+    Declined,
+    /// It may work later (network, server down, rate limits).
+    Failed(String),
+    /// The server refused the name and password: trying again with them
+    /// cannot work.
+    Refused(String),
 }
 
 impl Driver {
@@ -261,6 +254,8 @@ impl Driver {
             events: None,
             in_flight: HashMap::new(),
             saved_login: None,
+            new_passwords: HashMap::new(),
+            final_bye: None,
             #[cfg(feature = "host")]
             hosted: None,
             leaving: false,
@@ -306,8 +301,10 @@ impl Driver {
                 };
                 match self.login(&login, mode, commands, true).await {
                     Ok(()) => self.saved_login = Some(login),
-                    Err(Some(msg)) => self.out.emit(NetEvent::Failed(msg)),
-                    Err(None) => {}
+                    Err(LoginFailure::Failed(msg) | LoginFailure::Refused(msg)) => {
+                        self.out.emit(NetEvent::Failed(msg));
+                    }
+                    Err(LoginFailure::Declined) => {}
                 }
             }
             NetCommand::Trust(_) => {}
@@ -320,6 +317,10 @@ impl Driver {
                 // `typing` is answered only when refused: awaiting an
                 // answer would keep one entry per indicator sent.
                 let awaits_answer = !matches!(request, Request::Typing { .. });
+                let new_password = match &request {
+                    Request::ChangePassword { new, .. } => Some(new.clone()),
+                    _ => None,
+                };
                 let sent = match &self.session {
                     Some(s) => s.send(request).await.ok(),
                     None => None,
@@ -327,6 +328,9 @@ impl Driver {
                 match sent {
                     Some(wire) if awaits_answer => {
                         self.in_flight.insert(wire, id);
+                        if let Some(p) = new_password {
+                            self.new_passwords.insert(wire, p);
+                        }
                     }
                     Some(_) => {}
                     None if awaits_answer => self.out.emit(NetEvent::Unanswered(vec![id])),
@@ -388,22 +392,21 @@ impl Driver {
         ));
     }
 
-    /// Connects and authenticates. `Err(None)` means the user declined trust
-    /// (already reported).
+    /// Connects and authenticates.
     async fn login(
         &mut self,
         login: &SavedLogin,
         mode: AuthMode,
         commands: &mut mpsc::UnboundedReceiver<NetCommand>,
         may_ask: bool,
-    ) -> Result<(), Option<String>> {
+    ) -> Result<(), LoginFailure> {
         // Fail closed: without readable pins, no connection at all (an
         // empty list would greet an impostor with a first-contact prompt).
-        let mut known =
-            KnownServers::load(&self.config_dir).map_err(|e| Some(describe_pins(&e)))?;
+        let mut known = KnownServers::load(&self.config_dir)
+            .map_err(|e| LoginFailure::Failed(describe_pins(&e)))?;
         let pending = client::connect(&login.addr)
             .await
-            .map_err(|e| Some(describe(&e)))?;
+            .map_err(|e| LoginFailure::Failed(describe(&e)))?;
         let key = pending.server_key();
         match known.check(&login.addr, &key) {
             Verdict::Trusted => {}
@@ -413,10 +416,10 @@ impl Driver {
                     pinned: pinned.fingerprint(),
                     presented: key.fingerprint(),
                 });
-                return Err(None);
+                return Err(LoginFailure::Declined);
             }
             Verdict::Unknown if !may_ask => {
-                return Err(Some("The server is not trusted.".into()));
+                return Err(LoginFailure::Failed("The server is not trusted.".into()));
             }
             Verdict::Unknown => {
                 self.out.emit(NetEvent::TrustPrompt {
@@ -431,7 +434,7 @@ impl Driver {
                     }
                 };
                 if !trusted {
-                    return Err(Some(
+                    return Err(LoginFailure::Failed(
                         "You did not trust the server; nothing was sent.".into(),
                     ));
                 }
@@ -452,11 +455,15 @@ impl Driver {
                 password: login.password.clone(),
             },
         };
-        let (session, events, welcome) = pending
-            .authenticate(auth)
-            .await
-            .map_err(|e| Some(describe(&e)))?;
+        let (session, events, welcome) = pending.authenticate(auth).await.map_err(|e| match e {
+            ClientError::Rejected {
+                code: ErrorCode::AuthFailed,
+                ..
+            } => LoginFailure::Refused(describe(&e)),
+            _ => LoginFailure::Failed(describe(&e)),
+        })?;
         self.lose_in_flight();
+        self.final_bye = None;
         self.session = Some(session);
         self.events = Some(events);
         self.leaving = false;
@@ -469,6 +476,18 @@ impl Driver {
     fn on_event(&mut self, ev: Option<Event>) -> Option<String> {
         match ev {
             Some(Event::Message(msg)) => {
+                if let Some(wire) = msg.answers()
+                    && let Some(new) = self.new_passwords.remove(&wire)
+                    && matches!(msg, ServerMessage::PasswordChanged { .. })
+                    && let Some(login) = &mut self.saved_login
+                {
+                    login.password = new;
+                }
+                if let ServerMessage::Bye { reason } = &msg
+                    && FINAL_BYES.contains(&reason.as_str())
+                {
+                    self.final_bye = Some(reason.clone());
+                }
                 match msg.answers().and_then(|wire| self.in_flight.remove(&wire)) {
                     Some(to) => self.out.emit(NetEvent::Reply { to, msg }),
                     None => self.out.emit(NetEvent::Server(msg)),
@@ -484,7 +503,18 @@ impl Driver {
         self.session = None;
         self.events = None;
         self.lose_in_flight();
+        self.new_passwords.clear();
+        if let Some(bye) = self.final_bye.take() {
+            // Logging in again would fail (or bring back a session the
+            // user ended elsewhere): the password is forgotten at once.
+            self.saved_login = None;
+            self.out
+                .emit(NetEvent::SignedOut(signed_out_sentence(&bye)));
+            return None;
+        }
         if self.leaving || self.saved_login.is_none() {
+            // Logged out: the password is not kept for a reconnect.
+            self.saved_login = None;
             self.out.emit(NetEvent::Closed { reason: None });
             return None;
         }
@@ -544,8 +574,16 @@ impl Driver {
                     self.saved_login = Some(login);
                     return;
                 }
-                Err(None) => return,
-                Err(Some(why)) => reason = why,
+                Err(LoginFailure::Declined) => return,
+                // The password was changed elsewhere (or the account
+                // deleted): retrying would only count as failed logins.
+                Err(LoginFailure::Refused(_)) => {
+                    self.out.emit(NetEvent::SignedOut(
+                        "Signed out: the password is no longer right (was it changed on another device?). Sign in again.".into(),
+                    ));
+                    return;
+                }
+                Err(LoginFailure::Failed(why)) => reason = why,
             }
             delay = (delay * 2).min(30);
         }

@@ -119,7 +119,13 @@ impl ChatState {
     /// A read marker of the user's from the server: the reply to a `read`,
     /// or one of their other sessions read. The server's count replaces
     /// the app's, except in the conversation shown, which is being read.
-    pub(super) fn read_marker(&mut self, with: Target, up_to: MessageId, unread: u32) {
+    pub(super) fn read_marker(
+        &mut self,
+        with: Target,
+        up_to: MessageId,
+        unread: u32,
+        mentions: u32,
+    ) {
         let shown = with == self.current;
         let conv = self
             .conversations
@@ -128,7 +134,14 @@ impl ChatState {
         conv.read_up_to = conv.read_up_to.max(up_to);
         if !shown {
             conv.unread = unread;
+            conv.mentions = mentions;
         }
+    }
+
+    /// Whether `m` mentions the user: the server lists whom a message
+    /// mentions (protocol v5), and never counts one's own words.
+    pub fn mentions_me(&self, m: &cove_common::proto::ChatMessage) -> bool {
+        m.from != self.me && m.mentions.contains(&self.me)
     }
 
     /// A `read` that got no answer (the connection dropped): said again
@@ -279,5 +292,72 @@ mod tests {
         // server's marker: not unread here either.
         s.apply(ServerMessage::Message(msg(50, "meg", rust.clone(), "mine")));
         assert_eq!(s.conversations[&rust].unread, 0);
+    }
+
+    fn mentioning(id: u64, from: &str, to: Target, who: &[&str]) -> ServerMessage {
+        let mut m = msg(id, from, to, "@meg look");
+        m.mentions = who.iter().map(|w| u(w)).collect();
+        ServerMessage::Message(m)
+    }
+
+    /// Mentions have their own count beside the unread one: the server's
+    /// (welcome, `read`), plus those arriving in a conversation not shown;
+    /// opening it, reading elsewhere or writing there clears it.
+    #[test]
+    fn mentions_are_counted_apart_and_cleared_when_read() {
+        let rust_info = cove_common::proto::RoomInfo {
+            mentions: 2,
+            ..room("rust", 5)
+        };
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0), rust_info]);
+        let rust = Target::Room(cove_common::RoomName::new("rust").unwrap());
+        assert_eq!(s.conversations[&rust].mentions, 2);
+        s.apply(mentioning(10, "bob", rust.clone(), &["meg"]));
+        s.apply(mentioning(11, "bob", rust.clone(), &["carol"]));
+        // A repeat of a message already there counts nothing.
+        s.apply(mentioning(10, "bob", rust.clone(), &["meg"]));
+        assert_eq!(
+            (
+                s.conversations[&rust].unread,
+                s.conversations[&rust].mentions
+            ),
+            (7, 3)
+        );
+        // Not in the conversation shown: it is being read.
+        s.apply(mentioning(12, "bob", general(), &["meg"]));
+        assert_eq!(s.conversations[&general()].mentions, 0);
+        // Another session read part of #rust.
+        s.apply(ServerMessage::Read {
+            id: None,
+            with: rust.clone(),
+            up_to: 10,
+            unread: 1,
+            mentions: 1,
+        });
+        assert_eq!(s.conversations[&rust].mentions, 1);
+        s.open(rust.clone());
+        assert_eq!(s.conversations[&rust].mentions, 0);
+        s.open(general());
+        s.apply(mentioning(13, "bob", rust.clone(), &["meg"]));
+        assert_eq!(s.conversations[&rust].mentions, 1);
+        // The user writes there (another session): all read.
+        s.apply(ServerMessage::Message(msg(14, "meg", rust.clone(), "ok")));
+        assert_eq!(s.conversations[&rust].mentions, 0);
+    }
+
+    #[test]
+    fn direct_mentions_come_from_the_welcome() {
+        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
+        s.directs = vec![u("bob")];
+        s.set_direct_unread(&[cove_common::proto::DirectUnread {
+            user: u("bob"),
+            unread: 3,
+            mentions: 1,
+        }]);
+        assert_eq!(s.conversations[&Target::User(u("bob"))].mentions, 1);
+        // One's own message never mentions oneself.
+        let mut own = msg(5, "meg", general(), "@meg");
+        own.mentions = vec![u("meg")];
+        assert!(!s.mentions_me(&own));
     }
 }

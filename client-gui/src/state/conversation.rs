@@ -63,6 +63,11 @@ pub struct Conversation {
     /// events), plus those that arrived since while another conversation
     /// was shown.
     pub unread: u32,
+    /// Of the unread messages, those that mention the user (since protocol
+    /// v5): the server's count, plus those that arrived since while another
+    /// conversation was shown. Shown as its own badge, because a mention
+    /// asks for the user's attention where a busy room's count does not.
+    pub mentions: u32,
     /// The newest message id the user has read here, as far as the app
     /// knows (its own `read`, the server's `read` events, its own
     /// messages).

@@ -8,14 +8,18 @@
 //! concerns. [`conversation`] holds one conversation's lines, [`pending`]
 //! the messages not yet stored, [`history`] the pages of history and the
 //! catch-up after a reconnect, [`activity`] typing indicators and read
-//! markers, [`search`] searches and opening a conversation at a result.
+//! markers, [`search`] searches and opening a conversation at a result,
+//! [`rooms`] invitations, roles, topics and moderation (protocol v5),
+//! [`account`] changing the password and deleting the account.
 
+mod account;
 mod activity;
 mod changes;
 mod conversation;
 mod history;
 mod pending;
 mod requests;
+mod rooms;
 mod search;
 
 use std::collections::HashMap;
@@ -31,6 +35,7 @@ pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
 pub use pending::{Delivery, Pending};
 pub(crate) use requests::unreadable_note;
 pub use requests::{Page, Purpose, RequestId};
+pub use rooms::{Invitation, Note, Place, RoomAct};
 pub use search::{Jump, SEARCH_EMPTY_PAGES_MAX, Search};
 
 /// The state of the connection.
@@ -113,6 +118,14 @@ pub struct ChatState {
     search_seq: u64,
     /// The message a search result opened, if its conversation is shown.
     pub jump: Option<Jump>,
+    /// Invitations to rooms not yet accepted or declined, oldest first.
+    pub invitations: Vec<Invitation>,
+    /// Rooms the user was removed from while the app ran ("You were
+    /// removed from #class by teacher"), until dismissed.
+    pub removals: Vec<String>,
+    /// The answer to the last room or account action, where it was taken
+    /// (the dialog, the room's header, the invitation, the settings).
+    pub notes: HashMap<Place, Note>,
 }
 
 impl ChatState {
@@ -139,6 +152,9 @@ impl ChatState {
             search: None,
             search_seq: 0,
             jump: None,
+            invitations: Vec::new(),
+            removals: Vec::new(),
+            notes: HashMap::new(),
         };
         s.set_rooms(rooms);
         s
@@ -176,6 +192,7 @@ impl ChatState {
                 .or_insert_with(Conversation::unloaded);
             if !shown {
                 conv.unread = r.unread;
+                conv.mentions = r.mentions;
             }
         }
         self.rooms = rooms;
@@ -189,11 +206,16 @@ impl ChatState {
             if target == self.current {
                 continue;
             }
-            let n = counts.iter().find(|c| c.user == *u).map_or(0, |c| c.unread);
-            self.conversations
+            let (unread, mentions) = counts
+                .iter()
+                .find(|c| c.user == *u)
+                .map_or((0, 0), |c| (c.unread, c.mentions));
+            let conv = self
+                .conversations
                 .entry(target)
-                .or_insert_with(Conversation::unloaded)
-                .unread = n;
+                .or_insert_with(Conversation::unloaded);
+            conv.unread = unread;
+            conv.mentions = mentions;
         }
     }
 
@@ -210,10 +232,12 @@ impl ChatState {
         {
             self.directs.push(u.clone());
         }
-        self.conversations
+        let conv = self
+            .conversations
             .entry(target.clone())
-            .or_insert_with(Conversation::unloaded)
-            .unread = 0;
+            .or_insert_with(Conversation::unloaded);
+        conv.unread = 0;
+        conv.mentions = 0;
         self.end_jump_unless(&target);
         self.current = target;
     }
@@ -252,6 +276,7 @@ impl ChatState {
         // to it on the server, so the conversation has nothing unread.
         let mine = m.from == self.me;
         let unread = conv_key != self.current && !mine;
+        let mentions_me = self.mentions_me(&m);
         let conv = self
             .conversations
             .entry(conv_key)
@@ -259,9 +284,13 @@ impl ChatState {
         let id = m.id;
         if conv.insert(Entry::Message(m)) && unread {
             conv.unread += 1;
+            if mentions_me {
+                conv.mentions += 1;
+            }
         }
         if mine {
             conv.unread = 0;
+            conv.mentions = 0;
             conv.read_up_to = conv.read_up_to.max(id);
         }
     }
@@ -290,9 +319,11 @@ impl ChatState {
             }
             ServerMessage::Notice(n) => {
                 let rooms: Vec<Target> = match &n.kind {
-                    NoticeKind::Joined { room, .. } | NoticeKind::Left { room, .. } => {
-                        vec![Target::Room(room.clone())]
-                    }
+                    NoticeKind::Joined { room, .. }
+                    | NoticeKind::Left { room, .. }
+                    | NoticeKind::Kicked { room, .. }
+                    | NoticeKind::Topic { room, .. }
+                    | NoticeKind::Role { room, .. } => vec![Target::Room(room.clone())],
                     // Presence concerns every room shared with the user.
                     _ => self
                         .rooms
@@ -311,9 +342,13 @@ impl ChatState {
                 if shown && let Target::Room(room) = self.current.clone() {
                     self.ask_members(room);
                 }
+                // Topics, roles and removals change the room itself.
+                self.room_notice(&n.kind);
             }
             ServerMessage::Joined { room, .. } => {
                 let target = Target::Room(room.name.clone());
+                // Joining uses the invitation up (protocol v5).
+                self.invitations.retain(|i| i.room.name != room.name);
                 if !self.rooms.iter().any(|r| r.name == room.name) {
                     let mut rooms = self.rooms.clone();
                     rooms.push(room.clone());
@@ -347,6 +382,9 @@ impl ChatState {
                     if let Some(mine) = self.rooms.iter_mut().find(|m| m.name == r.name) {
                         mine.members = r.members;
                         mine.online = r.online;
+                        mine.private = r.private;
+                        mine.topic = r.topic;
+                        mine.role = r.role;
                     }
                 }
             }
@@ -382,14 +420,19 @@ impl ChatState {
             ServerMessage::Bye { reason } => {
                 self.status = Status::Offline { reason };
             }
+            ServerMessage::Invited { room, by } => self.invited(room, by),
+            // Another session of the user changed the password: nothing
+            // here changes (the network keeps the password it knows).
+            ServerMessage::PasswordChanged { .. } => {}
+            // Its `bye` follows; the app goes back to the start screen.
+            ServerMessage::AccountDeleted { .. } => self.account_deleted(),
             // A search page answers a request, always: one that is not
-            // tracked belongs to a search no longer shown.
+            // tracked belongs to a search no longer shown. A `done` not
+            // tracked answers a request of a connection lost since (its
+            // outcome shows in the notices that follow).
             ServerMessage::Pong { .. }
             | ServerMessage::Search { .. }
-            | ServerMessage::PasswordChanged { .. }
-            | ServerMessage::AccountDeleted { .. }
-            | ServerMessage::Done { .. }
-            | ServerMessage::Invited { .. } => {}
+            | ServerMessage::Done { .. } => {}
             ServerMessage::Typing { with, user } => {
                 self.someone_typing(with, user, now_ms());
             }
@@ -397,8 +440,9 @@ impl ChatState {
                 with,
                 up_to,
                 unread,
+                mentions,
                 ..
-            } => self.read_marker(with, up_to, unread),
+            } => self.read_marker(with, up_to, unread, mentions),
         }
     }
 
@@ -412,228 +456,4 @@ impl ChatState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use cove_common::proto::Notice;
-    use cove_common::{MessageText, Request};
-
-    pub(crate) fn u(s: &str) -> Username {
-        Username::new(s).unwrap()
-    }
-
-    pub(crate) fn room(name: &str, unread: u32) -> RoomInfo {
-        RoomInfo {
-            name: RoomName::new(name).unwrap(),
-            members: 2,
-            online: 1,
-            unread,
-            mentions: 0,
-            private: false,
-            topic: None,
-            role: None,
-        }
-    }
-
-    pub(crate) fn msg(id: u64, from: &str, to: Target, text: &str) -> ChatMessage {
-        ChatMessage::new(id, id, u(from), to, MessageText::new(text).unwrap())
-    }
-
-    pub(crate) fn general() -> Target {
-        Target::Room(RoomName::general())
-    }
-
-    #[test]
-    fn messages_sorted_deduplicated_and_counted_unread() {
-        let mut s = ChatState::new(u("meg"), vec![room("general", 0), room("rust", 2)]);
-        let rust = Target::Room(RoomName::new("rust").unwrap());
-        assert_eq!(s.conversations[&rust].unread, 2);
-        s.apply(ServerMessage::Message(msg(20, "bob", general(), "second")));
-        s.apply(ServerMessage::Message(msg(10, "bob", general(), "first")));
-        s.apply(ServerMessage::Message(msg(10, "bob", general(), "first")));
-        s.apply(ServerMessage::Message(msg(
-            30,
-            "bob",
-            rust.clone(),
-            "elsewhere",
-        )));
-        let texts: Vec<_> = s.conversations[&general()]
-            .entries
-            .iter()
-            .map(|e| match e {
-                Entry::Message(m) => m.text_str(),
-                _ => "?",
-            })
-            .collect();
-        assert_eq!(texts, ["first", "second"]);
-        assert_eq!(s.conversations[&general()].unread, 0);
-        assert_eq!(s.conversations[&rust].unread, 3);
-        s.open(rust.clone());
-        assert_eq!(s.conversations[&rust].unread, 0);
-    }
-
-    #[test]
-    fn pending_until_acked_and_resent_once_after_a_lost_connection() {
-        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
-        let cid = s.say(general(), MessageText::new("hi").unwrap());
-        assert_eq!(s.pending_in(&general()).count(), 1);
-        let out = s.take_outbox();
-        assert!(matches!(&out[..], [(_, Request::Send { client_id, .. })] if *client_id == cid));
-        assert!(
-            s.take_resends().is_empty(),
-            "on its way: nothing to re-send"
-        );
-        s.on_unanswered(&[out[0].0]);
-        assert_eq!(s.take_resends().len(), 1);
-        assert!(s.take_resends().is_empty(), "re-sent only once");
-        s.apply(ServerMessage::Ack {
-            id: 1,
-            client_id: cid,
-            message_id: 99,
-            ts: 99,
-        });
-        assert!(s.pending.is_empty());
-        assert!(
-            matches!(&s.conversations[&general()].entries[0], Entry::Message(m) if m.id == 99 && m.from.as_str() == "meg")
-        );
-        assert_ne!(s.new_client_id(), s.new_client_id());
-    }
-
-    #[test]
-    fn direct_messages_open_a_conversation_with_the_sender() {
-        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
-        s.apply(ServerMessage::Message(msg(
-            5,
-            "bob",
-            Target::User(u("meg")),
-            "psst",
-        )));
-        assert_eq!(s.directs, vec![u("bob")]);
-        assert_eq!(s.conversations[&Target::User(u("bob"))].unread, 1);
-    }
-
-    #[test]
-    fn notices_go_to_rooms_and_ask_for_members() {
-        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
-        let n = Notice::new(3, NoticeKind::Exited { user: u("alice") });
-        s.apply(ServerMessage::Notice(n.clone()));
-        assert!(
-            matches!(&s.conversations[&general()].entries[0], Entry::Notice(n) if n.text == "alice left the chat")
-        );
-        let asked = |s: &mut ChatState| {
-            s.take_outbox()
-                .into_iter()
-                .filter(
-                    |(_, r)| matches!(r, Request::Members { room } if *room == RoomName::general()),
-                )
-                .count()
-        };
-        assert_eq!(asked(&mut s), 1);
-        // One list on its way is enough, however many notices come.
-        s.apply(ServerMessage::Notice(n));
-        assert_eq!(asked(&mut s), 0);
-    }
-
-    #[test]
-    fn join_and_leave_update_rooms() {
-        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
-        s.apply(ServerMessage::Joined {
-            id: 1,
-            room: room("books", 0),
-        });
-        let books = Target::Room(RoomName::new("books").unwrap());
-        assert_eq!(s.current, books);
-        assert_eq!(s.rooms.len(), 2);
-        s.apply(ServerMessage::Left {
-            id: 2,
-            room: RoomName::new("books").unwrap(),
-        });
-        assert_eq!(s.rooms.len(), 1);
-        assert_eq!(s.current, general());
-    }
-
-    #[test]
-    fn history_prepends_and_records_more() {
-        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
-        s.apply(ServerMessage::Message(msg(50, "bob", general(), "live")));
-        s.apply(ServerMessage::History {
-            id: 1,
-            with: general(),
-            messages: vec![
-                msg(40, "bob", general(), "b"),
-                msg(30, "bob", general(), "a"),
-            ],
-            more: false,
-            unreadable: 0,
-            cursor: None,
-        });
-        let conv = &s.conversations[&general()];
-        assert_eq!(conv.oldest_id(), Some(30));
-        assert!(!conv.more_history);
-        assert_eq!(conv.entries.len(), 3);
-    }
-
-    /// A page (newest first) of messages sent within one millisecond is
-    /// shown oldest first, like everything else.
-    #[test]
-    fn messages_of_one_millisecond_keep_the_servers_order() {
-        let mut s = ChatState::new(u("meg"), vec![room("general", 0)]);
-        let at = |id: u64, text: &str| ChatMessage {
-            ts: 1_000,
-            ..msg(id, "bob", general(), text)
-        };
-        s.apply(ServerMessage::Message(at(13, "live")));
-        s.apply(ServerMessage::History {
-            id: 1,
-            with: general(),
-            messages: vec![at(12, "c"), at(11, "b"), at(10, "a")],
-            more: false,
-            unreadable: 0,
-            cursor: None,
-        });
-        let texts: Vec<&str> = s.conversations[&general()]
-            .entries
-            .iter()
-            .map(|e| match e {
-                Entry::Message(m) => m.text_str(),
-                _ => "",
-            })
-            .collect();
-        assert_eq!(texts, ["a", "b", "c", "live"]);
-        assert_eq!(s.conversations[&general()].oldest_id(), Some(10));
-    }
-
-    /// Since protocol v3 a member list may be cut; the state keeps the
-    /// room's size, and a cut room list never drops a room of the user's.
-    #[test]
-    fn capped_lists_keep_their_totals_and_the_users_rooms() {
-        let mut s = ChatState::new(u("meg"), vec![room("general", 0), room("rust", 0)]);
-        let members = (0..1_000)
-            .map(|i| Member {
-                username: u(&format!("user{i:04}")),
-                online: i < 10,
-                role: None,
-            })
-            .collect();
-        s.apply(ServerMessage::Members {
-            id: 1,
-            room: RoomName::general(),
-            members,
-            total: 5_321,
-        });
-        let list = s.current_members().unwrap();
-        assert_eq!((list.members.len(), list.total), (1_000, 5_321));
-        assert_eq!(list.not_listed(), 4_321);
-        // A rooms reply cut before "rust" updates general and keeps rust.
-        s.apply(ServerMessage::Rooms {
-            id: 2,
-            rooms: vec![RoomInfo {
-                members: 7,
-                ..room("general", 0)
-            }],
-            total: 900,
-        });
-        let names: Vec<&str> = s.rooms.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["general", "rust"]);
-        assert_eq!(s.rooms[0].members, 7);
-    }
-}
+mod tests;

@@ -12,6 +12,7 @@ use cove_common::{ClientMsgId, ErrorCode, Request, RoomName, ServerMessage, Targ
 
 use super::ChatState;
 use super::history::MISSED_PAGES_MAX;
+use super::rooms::RoomAct;
 
 /// The app's number for one request, unique for the app's life (so a reply
 /// can never be mistaken for the answer to a request of an older
@@ -84,6 +85,22 @@ pub enum Purpose {
         /// The pending change.
         client_id: ClientMsgId,
     },
+    /// Creating a room the user will own (answered by `joined`).
+    Create {
+        /// The room.
+        room: RoomName,
+    },
+    /// An action on a room or an invitation (answered by `done`).
+    Room {
+        /// The room.
+        room: RoomName,
+        /// What was asked.
+        act: RoomAct,
+    },
+    /// Changing the account's password.
+    ChangePassword,
+    /// Deleting the account.
+    DeleteAccount,
 }
 
 impl ChatState {
@@ -155,6 +172,10 @@ impl ChatState {
                     ..
                 },
             ) => self.search_page(seq, messages, more, cursor, unreadable),
+            (Purpose::Room { room, act }, ServerMessage::Done { .. }) => self.room_done(room, act),
+            (Purpose::ChangePassword, ServerMessage::PasswordChanged { signed_out, .. }) => {
+                self.password_changed(signed_out);
+            }
             (_, msg) => self.apply(msg),
         }
     }
@@ -194,6 +215,14 @@ impl ChatState {
                     "Not connected: search again once connected.".to_owned(),
                 ),
                 Purpose::Change { client_id } => self.change_interrupted(&client_id),
+                Purpose::Create { room } => self.set_note(
+                    super::Place::NewRoom,
+                    format!("Not connected: #{room} was not created. Try again once connected."),
+                    false,
+                ),
+                Purpose::Room { room, act } => self.room_unanswered(room, act),
+                Purpose::ChangePassword => self.account_unanswered(super::Place::Password),
+                Purpose::DeleteAccount => self.account_unanswered(super::Place::DeleteAccount),
             }
         }
     }
@@ -238,6 +267,7 @@ impl ChatState {
                 self.info_in(with, format!("Could not load the messages: {message}."));
             }
             Purpose::Join { room, from } => {
+                self.invitation_refused(&room, &message);
                 self.info_in(from, format!("Could not join #{room}: {message}."));
             }
             Purpose::Leave { room } => self.info_in(
@@ -254,6 +284,10 @@ impl ChatState {
                 self.search_failed(seq, Some(code), format!("Could not search: {message}."));
             }
             Purpose::Change { client_id } => self.change_refused(&client_id, &message),
+            Purpose::Create { room } => self.create_refused(&room, &message),
+            Purpose::Room { room, act } => self.room_refused(room, act, &message),
+            Purpose::ChangePassword => self.password_refused(code, &message),
+            Purpose::DeleteAccount => self.deletion_refused(code, &message),
         }
     }
 

@@ -4,14 +4,14 @@
 //! the reaction picker, asking to confirm a deletion).
 
 use cove_common::proto::{MessageId, Quote};
-use cove_common::{ClientMsgId, Emoji, Target};
+use cove_common::{ClientMsgId, Emoji, Password, RoomName, Target};
 use egui::RichText;
 
 use super::chat::ChatView;
 use super::entry::FAILED;
 use super::message::MessageAct;
 use super::reactions::Picker;
-use crate::state::{ChatState, quote_of};
+use crate::state::{ChatState, RoomAct, quote_of};
 
 /// What the user did on the chat screen this frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,67 @@ pub enum ChatAction {
     /// Show the message `id` of the conversation shown (the original of a
     /// reply), loading older messages until it is there.
     JumpTo(MessageId),
+    /// Create a room the user will own, as typed in the "New room" dialog.
+    NewRoom {
+        /// Its name, as typed.
+        name: String,
+        /// Invite-only.
+        private: bool,
+        /// Its topic, as typed (empty for none).
+        topic: String,
+    },
+    /// Invite someone to a room, by the name typed.
+    Invite {
+        /// The room.
+        room: RoomName,
+        /// The name, as typed.
+        user: String,
+    },
+    /// Set a room's topic as typed (empty clears it).
+    SetTopic {
+        /// The room.
+        room: RoomName,
+        /// The topic, as typed.
+        topic: String,
+    },
+    /// Remove, ban, change a role, or decline an invitation.
+    Room {
+        /// The room.
+        room: RoomName,
+        /// What.
+        act: RoomAct,
+    },
+    /// Accept an invitation (join the room).
+    Accept(RoomName),
+    /// Forget the note about a room the user was removed from.
+    DismissRemoval(usize),
+    /// Change the password.
+    ChangePassword {
+        /// The password now.
+        old: Secret,
+        /// The new one.
+        new: Secret,
+        /// Sign out the account's other sessions.
+        sign_out_others: bool,
+    },
+    /// Delete the account (confirmed), with its password.
+    DeleteAccount(Secret),
+    /// Sign out and go back to the start screen, without quitting.
+    LogOut,
 }
+
+/// A password on its way from a form to the network: compared by value in
+/// tests, never shown (`Password` redacts itself in `Debug`).
+#[derive(Debug, Clone)]
+pub struct Secret(pub Password);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.expose() == other.0.expose()
+    }
+}
+
+impl Eq for Secret {}
 
 impl ChatView {
     /// What the user did with the message `id` of the conversation shown.

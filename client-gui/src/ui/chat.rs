@@ -4,17 +4,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cove_common::Target;
 use cove_common::limits::READ_REPEAT_MS;
 use cove_common::proto::MessageId;
 use cove_common::time::now_ms;
+use cove_common::{RoomName, Target};
 use egui::{Color32, RichText};
 
-pub use super::actions::ChatAction;
+pub use super::actions::{ChatAction, Secret};
 use super::compose::Compose;
 use super::entry::{FAILED, HIGHLIGHT, NOTICE, draw_entry, quote_line, title};
 use super::message;
 use super::reactions::Picker;
+use super::room_admin::{NewRoomForm, RoomFields};
+use super::settings::SettingsForm;
 use crate::state::{ChatState, Delivery, Entry, Pending, Status};
 
 /// Per-conversation layout memory for the virtual list.
@@ -37,6 +39,12 @@ pub struct ChatView {
     pub(super) jumped: Option<(Target, MessageId)>,
     /// Per conversation, what the virtual list remembers between frames.
     lists: HashMap<Target, ListMemory>,
+    /// The "New room" dialog, when open.
+    pub(super) new_room: Option<NewRoomForm>,
+    /// Per room, its header's fields (invite, topic).
+    pub(super) rooms: HashMap<RoomName, RoomFields>,
+    /// The settings window, when open.
+    pub(super) settings: Option<SettingsForm>,
 }
 
 /// The virtual list's memory for one conversation.
@@ -61,10 +69,10 @@ struct ListMemory {
 }
 
 const DEFAULT_ROW: f32 = 22.0;
-const ONLINE: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
+pub(super) const ONLINE: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
 
 /// `4321` as "4,321".
-fn grouped(n: u32) -> String {
+pub(super) fn grouped(n: u32) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -77,7 +85,7 @@ fn grouped(n: u32) -> String {
 }
 
 /// A presence dot: filled green when online, a grey ring when not.
-fn dot(ui: &mut egui::Ui, online: bool) {
+pub(super) fn dot(ui: &mut egui::Ui, online: bool) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
     let c = rect.center();
     if online {
@@ -105,6 +113,10 @@ impl ChatView {
             // The innermost thing open closes first.
             if self.picker.is_some() {
                 self.picker = None;
+            } else if self.new_room.is_some() {
+                self.new_room = None;
+            } else if self.settings.is_some() {
+                self.settings = None;
             } else if self.confirm_delete.is_some() {
                 self.confirm_delete = None;
             } else if self.compose.busy() {
@@ -137,11 +149,10 @@ impl ChatView {
                     }
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    if ui
-                        .button(if dark { "Light theme" } else { "Dark theme" })
-                        .clicked()
-                    {
-                        actions.push(ChatAction::ToggleTheme);
+                    // The theme, the password, the account and logging
+                    // out live in the settings window.
+                    if ui.button("Settings…").clicked() && self.settings.is_none() {
+                        self.settings = Some(SettingsForm::default());
                     }
                     super::search::field(ui, &mut self.search_field, &mut actions);
                     if let Some((addr, fingerprint)) = hosting {
@@ -168,56 +179,7 @@ impl ChatView {
         }
         egui::Panel::right("members")
             .default_size(160.0)
-            .show(ui, |ui| {
-                ui.heading("Members");
-                ui.separator();
-                match state.current_members() {
-                    Some(list) => {
-                        let members = &list.members;
-                        let online = members.iter().filter(|m| m.online).count();
-                        // A cut list holds the online members first: when it
-                        // holds nothing else, more may be online.
-                        let more_online = list.not_listed() > 0 && online == members.len();
-                        let plus = if more_online { "+" } else { "" };
-                        ui.label(format!(
-                            "{}{plus} of {} online",
-                            grouped(u32::try_from(online).unwrap_or(u32::MAX)),
-                            grouped(list.total)
-                        ));
-                        egui::ScrollArea::vertical()
-                            .id_salt("members_scroll")
-                            .show(ui, |ui| {
-                                for m in members {
-                                    ui.horizontal(|ui| {
-                                        dot(ui, m.online);
-                                        let name = if m.username == state.me {
-                                            format!("{} (you)", m.username)
-                                        } else {
-                                            m.username.to_string()
-                                        };
-                                        if ui.selectable_label(false, name).clicked()
-                                            && m.username != state.me
-                                        {
-                                            actions.push(ChatAction::Open(Target::User(
-                                                m.username.clone(),
-                                            )));
-                                        }
-                                    });
-                                }
-                                let hidden = list.not_listed();
-                                if hidden > 0 {
-                                    ui.label(
-                                        RichText::new(format!("and {} more", grouped(hidden)))
-                                            .color(NOTICE),
-                                    );
-                                }
-                            });
-                    }
-                    None => {
-                        ui.label("Direct conversation");
-                    }
-                }
-            });
+            .show(ui, |ui| self.members_panel(ui, state, &mut actions));
         egui::Panel::bottom("input").show(ui, |ui| {
             let now = now_ms();
             // Always one line high, so the input box does not jump.
@@ -230,7 +192,7 @@ impl ChatView {
             self.compose.show(ui, state, &mut actions);
         });
         egui::CentralPanel::default().show(ui, |ui| {
-            ui.heading(title(&state.current));
+            self.header(ui, state, &mut actions);
             ui.separator();
             self.conversation(ui, state, &mut actions);
         });
@@ -238,6 +200,8 @@ impl ChatView {
             self.confirm_delete = Some(p);
         }
         self.overlays(ui.ctx(), state, &mut actions);
+        self.new_room_dialog(ui.ctx(), state, &mut actions);
+        self.settings_window(ui.ctx(), state, dark, &mut actions);
         actions
     }
 
@@ -245,10 +209,8 @@ impl ChatView {
         ui.heading("Rooms");
         for r in &state.rooms {
             let t = Target::Room(r.name.clone());
-            let label = sidebar_label(state, &t, format!("# {}", r.name));
-            if ui.selectable_label(state.current == t, label).clicked() {
-                actions.push(ChatAction::Open(t));
-            }
+            let lock = if r.private { " 🔒" } else { "" };
+            sidebar_row(ui, state, &t, format!("# {}{lock}", r.name), actions);
         }
         ui.horizontal(|ui| {
             let field = ui.add(
@@ -261,14 +223,12 @@ impl ChatView {
                 actions.push(ChatAction::Join(std::mem::take(&mut self.join_field)));
             }
         });
+        self.invitations(ui, state, actions);
         ui.add_space(12.0);
         ui.heading("Direct");
         for u in &state.directs {
             let t = Target::User(u.clone());
-            let label = sidebar_label(state, &t, format!("@ {u}"));
-            if ui.selectable_label(state.current == t, label).clicked() {
-                actions.push(ChatAction::Open(t));
-            }
+            sidebar_row(ui, state, &t, format!("@ {u}"), actions);
         }
         ui.horizontal(|ui| {
             let field = ui.add(
@@ -402,6 +362,10 @@ impl ChatView {
                                 .corner_radius(4.0)
                                 .show(&mut row, |ui| draw_entry(ui, e, prev, state))
                                 .inner
+                        } else if matches!(e, Entry::Message(m) if state.mentions_me(m)) {
+                            super::mentions::mentioned(&mut row, |ui| {
+                                draw_entry(ui, e, prev, state)
+                            })
                         } else {
                             draw_entry(&mut row, e, prev, state)
                         };
@@ -464,6 +428,27 @@ impl ChatView {
             self.on_message(ui.ctx(), state, id, act, actions);
         }
     }
+}
+
+/// A conversation in the sidebar: its name with its unread count, and
+/// beside it the badge of its unread mentions.
+fn sidebar_row(
+    ui: &mut egui::Ui,
+    state: &ChatState,
+    t: &Target,
+    name: String,
+    actions: &mut Vec<ChatAction>,
+) {
+    ui.horizontal(|ui| {
+        let label = sidebar_label(state, t, name);
+        if ui.selectable_label(state.current == *t, label).clicked() {
+            actions.push(ChatAction::Open(t.clone()));
+        }
+        if t != &state.current {
+            let mentions = state.conversations.get(t).map_or(0, |c| c.mentions);
+            super::mentions::badge(ui, mentions);
+        }
+    });
 }
 
 /// A conversation's name in the sidebar, with its unread count and how

@@ -139,6 +139,9 @@ impl Compose {
                 .set_char_range(Some(egui::text::CCursorRange::one(end)));
             text_state.store(ui.ctx(), resp.id);
         }
+        if super::mentions::complete(ui, &mut self.input, state) {
+            self.focus = true;
+        }
         let editing = matches!(self.mode, Mode::Editing { .. });
         if resp.changed()
             && !editing

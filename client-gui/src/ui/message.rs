@@ -57,13 +57,16 @@ pub(super) fn body(
                 ui.spacing_mut().interact_size.y = 0.0;
                 ui.spacing_mut().item_spacing.x = 4.0;
                 ui.horizontal_wrapped(|ui| {
-                    ui.add(egui::Label::new(text.as_str()).selectable(true).wrap());
+                    let job = super::mentions::text_job(ui, text.as_str(), me);
+                    ui.add(egui::Label::new(job).selectable(true).wrap());
                     ui.label(RichText::new("(edited)").small().color(NOTICE));
                 });
             });
         }
         Some(text) => {
-            ui.add(egui::Label::new(text.as_str()).selectable(true).wrap());
+            // `@name`s in the accent colour (protocol v5).
+            let job = super::mentions::text_job(ui, text.as_str(), me);
+            ui.add(egui::Label::new(job).selectable(true).wrap());
         }
     }
     if !m.reactions.is_empty() {

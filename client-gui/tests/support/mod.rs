@@ -50,8 +50,14 @@ impl World {
     }
 
     pub fn app(&self) -> Harness<'static, CoveApp> {
+        self.app_in("config")
+    }
+
+    /// Another app on the same server, with its own configuration (its
+    /// own pins: it asks to trust the server too), as on another computer.
+    pub fn app_in(&self, config: &str) -> Harness<'static, CoveApp> {
         let opts = AppOptions {
-            config_dir: self.dir.path().join("config"),
+            config_dir: self.dir.path().join(config),
             server_data_dir: self.dir.path().join("hosted"),
             kdf: KdfParams::insecure_for_tests(),
         };
