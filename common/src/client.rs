@@ -38,8 +38,8 @@ use crate::frame::{FrameCodec, FrameError, encode_frame};
 use crate::handshake::{ClientHandshake, HandshakeError, ServerKey};
 use crate::names::{ClientMsgId, MessageText, Password, Username};
 use crate::proto::{
-    ClientMessage, DirectUnread, ErrorCode, ParseError, Request, RoomInfo, ServerMessage,
-    SessionInfo, Target,
+    ClientMessage, DirectUnread, ErrorCode, Invitation, ParseError, Request, RoomInfo,
+    ServerMessage, SessionInfo, Target,
 };
 use crate::record::{Opener, RecordError, Sealer};
 
@@ -143,6 +143,8 @@ pub struct Welcome {
     pub directs: Vec<Username>,
     /// Unread counts of the direct conversations that have any.
     pub direct_unread: Vec<DirectUnread>,
+    /// Invitations not answered yet.
+    pub invitations: Vec<Invitation>,
 }
 
 /// A connection whose handshake is done but which has sent nothing secret:
@@ -233,6 +235,7 @@ impl Connecting {
                             rooms,
                             directs,
                             direct_unread,
+                            invitations,
                             ..
                         } => {
                             welcome = Some(Welcome {
@@ -240,6 +243,7 @@ impl Connecting {
                                 rooms,
                                 directs,
                                 direct_unread,
+                                invitations,
                             });
                         }
                         ServerMessage::Error { code, message, .. } => {

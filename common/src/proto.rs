@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::limits::MAX_FRAME_LEN;
 use crate::names::{ClientMsgId, HistoryCursor, MessageText, RoomName, Username};
 
+pub mod byes;
 mod changes;
 mod errors;
 mod notices;
@@ -23,7 +24,7 @@ pub use changes::{Change, ChangeKind, Quote, Reaction};
 pub use errors::ErrorCode;
 pub use notices::{Notice, NoticeKind};
 pub use requests::Request;
-pub use rooms::{DirectUnread, Member, Role, RoomInfo};
+pub use rooms::{DirectUnread, Invitation, Member, Role, RoomInfo};
 
 /// Joins the messages of one server record. Encoded messages never contain
 /// it: the JSON is compact and strings escape every control character.
@@ -151,6 +152,10 @@ pub enum ServerMessage {
         /// (since v4); absent when none has.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         direct_unread: Vec<DirectUnread>,
+        /// Invitations to rooms the user has not answered yet (since v5),
+        /// also those made while they were away; absent when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        invitations: Vec<Invitation>,
     },
     /// A request failed; the connection stays usable unless the code says
     /// otherwise.

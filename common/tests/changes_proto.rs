@@ -408,3 +408,21 @@ fn delete_account_matches_the_document() {
         r#"{"type":"notice","ts":1763800020000,"kind":{"event":"deleted","user":"alice"},"text":"alice deleted their account"}"#,
     );
 }
+
+#[test]
+fn every_bye_reason_is_in_the_documents_table() {
+    use cove_common::proto::byes;
+    for reason in [
+        byes::GOODBYE,
+        byes::IDLE,
+        byes::NO_LOGIN,
+        byes::NOT_OBJECTS,
+        byes::SHUTDOWN,
+        byes::SIGNED_OUT,
+        byes::DELETED,
+        byes::DELETED_ELSEWHERE,
+    ] {
+        let row = format!("| `{reason}` |");
+        assert!(PROTOCOL_MD.contains(&row), "§7 lacks {row}");
+    }
+}

@@ -125,6 +125,36 @@ fn server_messages_match_the_document() {
         r#"{"type":"done","id":31}"#,
     );
     documented(
+        ServerMessage::Welcome {
+            id: 1,
+            session: cove_common::proto::SessionInfo {
+                username: u("ann"),
+                server_time: 1_763_800_040_000,
+            },
+            rooms: vec![RoomInfo {
+                name: RoomName::general(),
+                members: 3,
+                online: 2,
+                unread: 0,
+                mentions: 0,
+                private: false,
+                topic: None,
+                role: None,
+            }],
+            directs: vec![],
+            direct_unread: vec![],
+            invitations: vec![cove_common::proto::Invitation {
+                room: RoomInfo {
+                    topic: None,
+                    ..class_info(None)
+                },
+                by: u("teacher"),
+            }],
+        }
+        .encode(),
+        r#"{"type":"welcome","id":1,"session":{"username":"ann","server_time":1763800040000},"rooms":[{"name":"general","members":3,"online":2,"unread":0}],"directs":[],"invitations":[{"room":{"name":"class","members":1,"online":1,"unread":0,"private":true},"by":"teacher"}]}"#,
+    );
+    documented(
         ServerMessage::Invited {
             room: class_info(None),
             by: u("teacher"),

@@ -201,6 +201,7 @@ fn server_messages_match_the_document() {
                     unread: 1,
                     mentions: 0,
                 }],
+                invitations: vec![],
             }),
             r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000},"rooms":[{"name":"general","members":2,"online":1,"unread":3}],"directs":["bob"],"direct_unread":[{"user":"bob","unread":1}]}"#,
         ),

@@ -283,6 +283,35 @@ async fn moderators_set_the_topic_and_remove_members_but_not_the_owner() {
 }
 
 #[tokio::test]
+async fn an_invitation_made_while_away_comes_with_the_welcome() {
+    let mut srv = TestServer::start().await;
+    let (owner, mut o_ev, _) = register(&srv.addr, "owner").await;
+    drop(register(&srv.addr, "ann").await);
+    ask(
+        &owner,
+        &mut o_ev,
+        Request::Create {
+            room: class(),
+            private: true,
+            topic: None,
+        },
+    )
+    .await
+    .unwrap();
+    ask(&owner, &mut o_ev, invite("ann")).await.unwrap();
+    srv.restart().await;
+    let (ann, mut a_ev, w) = login(&srv.addr, "ann").await;
+    assert_eq!(w.invitations.len(), 1);
+    assert_eq!(
+        (&w.invitations[0].room.name, w.invitations[0].by.as_str()),
+        (&class(), "owner")
+    );
+    join(&ann, &mut a_ev).await.unwrap();
+    let (_, _, w) = login(&srv.addr, "ann").await;
+    assert!(w.invitations.is_empty(), "used up by joining");
+}
+
+#[tokio::test]
 async fn a_declined_invitation_no_longer_opens_the_room() {
     let srv = TestServer::start().await;
     let (owner, mut o_ev, _) = register(&srv.addr, "owner").await;

@@ -3,25 +3,22 @@
 //! can be read (and changed) in one place.
 
 use cove_common::client::ClientError;
+use cove_common::proto::byes;
 
 use crate::trust::PinsError;
 
 /// The `bye` reasons (protocol §7) after which logging in again with the
 /// password the app knows cannot work, or must not happen.
-pub(super) const FINAL_BYES: [&str; 3] = [
-    "account deleted",
-    "signed out: the account was deleted",
-    "signed out: the password was changed",
-];
+pub(super) const FINAL_BYES: [&str; 3] = [byes::DELETED, byes::DELETED_ELSEWHERE, byes::SIGNED_OUT];
 
 /// What the start screen says after a final `bye`, in the user's words.
 pub(super) fn signed_out_sentence(reason: &str) -> String {
     match reason {
-        "account deleted" => "Your account was deleted.".to_owned(),
-        "signed out: the account was deleted" => {
+        byes::DELETED => "Your account was deleted.".to_owned(),
+        byes::DELETED_ELSEWHERE => {
             "Signed out: the account was deleted on another device.".to_owned()
         }
-        "signed out: the password was changed" => {
+        byes::SIGNED_OUT => {
             "Signed out: the password was changed. Sign in with the new password.".to_owned()
         }
         other => format!("Signed out: {other}."),

@@ -185,6 +185,12 @@ impl ChatState {
             }
         }
         self.set_direct_unread(&welcome.direct_unread);
+        // Invitations made while away come with the welcome; the list is
+        // the server's, whole.
+        self.invitations.clear();
+        for i in welcome.invitations {
+            self.invited(i.room, i.by);
+        }
         let rooms = self.rooms.iter().map(|r| Target::Room(r.name.clone()));
         let directs = self.directs.iter().map(|u| Target::User(u.clone()));
         let known: Vec<Target> = rooms.chain(directs).collect();
@@ -231,6 +237,7 @@ mod tests {
             rooms,
             directs: directs.iter().map(|d| u(d)).collect(),
             direct_unread: Vec::new(),
+            invitations: Vec::new(),
         }
     }
 

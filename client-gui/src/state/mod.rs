@@ -166,6 +166,9 @@ impl ChatState {
         let mut s = Self::new(welcome.session.username, welcome.rooms);
         s.directs = welcome.directs;
         s.set_direct_unread(&welcome.direct_unread);
+        for i in welcome.invitations {
+            s.invited(i.room, i.by);
+        }
         let rooms = s.rooms.iter().map(|r| Target::Room(r.name.clone()));
         let directs = s.directs.iter().map(|u| Target::User(u.clone()));
         let all: Vec<Target> = rooms.chain(directs).collect();

@@ -32,6 +32,15 @@ pub struct RoomInfo {
     pub role: Option<Role>,
 }
 
+/// An invitation to a room waiting for an answer (since v5), in `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// The room, as listed to the invited user.
+    pub room: RoomInfo,
+    /// Who invited them.
+    pub by: Username,
+}
+
 /// What a member may do in a room (since v5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

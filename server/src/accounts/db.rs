@@ -212,7 +212,7 @@ impl AccountDb {
                     if !r.members.contains(&user) {
                         r.members.push(user.clone());
                     }
-                    r.rules.invited.retain(|u| *u != user);
+                    r.rules.uninvite(&user);
                 }
                 None => {
                     let _ = db.add_member(&room, &user, now_ms());

@@ -147,5 +147,6 @@ pub(super) fn welcome(
         rooms: attached.rooms,
         directs: attached.directs,
         direct_unread: attached.direct_unread,
+        invitations: attached.invitations,
     }
 }

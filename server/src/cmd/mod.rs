@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use cove_common::proto::{ChangeKind, ParseError, Unparsed};
+use cove_common::proto::{ChangeKind, ParseError, Unparsed, byes};
 use cove_common::record::{MAX_RECORD_PLAINTEXT, Opener};
 use cove_common::{ClientMessage, ErrorCode, Request, ServerMessage};
 use futures_util::StreamExt;
@@ -164,7 +164,7 @@ impl ConnState {
                     while let Some(ack) = self.acks.next().await {
                         self.reply(ack);
                     }
-                    self.outbox.close_with(bye("the server is shutting down"));
+                    self.outbox.close_with(bye(byes::SHUTDOWN));
                     return;
                 }
                 Some(ack) = self.acks.next(), if !self.acks.is_empty() => {
@@ -181,7 +181,7 @@ impl ConnState {
                         }
                         Err(_) => {
                             info!(peer = %self.peer, "idle timeout");
-                            self.outbox.close_with(bye("idle for too long"));
+                            self.outbox.close_with(bye(byes::IDLE));
                             return;
                         }
                         Ok(None) => return,
@@ -337,7 +337,7 @@ impl ConnState {
             }
             Request::Logout => {
                 self.exited = true;
-                return Flow::Close(Some(bye("goodbye")));
+                return Flow::Close(Some(bye(byes::GOODBYE)));
             }
             Request::Send {
                 client_id,
@@ -506,7 +506,7 @@ impl ConnState {
                 }
                 r
             }
-            Request::Logout => return Flow::Close(Some(bye("goodbye"))),
+            Request::Logout => return Flow::Close(Some(bye(byes::GOODBYE))),
             _ => {
                 self.reply(ServerMessage::error(
                     Some(id),
@@ -555,15 +555,15 @@ async fn moderate(
 
 /// `bye` reasons: every one a client can see is documented in §7 of
 /// `docs/protocol.md`.
-pub const BYE_NOT_OBJECTS: &str = "too many records that are not JSON objects";
+pub const BYE_NOT_OBJECTS: &str = byes::NOT_OBJECTS;
 /// See [`BYE_NOT_OBJECTS`].
-pub const BYE_NO_LOGIN: &str = "not logged in in time";
+pub const BYE_NO_LOGIN: &str = byes::NO_LOGIN;
 /// See [`BYE_NOT_OBJECTS`].
-pub const BYE_SIGNED_OUT: &str = "signed out: the password was changed";
+pub const BYE_SIGNED_OUT: &str = byes::SIGNED_OUT;
 /// See [`BYE_NOT_OBJECTS`]: to the session that deleted the account.
-pub const BYE_DELETED: &str = "account deleted";
+pub const BYE_DELETED: &str = byes::DELETED;
 /// See [`BYE_NOT_OBJECTS`]: to the account's other sessions.
-pub const BYE_DELETED_ELSEWHERE: &str = "signed out: the account was deleted";
+pub const BYE_DELETED_ELSEWHERE: &str = byes::DELETED_ELSEWHERE;
 
 /// The last message of a connection the server closes.
 pub fn bye(reason: &str) -> Bytes {

@@ -9,6 +9,7 @@ use cove_common::proto::{NoticeKind, Role, ServerMessage};
 use cove_common::{RoomName, Topic, Username};
 
 use crate::accounts::UserCtx;
+use crate::store::rooms::Invite;
 use crate::store::users::UserId;
 use crate::sync::lock;
 
@@ -71,8 +72,12 @@ impl Hub {
                     if rules.banned.contains(&id) {
                         return Err(HubError::Forbidden("that user is banned: unban them first"));
                     }
-                    if !r.members.contains(&id) && !rules.invited.contains(&id) {
-                        rules.invited.push(id.clone());
+                    rules.uninvite(&id);
+                    if !r.members.contains(&id) {
+                        rules.invited.push(Invite {
+                            user: id.clone(),
+                            by: actor.id.clone(),
+                        });
                     }
                     target = Some(id);
                 }
@@ -89,7 +94,7 @@ impl Hub {
                     if !ban && !r.members.contains(&id) {
                         return Err(HubError::TargetNotMember(who.clone(), r.name.clone()));
                     }
-                    rules.invited.retain(|u| *u != id);
+                    rules.uninvite(&id);
                     rules.moderators.retain(|u| *u != id);
                     if *ban && !rules.banned.contains(&id) {
                         rules.banned.push(id.clone());
@@ -204,17 +209,17 @@ impl Hub {
                 .rooms
                 .get(&key)
                 .ok_or_else(|| HubError::NoSuchRoom(room.clone()))?;
-            if !r.rules.invited.contains(&user.id) {
+            if !r.rules.is_invited(&user.id) {
                 return Ok(());
             }
             r.name.clone()
         };
         let id = user.id.clone();
         self.db
-            .update_room(name, move |rec| rec.rules.invited.retain(|u| *u != id))
+            .update_room(name, move |rec| rec.rules.uninvite(&id))
             .await?;
         if let Some(r) = lock(&self.live).rooms.get_mut(&key) {
-            r.rules.invited.retain(|u| *u != user.id);
+            r.rules.uninvite(&user.id);
         }
         Ok(())
     }

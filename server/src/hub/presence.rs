@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cove_common::Username;
 use cove_common::limits::{DIRECTS_LIST_MAX, ROOMS_LIST_MAX};
-use cove_common::proto::{DirectUnread, Notice, NoticeKind, RoomInfo, ServerMessage};
+use cove_common::proto::{DirectUnread, Invitation, Notice, NoticeKind, RoomInfo, ServerMessage};
 use cove_common::time::now_ms;
 
 use crate::accounts::UserCtx;
@@ -81,10 +81,26 @@ impl Hub {
                 mentions: unread.mentions,
             })
             .collect();
+        // Every room is looked at once per login: rooms number in the
+        // hundreds, and an invitation must survive its user being away.
+        let invitations = live
+            .rooms
+            .values()
+            .filter_map(|r| {
+                let by = r.rules.invited_by(&user.id)?;
+                let by = live.name_of(by)?;
+                let unread = live.unread(&user.id, &ConvKey::Room(r.name.key()));
+                Some(Invitation {
+                    room: live.room_info(r, unread, &user.id),
+                    by,
+                })
+            })
+            .collect();
         Attached {
             rooms: infos,
             directs,
             direct_unread,
+            invitations,
         }
     }
 
@@ -144,6 +160,8 @@ pub struct Attached {
     pub directs: Vec<Username>,
     /// The unread counts of those direct conversations that have any.
     pub direct_unread: Vec<DirectUnread>,
+    /// Invitations not answered yet.
+    pub invitations: Vec<Invitation>,
 }
 
 /// A notice, encoded once for every recipient.

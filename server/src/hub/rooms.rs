@@ -77,7 +77,7 @@ impl Hub {
             r.rules = rules.unwrap_or_default();
             r
         });
-        r.rules.invited.retain(|u| *u != user.id);
+        r.rules.uninvite(&user.id);
         let name = r.name.clone();
         if let Some(r) = live.rooms.get_mut(&key) {
             r.members.insert(user.id.clone());

@@ -27,9 +27,18 @@ pub struct RoomRules {
     /// Who may not join.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub banned: Vec<UserId>,
-    /// Who may join a private room.
+    /// Who may join a private room, and who invited them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub invited: Vec<UserId>,
+    pub invited: Vec<Invite>,
+}
+
+/// One invitation not answered yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    /// Who is invited.
+    pub user: UserId,
+    /// Who invited them.
+    pub by: UserId,
 }
 
 impl RoomRules {
@@ -74,12 +83,27 @@ impl RoomRules {
         }
     }
 
+    /// Whether `user` is invited.
+    pub fn is_invited(&self, user: &UserId) -> bool {
+        self.invited.iter().any(|i| i.user == *user)
+    }
+
+    /// Who invited `user`, if anyone did.
+    pub fn invited_by(&self, user: &UserId) -> Option<&UserId> {
+        self.invited.iter().find(|i| i.user == *user).map(|i| &i.by)
+    }
+
+    /// Forgets `user`'s invitation (used up, declined, or removed).
+    pub fn uninvite(&mut self, user: &UserId) {
+        self.invited.retain(|i| i.user != *user);
+    }
+
     /// Whether `user` may join: not banned, and invited to a private room.
     pub fn may_join(&self, user: &UserId) -> Result<(), Refusal> {
         if self.banned.contains(user) {
             return Err(Refusal::Banned);
         }
-        if self.private && !self.invited.contains(user) && self.owner.as_ref() != Some(user) {
+        if self.private && !self.is_invited(user) && self.owner.as_ref() != Some(user) {
             return Err(Refusal::NotInvited);
         }
         Ok(())
@@ -116,8 +140,12 @@ mod tests {
         assert!(!r2.may_remove(&m, &b), "not another moderator");
         assert!(!r.may_remove(&a, &b), "members remove nobody");
         assert_eq!(r.may_join(&a), Err(Refusal::NotInvited));
-        r.invited.push(a.clone());
+        r.invited.push(Invite {
+            user: a.clone(),
+            by: o.clone(),
+        });
         assert_eq!(r.may_join(&a), Ok(()));
+        assert_eq!(r.invited_by(&a), Some(&o));
         r.banned.push(a.clone());
         assert_eq!(r.may_join(&a), Err(Refusal::Banned));
         assert_eq!(r.may_join(&o), Ok(()), "the owner always may");

@@ -402,6 +402,7 @@ fn interrupted_changes_are_resent_after_login_or_dropped_at_the_end() {
         rooms: vec![room("general", 0)],
         directs: Vec::new(),
         direct_unread: Vec::new(),
+        invitations: Vec::new(),
     });
     let (id, request) = asked(&mut s);
     assert!(matches!(request, Request::Edit { client_id, .. } if client_id == cid));

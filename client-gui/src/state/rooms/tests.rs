@@ -402,3 +402,28 @@ fn deleting_the_account_says_how_it_went() {
     });
     assert!(matches!(s.status, crate::state::Status::Offline { .. }));
 }
+
+#[test]
+fn invitations_made_while_away_come_with_the_welcome() {
+    let welcome = |invitations| cove_common::client::Welcome {
+        session: cove_common::proto::SessionInfo {
+            username: u("ann"),
+            server_time: 0,
+        },
+        rooms: vec![room("general", 0)],
+        directs: Vec::new(),
+        direct_unread: Vec::new(),
+        invitations,
+    };
+    let inv = cove_common::proto::Invitation {
+        room: class_info(None),
+        by: u("teacher"),
+    };
+    let mut s = ChatState::from_welcome(welcome(vec![inv]));
+    assert_eq!(s.invitations.len(), 1);
+    assert_eq!(s.invitations[0].by, u("teacher"));
+    // After a reconnect the server's list replaces the app's: declined
+    // elsewhere, it is gone here too.
+    s.logged_in_again(welcome(Vec::new()));
+    assert!(s.invitations.is_empty());
+}
