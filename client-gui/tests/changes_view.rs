@@ -45,6 +45,15 @@ fn page(messages: Vec<ChatMessage>, more: bool) -> ServerMessage {
 
 /// Meg's view of #general with these messages (oldest first) loaded.
 fn room_with(messages: Vec<ChatMessage>, more: bool) -> ChatState {
+    moderated_room_with(messages, more, None)
+}
+
+/// The same, with Meg's role in the room.
+fn moderated_room_with(
+    messages: Vec<ChatMessage>,
+    more: bool,
+    role: Option<cove_common::proto::Role>,
+) -> ChatState {
     let info = RoomInfo {
         name: RoomName::general(),
         members: 3,
@@ -53,7 +62,7 @@ fn room_with(messages: Vec<ChatMessage>, more: bool) -> ChatState {
         mentions: 0,
         private: false,
         topic: None,
-        role: None,
+        role,
     };
     let mut s = ChatState::new(u("meg"), vec![info]);
     s.apply(page(messages, more));
@@ -285,6 +294,29 @@ fn delete_a_message_after_confirming() {
     h.get_by_label("message deleted").hover();
     h.run();
     assert!(!shows(&h, "Reply"));
+}
+
+/// A moderator (or the owner) deletes someone else's message from its
+/// menu; they cannot edit it.
+#[test]
+fn a_moderator_deletes_someone_elses_message() {
+    let mut h = screen(moderated_room_with(
+        vec![msg(1, "bob", "buy cheap watches")],
+        false,
+        Some(cove_common::proto::Role::Moderator),
+    ));
+    h.get_by_label("buy cheap watches").hover();
+    h.run();
+    assert!(!shows(&h, "Edit"), "not theirs to edit");
+    h.get_by_label("Delete").click();
+    h.run();
+    h.get_by_label("Delete for everyone").click();
+    h.run();
+    let out = sent(&mut h);
+    assert!(
+        matches!(&out[..], [(_, Request::Delete { message_id: 1, .. })]),
+        "{out:?}"
+    );
 }
 
 /// A refused edit is no longer shown, and the conversation says why.

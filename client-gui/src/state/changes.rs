@@ -72,7 +72,8 @@ impl ChatState {
         self.change(with, id, ChangeKind::Edit { text })
     }
 
-    /// Deletes the user's message `id` in `with`.
+    /// Deletes the message `id` in `with`: the user's own, or anyone's in a
+    /// room they own or moderate.
     pub fn delete(&mut self, with: Target, id: MessageId) -> ClientMsgId {
         self.change(with, id, ChangeKind::Delete)
     }

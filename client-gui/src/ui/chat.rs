@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cove_common::limits::READ_REPEAT_MS;
-use cove_common::proto::MessageId;
+use cove_common::proto::{MessageId, Role};
 use cove_common::time::now_ms;
 use cove_common::{RoomName, Target};
 use egui::{Color32, RichText};
@@ -307,6 +307,13 @@ impl ChatView {
         heights.resize(n, DEFAULT_ROW);
         let total: f32 = heights.iter().sum();
         let me = &state.me;
+        // An owner or moderator may delete anyone's message in the room.
+        let moderates = match &state.current {
+            Target::Room(r) => state
+                .room(r)
+                .is_some_and(|r| matches!(r.role, Some(Role::Owner | Role::Moderator))),
+            Target::User(_) => false,
+        };
         let mut at_top = false;
         let mut at_bottom = false;
         let mut remeasured = false;
@@ -371,9 +378,15 @@ impl ChatView {
                         };
                         if let Entry::Message(m) = e {
                             let shown = state.shown(m);
-                            let mine = &m.from == me;
-                            message::context_menu(&row.response(), &shown, mine, &mut act);
-                            message::toolbar(ui, &row, &shown, mine, &mut act);
+                            let whose = if &m.from == me {
+                                message::Whose::Mine
+                            } else if moderates {
+                                message::Whose::Moderated
+                            } else {
+                                message::Whose::Other
+                            };
+                            message::context_menu(&row.response(), &shown, whose, &mut act);
+                            message::toolbar(ui, &row, &shown, whose, &mut act);
                             if let Some(act) = act {
                                 acts.push((m.id, act));
                             }

@@ -99,19 +99,37 @@ fn quote(ui: &mut egui::Ui, line: &str, id: MessageId, act: &mut Option<MessageA
     });
 }
 
+/// Whose a message is, to the user: what they may do to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Whose {
+    /// Their own: edit and delete.
+    Mine,
+    /// Someone else's in a room they own or moderate: delete.
+    Moderated,
+    /// Someone else's.
+    Other,
+}
+
 /// The actions a message offers: Reply and React to any message still
-/// there, Edit and Delete to the user's own.
-fn items(m: &ChatMessage, mine: bool) -> &'static [(&'static str, MessageAct)] {
+/// there, Edit to the user's own, Delete to their own and, in a room they
+/// own or moderate, to anyone's.
+fn items(m: &ChatMessage, whose: Whose) -> &'static [(&'static str, MessageAct)] {
     const ALL: &[(&str, MessageAct)] = &[
         ("Reply", MessageAct::Reply),
         ("React", MessageAct::React),
         ("Edit", MessageAct::Edit),
         ("Delete", MessageAct::Delete),
     ];
-    match (m.deleted.is_some(), mine) {
+    const MODERATED: &[(&str, MessageAct)] = &[
+        ("Reply", MessageAct::Reply),
+        ("React", MessageAct::React),
+        ("Delete", MessageAct::Delete),
+    ];
+    match (m.deleted.is_some(), whose) {
         (true, _) => &[],
-        (false, true) => ALL,
-        (false, false) => &ALL[..2],
+        (false, Whose::Mine) => ALL,
+        (false, Whose::Moderated) => MODERATED,
+        (false, Whose::Other) => &ALL[..2],
     }
 }
 
@@ -121,10 +139,10 @@ pub(super) fn toolbar(
     ui: &mut egui::Ui,
     row: &egui::Ui,
     m: &ChatMessage,
-    mine: bool,
+    whose: Whose,
     act: &mut Option<MessageAct>,
 ) {
-    let items = items(m, mine);
+    let items = items(m, whose);
     // The row as wide as the list, however short its text.
     let (drawn, room) = (row.min_rect(), row.max_rect());
     let row = egui::Rect::from_min_max(drawn.min, egui::pos2(room.right(), drawn.bottom()));
@@ -157,10 +175,10 @@ pub(super) fn toolbar(
 pub(super) fn context_menu(
     row: &egui::Response,
     m: &ChatMessage,
-    mine: bool,
+    whose: Whose,
     act: &mut Option<MessageAct>,
 ) {
-    let items = items(m, mine);
+    let items = items(m, whose);
     if items.is_empty() {
         return;
     }
