@@ -7,53 +7,18 @@
 mod support;
 
 use cove_client::CoveApp;
-use cove_common::client::{Event, Events, Session};
+use cove_common::client::{Events, Session};
 use cove_common::proto::{ChangeKind, Quote};
 use cove_common::{ClientMsgId, Emoji, MessageText, Request, RoomName, ServerMessage, Target};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use support::{PASSWORD, World, next_message, shows, sign_in_trusting, type_into, wait_for};
+use support::{
+    PASSWORD, World, bury_in_chatter, next_message, say_in_general, shows, sign_in_trusting,
+    stepping_until, type_into, wait_for,
+};
 
 fn general() -> Target {
     Target::Room(RoomName::general())
-}
-
-/// Steps the app until `events` brings a message matching `pred` (the app
-/// must keep running to send what the test waits for).
-fn stepping_until(
-    h: &mut Harness<'_, CoveApp>,
-    events: &mut Events,
-    what: &str,
-    pred: impl Fn(&ServerMessage) -> bool,
-) -> ServerMessage {
-    let mut found = None;
-    wait_for(h, what, |_| {
-        while let Ok(ev) = events.try_recv() {
-            if let Event::Message(m) = ev
-                && pred(&m)
-            {
-                found = Some(m);
-                return true;
-            }
-        }
-        false
-    });
-    found.unwrap()
-}
-
-/// Sends as another person and waits for the ack; the message's id.
-fn say(w: &World, (s, events): &mut (Session, Events), text: &str, n: usize) -> u64 {
-    let id =
-        w.rt.block_on(s.say(
-            general(),
-            MessageText::new(text).unwrap(),
-            ClientMsgId::new(format!("m{n}")).unwrap(),
-        ))
-        .unwrap();
-    match next_message(w, events, "the ack", |m| m.answers() == Some(id)) {
-        ServerMessage::Ack { message_id, .. } => message_id,
-        other => panic!("{other:?}"),
-    }
 }
 
 /// Sends a request as another person and waits for its ack.
@@ -86,7 +51,7 @@ fn edit_react_reply_and_delete_against_a_real_server() {
     let mut h = w.app();
     sign_in_trusting(&mut h, "alice", true);
     let mut bob = w.client("bob", true);
-    let lunch = say(&w, &mut bob, "lunch at noon?", 1);
+    let lunch = say_in_general(&w, &mut bob, "lunch at noon?", 1);
     wait_for(&mut h, "bob's message", |h| shows(h, "lunch at noon?"));
 
     type_into(&mut h, "Message # general", "sure, see yuo there");
@@ -248,30 +213,15 @@ fn edit_react_reply_and_delete_against_a_real_server() {
 fn a_quote_opens_its_original_loading_older_messages() {
     let w = World::new();
     drop(w.client("alice", true));
-    // The original, then more messages than the app's newest page (100)
-    // and the older page (200) it may load on its own, from twelve people
-    // so that none of them is slowed by the server's send pace.
+    // The original, then more than the app loads by itself.
     let mut bob = w.client("bob", true);
-    let mut others: Vec<_> = [
-        "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
-        "olivia",
-    ]
-    .iter()
-    .map(|n| w.client(n, true))
-    .collect();
-    let original = say(&w, &mut bob, "shall we ship on friday", 0);
-    let mut n = 1;
-    for round in 0..28 {
-        say(&w, &mut bob, &format!("filler {round} from bob"), n);
-        n += 1;
-        for other in &mut others {
-            say(&w, other, &format!("filler {round} from someone"), n);
-            n += 1;
-        }
-    }
+    let original = say_in_general(&w, &mut bob, "shall we ship on friday", 0);
+    bury_in_chatter(&w, &mut bob, 1);
+    // Bob answers himself: the others joined after the original, so the
+    // server would not let them quote it.
     request(
         &w,
-        &mut others[0],
+        &mut bob,
         Request::Send {
             client_id: ClientMsgId::new("reply").unwrap(),
             to: general(),

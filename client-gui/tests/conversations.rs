@@ -7,34 +7,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use cove_common::client::{Event, Events};
 use cove_common::limits::TYPING_EXPIRY_MS;
 use cove_common::{ClientMsgId, MessageText, Request, RoomName, ServerMessage, Target};
 use egui_kittest::kittest::Queryable;
-use support::{World, next_message, shows, sign_in_trusting, type_into, wait_for};
-
-/// Steps the app until `events` brings a message matching `pred` (the app
-/// must keep running to send what the test waits for).
-fn stepping_until(
-    h: &mut egui_kittest::Harness<'_, cove_client::CoveApp>,
-    events: &mut Events,
-    what: &str,
-    pred: impl Fn(&ServerMessage) -> bool,
-) -> ServerMessage {
-    let mut found = None;
-    wait_for(h, what, |_| {
-        while let Ok(ev) = events.try_recv() {
-            if let Event::Message(m) = ev
-                && pred(&m)
-            {
-                found = Some(m);
-                return true;
-            }
-        }
-        false
-    });
-    found.unwrap()
-}
+use support::{
+    World, join_rust_and_return, next_message, shows, sign_in_trusting, stepping_until, type_into,
+    wait_for,
+};
 
 fn general() -> Target {
     Target::Room(RoomName::general())
@@ -118,13 +97,7 @@ fn the_unread_badge_clears_when_read_on_another_session() {
     let w = World::new();
     let mut h = w.app();
     sign_in_trusting(&mut h, "alice", true);
-    type_into(&mut h, "Message # general", "/join rust");
-    h.key_press(egui::Key::Enter);
-    wait_for(&mut h, "#rust", |h| shows(h, "# rust"));
-    h.get_by_label("# general").click();
-    wait_for(&mut h, "#general shown", |h| {
-        h.state().chat().unwrap().current == general()
-    });
+    join_rust_and_return(&mut h);
 
     let (bob, mut bob_events) = w.client("bob", true);
     let join =

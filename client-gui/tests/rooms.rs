@@ -12,7 +12,9 @@ use cove_common::proto::Role;
 use cove_common::{ClientMsgId, MessageText, Request, RoomName, ServerMessage, Target};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use support::{World, next_message, shows, sign_in_trusting, type_into, wait_for};
+use support::{
+    World, join_rust_and_return, next_message, shows, sign_in_trusting, type_into, wait_for,
+};
 
 fn room(name: &str) -> Target {
     Target::Room(RoomName::new(name).unwrap())
@@ -35,13 +37,7 @@ fn a_mention_shows_a_badge_until_read_and_the_message_highlighted() {
     let w = World::new();
     let mut h = w.app();
     sign_in_trusting(&mut h, "alice", true);
-    type_into(&mut h, "Message # general", "/join rust");
-    h.key_press(egui::Key::Enter);
-    wait_for(&mut h, "#rust", |h| shows(h, "# rust"));
-    h.get_by_label("# general").click();
-    wait_for(&mut h, "#general shown", |h| {
-        h.state().chat().unwrap().current == Target::Room(RoomName::general())
-    });
+    join_rust_and_return(&mut h);
 
     let (bob, mut bob_events) = w.client("bob", true);
     let join =

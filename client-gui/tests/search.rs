@@ -6,52 +6,21 @@
 
 mod support;
 
-use cove_common::client::{Events, Session};
-use cove_common::{ClientMsgId, MessageText, RoomName, ServerMessage, Target};
+use cove_common::{RoomName, Target};
 use egui_kittest::kittest::Queryable;
-use support::{World, next_message, shows, sign_in_trusting, type_into, wait_for};
-
-/// Sends and waits for the ack, so the messages are stored in this order.
-fn say(w: &World, (s, events): &mut (Session, Events), text: &str, n: usize) -> u64 {
-    let id =
-        w.rt.block_on(s.say(
-            Target::Room(RoomName::general()),
-            MessageText::new(text).unwrap(),
-            ClientMsgId::new(format!("m{n}")).unwrap(),
-        ))
-        .unwrap();
-    match next_message(w, events, "the ack", |m| m.answers() == Some(id)) {
-        ServerMessage::Ack { message_id, .. } => message_id,
-        other => panic!("{other:?}"),
-    }
-}
+use support::{
+    World, bury_in_chatter, say_in_general, shows, sign_in_trusting, type_into, wait_for,
+};
 
 #[test]
 fn a_search_result_opens_its_conversation_at_the_message() {
     let w = World::new();
     drop(w.client("alice", true));
-    // The match, then more messages than the app's newest page (100) and
-    // the older page (200) it may load on its own when the view starts at
-    // the top, from twelve people so that none of them is slowed by the
-    // server's send pace.
+    // The match, then more than the app loads by itself when the view
+    // starts at the top.
     let mut bob = w.client("bob", true);
-    let mut others: Vec<_> = [
-        "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
-        "olivia",
-    ]
-    .iter()
-    .map(|n| w.client(n, true))
-    .collect();
-    let target = say(&w, &mut bob, "find Zoë here", 0);
-    let mut n = 1;
-    for round in 0..28 {
-        say(&w, &mut bob, &format!("filler {round} from bob"), n);
-        n += 1;
-        for other in &mut others {
-            say(&w, other, &format!("filler {round} from someone"), n);
-            n += 1;
-        }
-    }
+    let target = say_in_general(&w, &mut bob, "find Zoë here", 0);
+    bury_in_chatter(&w, &mut bob, 1);
 
     let mut h = w.app();
     sign_in_trusting(&mut h, "alice", false);

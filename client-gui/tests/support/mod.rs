@@ -237,3 +237,81 @@ impl Proxy {
         self.up.store(true, Ordering::SeqCst);
     }
 }
+
+/// Sends `text` to `#general` as another person and waits for the ack, so
+/// messages are stored in the order sent; the message's id.
+pub fn say_in_general(w: &World, (s, events): &mut (Session, Events), text: &str, n: usize) -> u64 {
+    let id =
+        w.rt.block_on(s.say(
+            cove_common::Target::Room(cove_common::RoomName::general()),
+            cove_common::MessageText::new(text).unwrap(),
+            cove_common::ClientMsgId::new(format!("m{n}")).unwrap(),
+        ))
+        .unwrap();
+    match next_message(w, events, "the ack", |m| m.answers() == Some(id)) {
+        ServerMessage::Ack { message_id, .. } => message_id,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// After `bob`'s message number `n - 1`: more messages in `#general` than
+/// the app's newest page (100) and the older page (200) it may load on its
+/// own, from bob and eleven others, so that none of them is slowed by the
+/// server's send pace. Returns the others' sessions.
+pub fn bury_in_chatter(
+    w: &World,
+    bob: &mut (Session, Events),
+    mut n: usize,
+) -> Vec<(Session, Events)> {
+    let mut others: Vec<_> = [
+        "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+        "olivia",
+    ]
+    .iter()
+    .map(|name| w.client(name, true))
+    .collect();
+    for round in 0..28 {
+        say_in_general(w, bob, &format!("filler {round} from bob"), n);
+        n += 1;
+        for other in &mut others {
+            say_in_general(w, other, &format!("filler {round} from someone"), n);
+            n += 1;
+        }
+    }
+    others
+}
+
+/// Steps the app until `events` brings a message matching `pred` (the app
+/// must keep running to send what the test waits for).
+pub fn stepping_until(
+    h: &mut Harness<'_, CoveApp>,
+    events: &mut Events,
+    what: &str,
+    pred: impl Fn(&ServerMessage) -> bool,
+) -> ServerMessage {
+    let mut found = None;
+    wait_for(h, what, |_| {
+        while let Ok(ev) = events.try_recv() {
+            if let Event::Message(m) = ev
+                && pred(&m)
+            {
+                found = Some(m);
+                return true;
+            }
+        }
+        false
+    });
+    found.unwrap()
+}
+
+/// Joins `#rust` from the app's message box, then goes back to `#general`.
+pub fn join_rust_and_return(h: &mut Harness<'_, CoveApp>) {
+    type_into(h, "Message # general", "/join rust");
+    h.key_press(egui::Key::Enter);
+    wait_for(h, "#rust", |h| shows(h, "# rust"));
+    h.get_by_label("# general").click();
+    wait_for(h, "#general shown", |h| {
+        h.state().chat().unwrap().current
+            == cove_common::Target::Room(cove_common::RoomName::general())
+    });
+}
