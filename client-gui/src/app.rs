@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use cove_common::time::now_ms;
 use cove_common::{KdfParams, MessageText, RoomName, SearchText, Target, Topic, Username};
 
+use crate::attention::{Ask, Attention};
 use crate::commands::{self, Input};
 use crate::net::{AuthMode, Net, NetCommand, NetEvent};
 use crate::settings::Settings;
@@ -64,6 +65,8 @@ pub struct CoveApp {
     /// screen instead of closing the window.
     logging_out: bool,
     closed: bool,
+    /// The window's title and requests for attention.
+    attention: Attention,
 }
 
 impl std::fmt::Debug for CoveApp {
@@ -95,6 +98,7 @@ impl CoveApp {
             exiting: None,
             logging_out: false,
             closed: false,
+            attention: Attention::default(),
         })
     }
 
@@ -159,6 +163,8 @@ impl CoveApp {
                     self.on_chat_action(&mut chat, a);
                 }
                 self.flush(&mut chat);
+                let (unread, alerts) = crate::attention::counts(&chat);
+                self.ask(&ctx, unread, alerts);
                 self.chat = Some(chat);
             }
             None => {
@@ -466,6 +472,19 @@ impl CoveApp {
         if self.exiting.is_none() {
             self.exiting = Some(Instant::now());
             self.net(NetCommand::Logout);
+        }
+    }
+
+    /// Sends the window what [`crate::attention`] decides.
+    fn ask(&mut self, ctx: &egui::Context, unread: u32, alerts: u32) {
+        let focused = ctx.input(|i| i.viewport().focused) != Some(false);
+        for ask in self.attention.next(unread, alerts, focused) {
+            ctx.send_viewport_cmd(match ask {
+                Ask::Title(t) => egui::ViewportCommand::Title(t),
+                Ask::Attention => egui::ViewportCommand::RequestUserAttention(
+                    egui::UserAttentionType::Informational,
+                ),
+            });
         }
     }
 

@@ -4,11 +4,13 @@
 //! chat screen ([`ui::chat`]); [`state`] holds the chat as plain data;
 //! [`net`] runs the client session on a background runtime; [`commands`]
 //! parses what the user types; [`trust`] pins server keys; [`settings`]
-//! remembers choices. `host` runs a server inside the app ("Host a chat on
+//! remembers choices; [`attention`] puts the unread total in the window's
+//! title and asks for attention on a direct message or mention. `host` runs a server inside the app ("Host a chat on
 //! this computer"); it and its `cove-server` dependency exist only with the
 //! `host` cargo feature, on by default.
 
 pub mod app;
+pub mod attention;
 pub mod commands;
 #[cfg(feature = "host")]
 pub mod host;

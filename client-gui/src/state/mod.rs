@@ -459,4 +459,4 @@ impl ChatState {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
