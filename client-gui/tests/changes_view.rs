@@ -319,6 +319,24 @@ fn a_moderator_deletes_someone_elses_message() {
     );
 }
 
+/// "Copy text" in a message's menu puts its whole text on the clipboard.
+#[test]
+fn copy_a_whole_message_from_its_menu() {
+    let long = format!("the plan: {}", "step by step ".repeat(20));
+    let mut h = screen(room_with(vec![msg(1, "bob", &long)], false));
+    h.get_by_label(long.as_str()).click_secondary();
+    h.run();
+    h.get_by_label("Copy text").click();
+    h.step();
+    let copied = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .any(|c| matches!(c, egui::OutputCommand::CopyText(t) if *t == long));
+    assert!(copied, "{:?}", h.output().platform_output.commands);
+}
+
 /// A refused edit is no longer shown, and the conversation says why.
 #[test]
 fn a_refused_edit_says_why() {

@@ -177,6 +177,7 @@ impl ChatView {
                 emoji,
                 remove,
             }),
+            MessageAct::Copy => ctx.copy_text(m.text_str().to_owned()),
             MessageAct::Original(original) => {
                 // Clicked again later, it scrolls there again.
                 self.jumped = None;

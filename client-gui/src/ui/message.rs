@@ -31,6 +31,8 @@ pub(super) enum MessageAct {
     },
     /// Go to the original of the reply, the message `id`.
     Original(MessageId),
+    /// Copy its text to the clipboard.
+    Copy,
 }
 
 /// The message's column: quote, text or tombstone, reactions.
@@ -188,6 +190,11 @@ pub(super) fn context_menu(
                 *act = Some(a.clone());
                 ui.close();
             }
+        }
+        // The whole text, however long, which selecting by hand is not.
+        if ui.button("Copy text").clicked() {
+            *act = Some(MessageAct::Copy);
+            ui.close();
         }
     });
 }
