@@ -154,7 +154,8 @@ fn deleting_the_account_returns_to_the_start_screen() {
     ));
     type_into(&mut h, "Your password", "not the password");
     h.get_by_label("Delete my account…").click();
-    h.run();
+    // The confirmation fades in over a few frames.
+    wait_for(&mut h, "the confirmation", |h| shows(h, "Delete for good"));
     h.get_by_label("Delete for good").click();
     wait_for(&mut h, "the refusal", |h| {
         shows(h, "The password is not right.")

@@ -100,6 +100,49 @@ fn continuation_lines_align_with_the_text() {
     );
 }
 
+/// A run of messages from one person within a few minutes shows their name
+/// once, with every text aligned; after a pause, or another person, the
+/// name comes again.
+#[test]
+fn a_run_of_messages_from_one_person_shows_the_name_once() {
+    let t0 = 1_763_800_000_000;
+    let m = |id, from: &str, ts, text: &str| {
+        ChatMessage::new(
+            id,
+            ts,
+            Username::new(from).unwrap(),
+            Target::Room(RoomName::general()),
+            MessageText::new(text).unwrap(),
+        )
+    };
+    let mut s = loaded_room(0);
+    s.apply(ServerMessage::History {
+        id: 1,
+        with: Target::Room(RoomName::general()),
+        messages: vec![
+            m(5, "carol", t0 + 700_000, "and me"),
+            m(4, "bob", t0 + 600_000, "after a break"),
+            m(3, "bob", t0 + 120_000, "third"),
+            m(2, "bob", t0 + 60_000, "second"),
+            m(1, "bob", t0, "first"),
+        ],
+        more: false,
+        unreadable: 0,
+        cursor: None,
+    });
+    let mut h = view_of(s);
+    h.run();
+    assert_eq!(
+        h.query_all_by_label("bob").count(),
+        2,
+        "the run, then after the break"
+    );
+    assert_eq!(h.query_all_by_label("carol").count(), 1);
+    let x = |h: &Harness<'_, ChatView>, t: &str| h.get_by_label(t).rect().min.x;
+    let (a, b) = (x(&h, "first"), x(&h, "third"));
+    assert!((a - b).abs() < 1.0, "aligned: {a} against {b}");
+}
+
 /// A window in the background reads nothing: the newest message on screen
 /// counts as read only once the window has the focus.
 #[test]

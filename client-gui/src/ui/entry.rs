@@ -18,6 +18,22 @@ pub(super) const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
 /// Behind a search match, and the message a result opened.
 pub(super) const HIGHLIGHT: Color32 = Color32::from_rgba_premultiplied(0x60, 0x50, 0x00, 0x60);
 
+/// A message within this long of the one before it, by the same person,
+/// continues it: its name is not repeated (as chat apps group a run of
+/// messages under one name).
+const GROUP_GAP_MS: u64 = 5 * 60 * 1000;
+
+/// Whether `m` continues the message `prev` (same author, same day, within
+/// [`GROUP_GAP_MS`]).
+fn continues(prev: Option<&Entry>, m: &cove_common::proto::ChatMessage) -> bool {
+    let Some(Entry::Message(p)) = prev else {
+        return false;
+    };
+    p.from == m.from
+        && m.ts.saturating_sub(p.ts) <= GROUP_GAP_MS
+        && local(p.ts).date_naive() == local(m.ts).date_naive()
+}
+
 /// A message's time in the local time zone.
 pub(super) fn local(ts: u64) -> chrono::DateTime<Local> {
     Local
@@ -87,7 +103,22 @@ pub(super) fn draw_entry(
                 );
                 let mine = &m.from == me;
                 let name = RichText::new(m.from.as_str()).strong();
-                ui.label(if mine { name.color(OWN) } else { name });
+                let name = if mine { name.color(OWN) } else { name };
+                if continues(prev, m) {
+                    // The name's width, so the text lines up with the
+                    // first message of the run.
+                    let galley = egui::WidgetText::from(name).into_galley(
+                        ui,
+                        Some(egui::TextWrapMode::Extend),
+                        f32::INFINITY,
+                        egui::TextStyle::Body,
+                    );
+                    // Taken like a widget, so the spacing after it is a
+                    // label's.
+                    ui.allocate_exact_size(galley.size(), egui::Sense::hover());
+                } else {
+                    ui.label(name);
+                }
                 // The text in a column of its own, so that its second and
                 // later lines start under its first, not under the time.
                 ui.vertical(|ui| message::body(ui, &state.shown(m), me, &mut act));

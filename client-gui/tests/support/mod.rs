@@ -63,8 +63,11 @@ impl World {
         };
         let mut app = CoveApp::new(opts).unwrap();
         app.login_form().server = self.addr.clone();
+        // Windows and dialogs fade in over a few frames: `run` may take
+        // more than egui_kittest's default 4 to settle after a click.
         Harness::builder()
             .with_size([1000.0, 700.0])
+            .with_max_steps(24)
             .build_ui_state(|ui, app: &mut CoveApp| app.show(ui), app)
     }
 
