@@ -200,6 +200,17 @@ impl LiveState {
         live
     }
 
+    /// The id of an existing account. A deleted account's name stays in
+    /// `names`, for the conversations others had with it; nothing more
+    /// goes to it, so it is no account here.
+    pub(super) fn account(&self, name: &Username) -> Result<UserId, HubError> {
+        self.names
+            .get(&name.key())
+            .filter(|id| self.users.contains_key(*id))
+            .cloned()
+            .ok_or_else(|| HubError::NoSuchUser(name.clone()))
+    }
+
     /// The room, if it exists and `user` is in it.
     pub(super) fn member_room(&self, room: &RoomName, user: &UserId) -> Result<&Room, HubError> {
         let r = self

@@ -10,10 +10,8 @@ use cove_common::{RoomName, Topic, Username};
 
 use crate::accounts::UserCtx;
 use crate::store::rooms::Invite;
-use crate::store::users::UserId;
 use crate::sync::lock;
 
-use super::live::LiveState;
 use super::presence::notice_bytes;
 use super::unread::ConvKey;
 use super::{Hub, HubError};
@@ -31,17 +29,6 @@ pub enum Moderation {
     Topic(Option<Topic>),
     /// Make a member a moderator or a member again (the owner only).
     Role(Username, Role),
-}
-
-impl LiveState {
-    /// The id of an existing account.
-    fn account(&self, name: &Username) -> Result<UserId, HubError> {
-        self.names
-            .get(&name.key())
-            .filter(|id| self.users.contains_key(*id))
-            .cloned()
-            .ok_or_else(|| HubError::NoSuchUser(name.clone()))
-    }
 }
 
 impl Hub {

@@ -280,14 +280,7 @@ impl LiveState {
                 Ok((fanout, None, to, ConvKey::Room(room.key())))
             }
             Target::User(peer) => {
-                // A deleted account's name stays in `names`, for the
-                // conversations others had with it; nothing more goes to it.
-                let peer_id = self
-                    .names
-                    .get(&peer.key())
-                    .filter(|id| self.users.contains_key(*id))
-                    .cloned()
-                    .ok_or_else(|| HubError::NoSuchUser(peer.clone()))?;
+                let peer_id = self.account(peer)?;
                 let mut new_contact = None;
                 let mut ids = vec![from.id.clone()];
                 if peer_id != from.id {
