@@ -459,8 +459,9 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
                     .send(Request::Send {
                         client_id: ClientMsgId::new(format!("m{seq}"))?,
                         to: room.clone(),
-                        text: MessageText::new(text)?,
+                        text: Some(MessageText::new(text)?),
                         reply_to: None,
+                        file: None,
                     })
                     .await?;
                 sent.fetch_add(1, Ordering::Relaxed);

@@ -225,8 +225,9 @@ fn a_quote_opens_its_original_loading_older_messages() {
         Request::Send {
             client_id: ClientMsgId::new("reply").unwrap(),
             to: general(),
-            text: MessageText::new("yes, with tests").unwrap(),
+            text: Some(MessageText::new("yes, with tests").unwrap()),
             reply_to: Some(original),
+            file: None,
         },
     );
 

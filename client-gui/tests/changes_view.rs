@@ -392,7 +392,7 @@ fn reply_and_jump_to_the_original() {
     h.run();
     let out = sent(&mut h);
     assert!(
-        matches!(&out[..], [(_, Request::Send { reply_to: Some(259), text, .. })] if text.as_str() == "agreed"),
+        matches!(&out[..], [(_, Request::Send { reply_to: Some(259), text: Some(text), .. })] if text.as_str() == "agreed"),
         "{out:?}"
     );
     assert!(!shows(&h, "Replying to dan: chatter 259"));

@@ -120,6 +120,9 @@ impl Auth {
 }
 
 /// What the session reports.
+// Nearly every event is a `Message`: boxing it to shrink the rare
+// `Closed` would cost an allocation per message instead.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Event {
     /// A message from the server.
@@ -321,8 +324,9 @@ impl Session {
         self.send(Request::Send {
             client_id,
             to,
-            text,
+            text: Some(text),
             reply_to: None,
+            file: None,
         })
         .await
     }

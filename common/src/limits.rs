@@ -5,7 +5,7 @@
 
 /// Protocol version carried in both handshake hellos. Bumped on any
 /// incompatible change to the wire format.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Largest frame body (the bytes after the 4-byte length prefix) that any side
 /// accepts. Checked before anything is allocated for the frame.
@@ -109,6 +109,15 @@ pub const TYPING_ROOM_LIMIT: usize = 256;
 /// new messages keep arriving in it.
 pub const READ_REPEAT_MS: u64 = 1_000;
 
+/// Bytes of a file one `chunk` or `file_data` carries: every chunk of a
+/// file but the last holds exactly this many (since v6). In base64 with
+/// its JSON envelope it fits in one record.
+pub const FILE_CHUNK_BYTES: usize = 32 * 1024;
+/// Longest file name, in bytes of UTF-8 (since v6).
+pub const FILE_NAME_MAX_BYTES: usize = 255;
+/// Uploads one user may have in progress at once, over all their sessions
+/// (since v6); another `upload` is refused with `busy`.
+pub const UPLOADS_PER_USER_MAX: usize = 4;
 /// The room every user belongs to.
 pub const DEFAULT_ROOM: &str = "general";
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::limits::MAX_FRAME_LEN;
 use crate::names::{ClientMsgId, HistoryCursor, MessageText, RoomName, Username};
 
+mod attachments;
 pub mod byes;
 mod changes;
 mod errors;
@@ -20,6 +21,10 @@ mod notices;
 mod requests;
 mod rooms;
 
+pub use attachments::{
+    Attachment, AttachmentInput, ChunkData, FileId, FileKey, FileName, UploadId, chunk_count,
+    chunk_len_at,
+};
 pub use changes::{Change, ChangeKind, Quote, Reaction};
 pub use errors::ErrorCode;
 pub use notices::{Notice, NoticeKind};
@@ -102,6 +107,10 @@ pub struct ChatMessage {
     /// registered, found by the server when it was sent (since v5).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<Username>,
+    /// The file it carries (since v6); absent once deleted, in pages.
+    /// Boxed: most messages carry none, and every message is moved often.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Box<Attachment>>,
 }
 
 impl ChatMessage {
@@ -124,12 +133,22 @@ impl ChatMessage {
             deleted: None,
             reactions: Vec::new(),
             mentions: Vec::new(),
+            file: None,
         }
     }
 
     /// The text as it now reads, `""` once deleted.
     pub fn text_str(&self) -> &str {
         self.text.as_ref().map_or("", MessageText::as_str)
+    }
+
+    /// What a reply quotes of it: its text, or when it has none, its
+    /// file's name.
+    pub fn quote_text(&self) -> &str {
+        match (&self.text, &self.file) {
+            (None, Some(file)) => file.name.as_str(),
+            _ => self.text_str(),
+        }
     }
 }
 
@@ -292,6 +311,41 @@ pub enum ServerMessage {
         /// Who invited them.
         by: Username,
     },
+    /// Reply to `upload` and `resume_upload` (since v6): send the chunks
+    /// from `received` on.
+    UploadReady {
+        /// The request id.
+        id: u64,
+        /// The upload, for `chunk`, `resume_upload` and `send`'s `file`.
+        upload: UploadId,
+        /// The file's size.
+        size: u64,
+        /// Bytes the server has: the next chunk's `offset`.
+        received: u64,
+    },
+    /// Reply to `chunk` (since v6): the bytes are taken; once `received`
+    /// is the file's size, the upload is finished and may be sent.
+    ChunkOk {
+        /// The request id.
+        id: u64,
+        /// The upload.
+        upload: UploadId,
+        /// Bytes the server has.
+        received: u64,
+    },
+    /// Reply to `download` (since v6): one chunk of a file.
+    FileData {
+        /// The request id.
+        id: u64,
+        /// The file.
+        file: FileId,
+        /// Where the bytes start.
+        offset: u64,
+        /// The file's size.
+        size: u64,
+        /// The bytes.
+        data: ChunkData,
+    },
     /// Reply to `ping`.
     Pong {
         /// The request id.
@@ -339,6 +393,10 @@ pub struct SessionInfo {
     pub username: Username,
     /// The server's clock at login, for the client to judge its own skew.
     pub server_time: Timestamp,
+    /// The largest file this server takes (since v6); 0 when it takes
+    /// none.
+    #[serde(default)]
+    pub max_file_bytes: u64,
 }
 
 /// Why an incoming message could not be parsed.
@@ -425,6 +483,9 @@ impl ServerMessage {
             | ServerMessage::PasswordChanged { id, .. }
             | ServerMessage::AccountDeleted { id }
             | ServerMessage::Done { id }
+            | ServerMessage::UploadReady { id, .. }
+            | ServerMessage::ChunkOk { id, .. }
+            | ServerMessage::FileData { id, .. }
             | ServerMessage::Pong { id } => Some(*id),
             ServerMessage::Error { id, .. } | ServerMessage::Read { id, .. } => *id,
             ServerMessage::Message(_)
@@ -478,8 +539,9 @@ mod tests {
             request: Request::Send {
                 client_id: ClientMsgId::new("c1").unwrap(),
                 to: Target::Room(RoomName::general()),
-                text: MessageText::new("hi").unwrap(),
+                text: Some(MessageText::new("hi").unwrap()),
                 reply_to: None,
+                file: None,
             },
         };
         let json = String::from_utf8(m.encode()).unwrap();

@@ -42,8 +42,9 @@ fn requests_match_the_document() {
             Request::Send {
                 client_id: cid("c3"),
                 to: general(),
-                text: text("agreed"),
+                text: Some(text("agreed")),
                 reply_to: Some(HI),
+                file: None,
             },
         ),
         r#"{"id":16,"type":"send","client_id":"c3","to":{"room":"general"},"text":"agreed","reply_to":1763800000000123}"#,

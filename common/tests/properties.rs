@@ -48,8 +48,9 @@ fn request() -> impl Strategy<Value = Request> {
             Request::Send {
                 client_id: ClientMsgId::new(c).unwrap(),
                 to: Target::Room(RoomName::new(r).unwrap()),
-                text: MessageText::new(t).unwrap(),
+                text: Some(MessageText::new(t).unwrap()),
                 reply_to: re,
+                file: None,
             }
         }),
         (name(), text(), "[!-~]{1,64}", any::<u64>()).prop_map(|(r, t, c, m)| Request::Edit {

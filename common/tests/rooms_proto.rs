@@ -130,6 +130,7 @@ fn server_messages_match_the_document() {
             session: cove_common::proto::SessionInfo {
                 username: u("ann"),
                 server_time: 1_763_800_040_000,
+                max_file_bytes: 26_214_400,
             },
             rooms: vec![RoomInfo {
                 name: RoomName::general(),
@@ -152,7 +153,7 @@ fn server_messages_match_the_document() {
             }],
         }
         .encode(),
-        r#"{"type":"welcome","id":1,"session":{"username":"ann","server_time":1763800040000},"rooms":[{"name":"general","members":3,"online":2,"unread":0}],"directs":[],"invitations":[{"room":{"name":"class","members":1,"online":1,"unread":0,"private":true},"by":"teacher"}]}"#,
+        r#"{"type":"welcome","id":1,"session":{"username":"ann","server_time":1763800040000,"max_file_bytes":26214400},"rooms":[{"name":"general","members":3,"online":2,"unread":0}],"directs":[],"invitations":[{"room":{"name":"class","members":1,"online":1,"unread":0,"private":true},"by":"teacher"}]}"#,
     );
     documented(
         ServerMessage::Invited {

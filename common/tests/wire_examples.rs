@@ -74,8 +74,9 @@ fn client_messages_match_the_document() {
                 Request::Send {
                     client_id: ClientMsgId::new("c1").unwrap(),
                     to: Target::Room(r("general")),
-                    text: MessageText::new("hi").unwrap(),
+                    text: Some(MessageText::new("hi").unwrap()),
                     reply_to: None,
+                    file: None,
                 },
             ),
             r#"{"id":7,"type":"send","client_id":"c1","to":{"room":"general"},"text":"hi"}"#,
@@ -86,8 +87,9 @@ fn client_messages_match_the_document() {
                 Request::Send {
                     client_id: ClientMsgId::new("c2").unwrap(),
                     to: Target::User(u("bob")),
-                    text: MessageText::new("psst").unwrap(),
+                    text: Some(MessageText::new("psst").unwrap()),
                     reply_to: None,
+                    file: None,
                 },
             ),
             r#"{"id":8,"type":"send","client_id":"c2","to":{"user":"bob"},"text":"psst"}"#,
@@ -193,6 +195,7 @@ fn server_messages_match_the_document() {
                 session: SessionInfo {
                     username: u("alice"),
                     server_time: 1_763_800_000_000,
+                    max_file_bytes: 26_214_400,
                 },
                 rooms: vec![general.clone()],
                 directs: vec![u("bob")],
@@ -203,7 +206,7 @@ fn server_messages_match_the_document() {
                 }],
                 invitations: vec![],
             }),
-            r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000},"rooms":[{"name":"general","members":2,"online":1,"unread":3}],"directs":["bob"],"direct_unread":[{"user":"bob","unread":1}]}"#,
+            r#"{"type":"welcome","id":1,"session":{"username":"alice","server_time":1763800000000,"max_file_bytes":26214400},"rooms":[{"name":"general","members":2,"online":1,"unread":3}],"directs":["bob"],"direct_unread":[{"user":"bob","unread":1}]}"#,
         ),
         (
             srv(ServerMessage::error(

@@ -56,6 +56,15 @@ pub struct Config {
     pub registrations_per_address_per_hour: u32,
     /// How long graceful shutdown waits for connections to flush.
     pub shutdown_grace: Duration,
+    /// The largest file a user may send, in bytes (since v6); 0 turns
+    /// files off.
+    pub max_file_bytes: u64,
+    /// Bytes of stored files one user may have sent (those not deleted,
+    /// and uploads in progress).
+    pub file_quota_bytes: u64,
+    /// An upload that gets no chunk for this long is given up and its
+    /// bytes removed.
+    pub upload_idle: Duration,
 }
 
 impl Config {
@@ -79,6 +88,9 @@ impl Config {
             max_queued_logins: 512,
             registrations_per_address_per_hour: 60,
             shutdown_grace: Duration::from_secs(5),
+            max_file_bytes: 25 << 20,
+            file_quota_bytes: 1 << 30,
+            upload_idle: Duration::from_secs(3600),
         }
     }
 }

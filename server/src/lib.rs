@@ -13,7 +13,8 @@
 //!   histories, the message id reservation.
 //! - [`clock`]: message ids, increasing across restarts.
 //! - [`accounts`]: the accounts database's thread, the login throttle and
-//!   password checks.
+//!   password checks; beside it, [`transfers`]: files being uploaded,
+//!   stored files and quotas.
 //! - [`hub`]: rooms, presence and the fan-out of messages.
 //! - [`state`] and [`admission`]: what every connection shares, and the
 //!   per-network cap on connections not yet logged in.
@@ -40,6 +41,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 mod sync;
+pub mod transfers;
 
 pub use config::{Config, default_data_dir};
 pub use cove_common::{DEFAULT_LISTEN, KdfParams};

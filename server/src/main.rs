@@ -58,6 +58,16 @@ struct Args {
     #[arg(long, default_value_t = 10, value_name = "N")]
     messages_per_second_per_user: u32,
 
+    /// The largest file a user may send, in bytes (25 MiB by default); 0
+    /// turns files off.
+    #[arg(long, default_value_t = 25 << 20, value_name = "BYTES")]
+    max_file_bytes: u64,
+
+    /// Bytes of files one user may have stored (sent and not deleted,
+    /// plus uploads in progress); 1 GiB by default.
+    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
+    file_quota_bytes: u64,
+
     /// Instead of serving: an operator command on the data directory of a
     /// stopped server.
     #[command(subcommand)]
@@ -132,6 +142,8 @@ fn main() -> Result<()> {
     config.registrations_per_address_per_hour = args.registrations_per_hour;
     config.max_unauthenticated_per_address = args.max_unauthenticated_per_address;
     config.messages_per_second_per_user = args.messages_per_second_per_user;
+    config.max_file_bytes = args.max_file_bytes;
+    config.file_quota_bytes = args.file_quota_bytes;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

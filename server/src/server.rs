@@ -30,6 +30,7 @@ use crate::store::keys::ServerKeys;
 use crate::store::lock::{DataDirLock, LockError};
 use crate::store::users::UserDb;
 use crate::store::{self, StoreError};
+use crate::transfers::Transfers;
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +67,8 @@ impl Server {
         let data_dir = config.data_dir.clone();
         let kdf = config.kdf.clone();
         let passphrase = config.passphrase.clone();
-        let (lock, keys, db, history, ids) = tokio::task::spawn_blocking(move || {
+        let files_config = config.clone();
+        let (lock, keys, db, history, ids, transfers) = tokio::task::spawn_blocking(move || {
             store::ensure_data_dir(&data_dir)?;
             let lock = DataDirLock::acquire(&data_dir)?;
             let keys = ServerKeys::load_or_create(&data_dir, passphrase.as_ref(), &kdf)?;
@@ -81,7 +83,8 @@ impl Server {
                 for_changes,
             )?;
             let ids = IdClock::open(IdReservation::in_dir(&data_dir))?;
-            Ok::<_, ServerError>((lock, keys, db, (history, changes), ids))
+            let transfers = Transfers::open(&files_config)?;
+            Ok::<_, ServerError>((lock, keys, db, (history, changes), ids, transfers))
         })
         .await
         .map_err(|e| StoreError::Io {
@@ -103,7 +106,14 @@ impl Server {
         .with_registration_limit(config.registrations_per_address_per_hour);
         let hub = Hub::new(db, history, ids, config.messages_per_second_per_user);
 
-        let state = Arc::new(ServerState::new(hub, accounts, keys.identity, config, lock));
+        let state = Arc::new(ServerState::new(
+            hub,
+            accounts,
+            transfers,
+            keys.identity,
+            config,
+            lock,
+        ));
         Ok(Server { listener, state })
     }
 

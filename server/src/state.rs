@@ -11,6 +11,7 @@ use crate::admission::Admission;
 use crate::config::Config;
 use crate::hub::{ConnId, Hub};
 use crate::store::lock::DataDirLock;
+use crate::transfers::Transfers;
 
 /// The state shared by every connection of one server.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct ServerState {
     pub hub: Hub,
     /// Registration and login.
     pub accounts: Accounts,
+    /// Files: uploads in progress, stored files, quotas.
+    pub transfers: Transfers,
     /// The server's static key.
     pub identity: ServerIdentity,
     /// Limits and timeouts.
@@ -36,6 +39,7 @@ impl ServerState {
     pub fn new(
         hub: Hub,
         accounts: Accounts,
+        transfers: Transfers,
         identity: ServerIdentity,
         config: Config,
         lock: DataDirLock,
@@ -43,6 +47,7 @@ impl ServerState {
         Self {
             hub,
             accounts,
+            transfers,
             identity,
             admission: Admission::new(config.max_unauthenticated_per_address),
             config,

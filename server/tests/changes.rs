@@ -201,8 +201,9 @@ async fn a_deleted_message_leaves_a_tombstone_and_no_text_anywhere() {
             .send(Request::Send {
                 client_id: cid("r1"),
                 to: Target::User(user("alice")),
-                text: text("got it"),
+                text: Some(text("got it")),
                 reply_to: Some(m),
+                file: None,
             })
             .await
             .unwrap();
@@ -233,8 +234,9 @@ async fn a_deleted_message_leaves_a_tombstone_and_no_text_anywhere() {
         .send(Request::Send {
             client_id: cid("r2"),
             to: dm,
-            text: text("?"),
+            text: Some(text("?")),
             reply_to: Some(m),
+            file: None,
         })
         .await
         .unwrap();
@@ -259,8 +261,9 @@ async fn a_reply_quotes_its_original_live_and_in_history() {
         .send(Request::Send {
             client_id: cid("r1"),
             to: general(),
-            text: text("yes"),
+            text: Some(text("yes")),
             reply_to: Some(m),
+            file: None,
         })
         .await
         .unwrap();
@@ -404,8 +407,9 @@ async fn a_member_who_joined_later_cannot_touch_or_quote_what_came_before() {
         .send(Request::Send {
             client_id: cid("q1"),
             to: rust.clone(),
-            text: text("what did you say?"),
+            text: Some(text("what did you say?")),
             reply_to: Some(secret),
+            file: None,
         })
         .await
         .unwrap();

@@ -376,3 +376,61 @@ async fn idle_histories_are_closed_and_an_unusable_directory_recovers() {
         ["three", "two", "one"]
     );
 }
+
+/// A chunk the disk cannot take: `storage`, the upload and every byte of
+/// it gone, nothing left in `files/`, and uploads work again once the disk
+/// does.
+#[tokio::test]
+async fn a_full_disk_during_an_upload_leaves_no_partial_file() {
+    use cove_common::limits::FILE_CHUNK_BYTES;
+    use cove_common::proto::{ChunkData, FileName};
+    let _turn = TURN.lock().await;
+    let srv = TestServer::start().await;
+    let (alice, mut ae, _) = register(&srv.addr, "alice").await;
+    let answer = |id| move |m: &ServerMessage| m.answers() == Some(id);
+    let begin = Request::Upload {
+        name: FileName::new("scan.png").unwrap(),
+        size: (FILE_CHUNK_BYTES * 3) as u64,
+    };
+    let id = alice.send(begin.clone()).await.unwrap();
+    let ServerMessage::UploadReady { upload, .. } = expect(&mut ae, "ready", answer(id)).await
+    else {
+        panic!()
+    };
+    let chunk = |offset: usize| Request::Chunk {
+        upload: upload.clone(),
+        offset: offset as u64,
+        data: ChunkData::new(vec![1; FILE_CHUNK_BYTES]).unwrap(),
+    };
+    // The first chunk fits under the limit, the second does not.
+    let limit = FileSizeLimit::set((FILE_CHUNK_BYTES + FILE_CHUNK_BYTES / 2) as u64);
+    let id = alice.send(chunk(0)).await.unwrap();
+    let m = expect(&mut ae, "chunk_ok", answer(id)).await;
+    assert!(matches!(m, ServerMessage::ChunkOk { .. }), "{m:?}");
+    let id = alice.send(chunk(FILE_CHUNK_BYTES)).await.unwrap();
+    let m = expect(&mut ae, "storage", answer(id)).await;
+    assert!(is_storage_error(&m), "{m:?}");
+    drop(limit);
+    assert!(files_under(&srv.data_dir().join("files")).is_empty());
+    let id = alice
+        .send(Request::ResumeUpload {
+            upload: upload.clone(),
+        })
+        .await
+        .unwrap();
+    let m = expect(&mut ae, "no_such_upload", answer(id)).await;
+    assert!(
+        matches!(
+            m,
+            ServerMessage::Error {
+                code: ErrorCode::NoSuchUpload,
+                ..
+            }
+        ),
+        "{m:?}"
+    );
+    // The disk works again: so do uploads.
+    let id = alice.send(begin).await.unwrap();
+    let m = expect(&mut ae, "ready", answer(id)).await;
+    assert!(matches!(m, ServerMessage::UploadReady { .. }), "{m:?}");
+}

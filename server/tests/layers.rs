@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["credentials"],
     &["store"],
     &["clock"],
-    &["accounts"],
+    &["accounts", "transfers"],
     &["hub"],
     &["admission"],
     &["state"],

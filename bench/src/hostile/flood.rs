@@ -84,8 +84,9 @@ pub(super) async fn send_flood(
                     client_id: ClientMsgId::new(format!("flood{n}"))?,
                     to: room.clone(),
                     // Not a benchmark payload: the chatters skip it.
-                    text: MessageText::new(format!("flood {n}"))?,
+                    text: Some(MessageText::new(format!("flood {n}"))?),
                     reply_to: None,
+                    file: None,
                 })
                 .await
         }

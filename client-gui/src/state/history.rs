@@ -233,6 +233,7 @@ mod tests {
             session: SessionInfo {
                 username: u("meg"),
                 server_time: 0,
+                max_file_bytes: 0,
             },
             rooms,
             directs: directs.iter().map(|d| u(d)).collect(),

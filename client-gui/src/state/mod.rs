@@ -433,9 +433,14 @@ impl ChatState {
             // tracked belongs to a search no longer shown. A `done` not
             // tracked answers a request of a connection lost since (its
             // outcome shows in the notices that follow).
+            // File transfers are not offered by the app yet: a reply to
+            // one is not ours.
             ServerMessage::Pong { .. }
             | ServerMessage::Search { .. }
-            | ServerMessage::Done { .. } => {}
+            | ServerMessage::Done { .. }
+            | ServerMessage::UploadReady { .. }
+            | ServerMessage::ChunkOk { .. }
+            | ServerMessage::FileData { .. } => {}
             ServerMessage::Typing { with, user } => {
                 self.someone_typing(with, user, now_ms());
             }

@@ -108,8 +108,9 @@ impl ChatState {
             Request::Send {
                 client_id: p.client_id.clone(),
                 to: p.to.clone(),
-                text: p.text.clone(),
+                text: Some(p.text.clone()),
                 reply_to: p.reply_to.as_ref().map(|q| q.id),
+                file: None,
             },
         );
     }

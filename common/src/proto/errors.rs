@@ -49,6 +49,17 @@ pub enum ErrorCode {
     Banned,
     /// The room is private and the user was not invited (since v5).
     NotInvited,
+    /// A file larger than the server's `max_file_bytes` (since v6).
+    TooLarge,
+    /// The file would take the user past their storage quota (since v6).
+    OverQuota,
+    /// The upload is unknown: never started, finished and sent, given up
+    /// after an hour without a chunk, or lost in a server restart (since
+    /// v6). Start again with `upload`.
+    NoSuchUpload,
+    /// No stored file has this id and key: unknown, deleted with its
+    /// message, or the key is wrong (since v6).
+    NoSuchFile,
     /// Something went wrong on the server.
     #[serde(other)]
     Internal,

@@ -6,6 +6,7 @@ use crate::names::{
     ClientMsgId, Emoji, HistoryCursor, MessageText, Password, RoomName, SearchText, Topic, Username,
 };
 
+use super::attachments::{ChunkData, FileId, FileKey, FileName, UploadId};
 use super::{MessageId, Role, Target};
 
 /// What a client may ask of the server.
@@ -114,12 +115,54 @@ pub enum Request {
         client_id: ClientMsgId,
         /// Where the message goes.
         to: Target,
-        /// The message.
-        text: MessageText,
+        /// The message; may be absent when `file` is given (since v6).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<MessageText>,
         /// The message of the same conversation this one answers (since
         /// v5).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<MessageId>,
+        /// A finished upload of this user's to carry (since v6): the
+        /// message then holds the file's [`Attachment`](super::Attachment).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<UploadId>,
+    },
+    /// Start sending a file (since v6); answered by
+    /// [`ServerMessage::UploadReady`](super::ServerMessage::UploadReady).
+    Upload {
+        /// The file's name.
+        name: FileName,
+        /// Its size in bytes: 1 to the server's `max_file_bytes`.
+        size: u64,
+    },
+    /// Ask where an upload stands, e.g. after a reconnect (since v6);
+    /// answered by `upload_ready`.
+    ResumeUpload {
+        /// The upload.
+        upload: UploadId,
+    },
+    /// The next bytes of an upload (since v6); answered by
+    /// [`ServerMessage::ChunkOk`](super::ServerMessage::ChunkOk).
+    Chunk {
+        /// The upload.
+        upload: UploadId,
+        /// Where the bytes go: exactly the bytes received so far.
+        offset: u64,
+        /// [`FILE_CHUNK_BYTES`](crate::limits::FILE_CHUNK_BYTES) bytes,
+        /// or the rest of the file.
+        data: ChunkData,
+    },
+    /// Fetch one chunk of a stored file (since v6); answered by
+    /// [`ServerMessage::FileData`](super::ServerMessage::FileData).
+    Download {
+        /// The file, from a message's `file`.
+        file: FileId,
+        /// Its key, from the same place.
+        key: FileKey,
+        /// The chunk's start: a multiple of
+        /// [`FILE_CHUNK_BYTES`](crate::limits::FILE_CHUNK_BYTES) below the
+        /// file's size.
+        offset: u64,
     },
     /// Replace the text of one of the user's own messages (since v5);
     /// answered by [`ServerMessage::Ack`] for the change.

@@ -28,8 +28,9 @@ pub(crate) async fn send_with(c: &mut Client, a: &Attempt) -> (Reply, Duration) 
         .call(Request::Send {
             client_id: cid,
             to: a.to.clone(),
-            text,
+            text: Some(text),
             reply_to: None,
+            file: None,
         })
         .await;
     (reply, started.elapsed())

@@ -143,6 +143,7 @@ pub(super) fn welcome(
         session: SessionInfo {
             username: user.name.clone(),
             server_time: now_ms(),
+            max_file_bytes: state.transfers.max_file_bytes(),
         },
         rooms: attached.rooms,
         directs: attached.directs,

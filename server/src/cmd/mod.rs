@@ -8,6 +8,7 @@
 //! have its own connection closed.
 
 mod auth;
+mod files;
 mod history;
 mod rooms;
 mod search;
@@ -344,19 +345,30 @@ impl ConnState {
                 to,
                 text,
                 reply_to,
+                file,
             } => {
                 let ask = send::SendAsk {
                     client_id,
                     to,
                     text,
                     reply_to,
+                    file,
                 };
                 send::send(&state, &user, &secret, self.conn, id, ask)
                     .await
-                    .map(|ack| {
-                        self.acks.push_back(ack);
-                        None
+                    .map(|sent| match sent {
+                        send::Sent::Ack(ack) => {
+                            self.acks.push_back(ack);
+                            None
+                        }
+                        send::Sent::Refused(reply) => Some(*reply),
                     })
+            }
+            request @ (Request::Upload { .. }
+            | Request::ResumeUpload { .. }
+            | Request::Chunk { .. }
+            | Request::Download { .. }) => {
+                Ok(Some(files::handle(&state, &user, id, request).await))
             }
             Request::Edit {
                 client_id,

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cove_common::proto::{Change, ChangeKind, ChatMessage, MessageId, Quote, ServerMessage};
+use cove_common::proto::{
+    Change, ChangeKind, ChatMessage, FileId, MessageId, Quote, ServerMessage,
+};
 use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, Target};
 use futures_util::FutureExt;
@@ -46,11 +48,38 @@ pub struct ChangeAsk {
     pub what: ChangeKind,
 }
 
+/// A change as made: its id and time, the future of its storage, and
+/// the file of the message it deleted, to free once it is stored.
+pub struct Changed {
+    /// The change's id.
+    pub id: MessageId,
+    /// Its time.
+    pub ts: u64,
+    /// Completes once it is in every member's changes file.
+    pub stored: StoreDone,
+    /// The deleted message's file.
+    pub freed: Option<FileId>,
+}
+
+impl Changed {
+    fn only(id: MessageId, ts: u64, stored: StoreDone) -> Self {
+        Self {
+            id,
+            ts,
+            stored,
+            freed: None,
+        }
+    }
+}
+
 /// The message a change or reply names, as found.
 struct Original {
     from: cove_common::Username,
-    /// Its text as it now reads.
+    /// Its text as it now reads (or its file's name, when it has no
+    /// text).
     text: String,
+    /// The file it carries.
+    file: Option<FileId>,
 }
 
 /// Who a change in one conversation goes to.
@@ -181,6 +210,7 @@ impl Hub {
                 return Ok(Original {
                     from: m.from.clone(),
                     text: m.quote.clone(),
+                    file: m.file.clone(),
                 });
             }
         }
@@ -219,7 +249,8 @@ impl Hub {
             return Err(HubError::NoSuchMessage(id));
         }
         Ok(Original {
-            text: m.text_str().to_owned(),
+            text: m.quote_text().to_owned(),
+            file: m.file.map(|f| f.id),
             from: m.from,
         })
     }
@@ -262,9 +293,9 @@ impl Hub {
         conn: ConnId,
         ask: ChangeAsk,
         space: QueueSpace,
-    ) -> Result<(MessageId, u64, StoreDone), HubError> {
-        if let Some(earlier) = self.earlier(user, &ask.client_id) {
-            return Ok(earlier);
+    ) -> Result<Changed, HubError> {
+        if let Some((id, ts, done)) = self.earlier(user, &ask.client_id) {
+            return Ok(Changed::only(id, ts, done));
         }
         let original = self
             .find_original(user, secret, &ask.with, ask.message_id)
@@ -292,7 +323,8 @@ impl Hub {
                     map.reacts(ask.message_id, emoji, &user.name) != *remove
                 };
                 if unchanged {
-                    return self.acknowledge_unchanged(user, &ask.client_id);
+                    let (id, ts, done) = self.acknowledge_unchanged(user, &ask.client_id)?;
+                    return Ok(Changed::only(id, ts, done));
                 }
             }
             _ => {}
@@ -360,7 +392,11 @@ impl Hub {
         })??;
         let (change, online, done) = match queued {
             Ok(q) => q,
-            Err(earlier) => return Ok(earlier),
+            Err((id, ts, done)) => return Ok(Changed::only(id, ts, done)),
+        };
+        let freed = match change.what {
+            ChangeKind::Delete => original.file,
+            _ => None,
         };
         let frame = Bytes::from(ServerMessage::Change(change.clone()).encode());
         let push = move || {
@@ -380,7 +416,12 @@ impl Hub {
                 }
             });
         }
-        Ok((change.id, change.ts, done))
+        Ok(Changed {
+            id: change.id,
+            ts: change.ts,
+            stored: done,
+            freed,
+        })
     }
 
     /// A reaction that changes nothing (the same emoji again, or taking

@@ -138,6 +138,7 @@ impl FoldMap {
         };
         if let Some((_, _, ts)) = f.deletions.iter().min_by_key(|d| d.1) {
             msg.text = None;
+            msg.file = None;
             msg.deleted = Some(*ts);
             msg.edited = None;
             msg.reactions.clear();

@@ -56,7 +56,7 @@ use crate::store::history::HistoryService;
 use crate::store::users::UserDb;
 use crate::sync::lock;
 
-pub use changes::{CHANGES_READ_BUDGET, ChangeAsk, LOOKUP_READ_BUDGET};
+pub use changes::{CHANGES_READ_BUDGET, ChangeAsk, Changed, LOOKUP_READ_BUDGET};
 pub use live::PRESENCE_ROOM_LIMIT;
 use live::{LiveState, LiveUser, Room};
 pub use moderation::Moderation;

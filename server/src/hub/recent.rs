@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 
 use cove_common::Username;
 use cove_common::limits::QUOTE_MAX_CHARS;
-use cove_common::proto::MessageId;
+use cove_common::proto::{FileId, MessageId};
 
 use crate::store::users::UserId;
 
@@ -36,6 +36,8 @@ pub(super) struct Recent {
     /// The start of its text as it now reads, for reply quotes.
     pub(super) quote: String,
     pub(super) deleted: bool,
+    /// The file it carries, freed when it is deleted.
+    pub(super) file: Option<FileId>,
 }
 
 /// The start of a text, as a reply quotes it.
@@ -105,6 +107,7 @@ mod tests {
             conversation: Conversation::Room("general".into()),
             quote: quote_of(text),
             deleted: false,
+            file: None,
         }
     }
 

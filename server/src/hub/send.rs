@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use cove_common::limits::MENTIONS_MAX;
 use cove_common::mentions::mentions;
-use cove_common::proto::{ChatMessage, Quote, ServerMessage};
+use cove_common::proto::{Attachment, ChatMessage, Quote, ServerMessage};
 use cove_common::time::now_ms;
 use cove_common::{ClientMsgId, MessageText, Target, Username};
 use futures_util::FutureExt;
@@ -30,10 +30,23 @@ use super::{ConnId, Hub, HubError, NotStored, StoreDone};
 pub struct Outgoing {
     /// Where it goes, as the sender named it.
     pub to: Target,
-    /// The text.
-    pub text: MessageText,
+    /// The text; absent only when it carries a file.
+    pub text: Option<MessageText>,
     /// The quote of the message it replies to (see [`Hub::quote`]).
     pub reply_to: Option<Quote>,
+    /// The file it carries (since v6).
+    pub file: Option<Attachment>,
+}
+
+impl Outgoing {
+    /// Bytes its history entry takes beyond the JSON envelope.
+    fn payload_len(&self) -> usize {
+        self.text.as_ref().map_or(0, |t| t.as_str().len())
+            + self
+                .file
+                .as_ref()
+                .map_or(0, |f| f.name.as_str().len() + 160)
+    }
 }
 
 /// What one send queued, and what remains to do once the locks are
@@ -68,11 +81,12 @@ fn shared_outcome(written: oneshot::Receiver<Result<(), StoreError>>) -> StoreDo
 }
 
 impl Hub {
-    /// Waits for room in the history queue for a message of `text`; the
-    /// room goes with the message into [`Hub::send`].
-    pub async fn reserve_history(&self, text: &MessageText) -> QueueSpace {
-        // The entry is the text plus its JSON envelope (ids, names, time).
-        self.history.reserve(text.as_str().len() + 256).await
+    /// Waits for room in the history queue for `message`; the room goes
+    /// with the message into [`Hub::send`].
+    pub async fn reserve_history(&self, message: &Outgoing) -> QueueSpace {
+        // The entry is the text (and file) plus its JSON envelope (ids,
+        // names, time).
+        self.history.reserve(message.payload_len() + 256).await
     }
 
     /// Delivers a message live to every online recipient (except the sending
@@ -91,7 +105,12 @@ impl Hub {
         message: Outgoing,
         space: QueueSpace,
     ) -> Result<(ChatMessage, StoreDone), HubError> {
-        let Outgoing { to, text, reply_to } = message;
+        let Outgoing {
+            to,
+            text,
+            reply_to,
+            file,
+        } = message;
         // Judged before this message's own write is queued (see below).
         let healthy = self.history.healthy();
         // The id is taken, the history write queued and the client id
@@ -106,7 +125,7 @@ impl Hub {
                 .get(&from.id)
                 .and_then(|u| u.recent.find(client_id));
             if let Some((id, ts, done)) = earlier {
-                let msg = ChatMessage::new(id, ts, from.name.clone(), to, text);
+                let msg = carrying(id, ts, from.name.clone(), to, text, file);
                 return Ok(Err((msg, done)));
             }
             // A repeat above is free; a new message takes from the sender's
@@ -130,11 +149,16 @@ impl Hub {
                 Recent {
                     from: from.name.clone(),
                     conversation,
-                    quote: quote_of(text.as_str()),
+                    quote: quote_of(match (&text, &file) {
+                        (None, Some(f)) => f.name.as_str(),
+                        _ => text.as_ref().map_or("", MessageText::as_str),
+                    }),
                     deleted: false,
+                    file: file.as_ref().map(|f| f.id.clone()),
                 },
             );
-            let mentioned = live.mentioned(from, &conv, text.as_str());
+            let said = text.as_ref().map_or("", MessageText::as_str);
+            let mentioned = live.mentioned(from, &conv, said);
             for (user, _) in &mentioned {
                 if *user != from.id {
                     let theirs = match &conv {
@@ -144,7 +168,7 @@ impl Hub {
                     live.note_mention(user, theirs, id);
                 }
             }
-            let mut msg = ChatMessage::new(id, now_ms(), from.name.clone(), to, text);
+            let mut msg = carrying(id, now_ms(), from.name.clone(), to, text, file);
             msg.reply_to = reply_to;
             msg.mentions = mentioned.into_iter().map(|(_, name)| name).collect();
             let entry: Arc<[u8]> = serde_json::to_vec(&msg)
@@ -231,6 +255,30 @@ impl Hub {
                 let _ = finish.outcome.send(result);
             }
         });
+    }
+}
+
+/// A message as sent, with a text, a file or both.
+fn carrying(
+    id: u64,
+    ts: u64,
+    from: Username,
+    to: Target,
+    text: Option<MessageText>,
+    file: Option<Attachment>,
+) -> ChatMessage {
+    ChatMessage {
+        id,
+        ts,
+        from,
+        to,
+        text,
+        reply_to: None,
+        edited: None,
+        deleted: None,
+        reactions: Vec::new(),
+        mentions: Vec::new(),
+        file: file.map(Box::new),
     }
 }
 

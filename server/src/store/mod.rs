@@ -8,6 +8,7 @@
 //! Whole-file writes are atomic (temporary file, fsync, rename, fsync of the
 //! directory): a crash at any instant leaves the old file or the new one.
 
+pub mod blobs;
 pub mod history;
 pub mod ids;
 pub mod keys;

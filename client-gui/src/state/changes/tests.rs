@@ -398,6 +398,7 @@ fn interrupted_changes_are_resent_after_login_or_dropped_at_the_end() {
         session: cove_common::proto::SessionInfo {
             username: u("meg"),
             server_time: 0,
+            max_file_bytes: 0,
         },
         rooms: vec![room("general", 0)],
         directs: Vec::new(),

@@ -409,6 +409,7 @@ fn invitations_made_while_away_come_with_the_welcome() {
         session: cove_common::proto::SessionInfo {
             username: u("ann"),
             server_time: 0,
+            max_file_bytes: 0,
         },
         rooms: vec![room("general", 0)],
         directs: Vec::new(),
