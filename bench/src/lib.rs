@@ -15,4 +15,5 @@ pub mod raw;
 pub mod report;
 pub mod run;
 pub mod server;
+pub mod share;
 pub mod soak;

@@ -65,6 +65,14 @@ struct Args {
     /// and 1 edit, and `typing` before messages at most every 3 s.
     #[arg(long)]
     mix: bool,
+    /// Bytes of a file one more member of the first room uploads and sends
+    /// there while the messages flow (e.g. 5242880); 0 for none.
+    #[arg(long, default_value_t = 0)]
+    file_bytes: usize,
+    /// Members of the first room who then download that file, each from a
+    /// second session, all at once.
+    #[arg(long, default_value_t = 10)]
+    file_downloads: usize,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -93,6 +101,8 @@ fn main() -> Result<()> {
         offline: args.offline,
         server_pid: None,
         mix: args.mix,
+        file_bytes: args.file_bytes,
+        file_downloads: args.file_downloads,
     };
     let mut spawned = None;
     let (addr, pid) = if args.spawn_server {

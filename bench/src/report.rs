@@ -34,6 +34,7 @@ pub struct Report {
     refused: u64,
     typing_sent: u64,
     events_received: u64,
+    shared: Option<crate::share::Shared>,
 }
 
 impl Report {
@@ -76,7 +77,19 @@ impl Report {
             refused: o.refused,
             typing_sent: o.typing_sent,
             events_received: o.events_received,
+            shared: o.shared.clone(),
         }
+    }
+
+    /// The shared file's upload and download rates, in MiB/s.
+    fn file_rates(&self) -> Option<(f64, f64)> {
+        let s = self.shared.as_ref()?;
+        let mib = s.bytes as f64 / (1 << 20) as f64;
+        let per = |n: f64, t: f64| if t > 0.0 { n / t } else { 0.0 };
+        Some((
+            per(mib, s.upload_s),
+            per(mib * s.downloads as f64, s.download_s),
+        ))
     }
 
     /// Deliveries that should have happened.
@@ -132,6 +145,14 @@ impl Report {
             "refused": self.refused,
             "typing_sent": self.typing_sent,
             "events_received": self.events_received,
+            "file": self.shared.as_ref().zip(self.file_rates()).map(|(s, (up, down))| serde_json::json!({
+                "bytes": s.bytes,
+                "upload_s": s.upload_s,
+                "upload_mib_per_sec": up,
+                "downloads": s.downloads,
+                "download_s": s.download_s,
+                "download_mib_per_sec": down,
+            })),
         })
         .to_string()
     }
@@ -141,7 +162,14 @@ impl Report {
         let rss = self
             .server_rss_mib
             .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.1} MiB"));
-        format!(
+        let file = match (&self.shared, self.file_rates()) {
+            (Some(s), Some((up, down))) => format!(
+                "shared file         {:>10} B up in {:.2} s ({up:.1} MiB/s); {} downloads in {:.2} s ({down:.1} MiB/s)\n",
+                s.bytes, s.upload_s, s.downloads, s.download_s
+            ),
+            _ => String::new(),
+        };
+        let table = format!(
             "clients {} · rooms {} · {} B messages\n\
              registrations       {:>10.1} /s\n\
              connect+login       {:>10.2} s ({:.1} logins/s)\n\
@@ -183,7 +211,8 @@ impl Report {
                 .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.1} MiB")),
             rss,
             self.bench_cpu_s,
-        )
+        );
+        table + &file
     }
 }
 
@@ -224,6 +253,8 @@ mod tests {
             offline: 0,
             server_pid: None,
             mix: false,
+            file_bytes: 0,
+            file_downloads: 0,
         };
         let o = Outcome {
             messages_sent: 8,

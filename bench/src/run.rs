@@ -47,6 +47,11 @@ pub struct Plan {
     pub server_pid: Option<u32>,
     /// Reactions, edits and typing among the messages (see [`crate::mix`]).
     pub mix: bool,
+    /// Bytes of a file shared in the first room during the message phase
+    /// (see [`crate::share`]); 0 for none.
+    pub file_bytes: usize,
+    /// Members of the first room who download the shared file.
+    pub file_downloads: usize,
 }
 
 /// What was measured.
@@ -84,6 +89,8 @@ pub struct Outcome {
     pub typing_sent: u64,
     /// `change` and `typing` events received.
     pub events_received: u64,
+    /// The file shared meanwhile (`--file-bytes`).
+    pub shared: Option<crate::share::Shared>,
 }
 
 const PASSWORD: &str = "bench password 123";
@@ -313,9 +320,37 @@ pub async fn run_with(
             .map(|_| t.elapsed().as_secs_f64())
         })
     });
+    let share = if plan.file_bytes > 0 {
+        let sharer = crate::share::Sharer::join(
+            addr,
+            name(tag, offline_from + plan.offline),
+            password.clone(),
+            room_of(tag, 0, rooms),
+        )
+        .await?;
+        let downloaders: Vec<Auth> = (0..plan.clients)
+            .step_by(rooms)
+            .take(plan.file_downloads)
+            .map(|i| Auth::Login {
+                username: name(tag, i),
+                password: password.clone(),
+            })
+            .collect();
+        let (addr, bytes) = (addr.to_owned(), plan.file_bytes);
+        Some(tokio::spawn(async move {
+            // Starts with the message phase (after its 50 ms lead-in).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            sharer.share(&addr, bytes, downloaders).await
+        }))
+    } else {
+        None
+    };
     messages(plan, tag, joined.into_iter().flatten().collect(), &mut out).await?;
     if let Some(storm) = storm {
         out.storm_s = storm.await??;
+    }
+    if let Some(share) = share {
+        out.shared = Some(share.await??);
     }
     Ok(out)
 }

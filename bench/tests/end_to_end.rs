@@ -45,7 +45,30 @@ fn small_plan() -> Plan {
         offline: 0,
         server_pid: None,
         mix: false,
+        file_bytes: 0,
+        file_downloads: 0,
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_shared_during_the_chat_reaches_every_downloader_whole() {
+    let (addr, handle, _dir) = start_server().await;
+    let plan = Plan {
+        messages: 20,
+        file_bytes: 300_000,
+        file_downloads: 3,
+        ..small_plan()
+    };
+    let out = run(&addr, &plan, "f").await.unwrap();
+    // The chat is unaffected: every message delivered once.
+    assert_eq!(out.deliveries_received, 6 * 5 * 20);
+    assert_eq!(out.duplicates, 0);
+    // And the file went up and came down whole (`share` compares every
+    // download with what was sent).
+    let shared = out.shared.expect("the file was shared");
+    assert_eq!((shared.bytes, shared.downloads), (300_000, 3));
+    assert!(shared.upload_s > 0.0 && shared.download_s > 0.0);
+    handle.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,6 +166,8 @@ fn main() -> Result<()> {
                 offline: 0,
                 server_pid: None,
                 mix: false,
+                file_bytes: 0,
+                file_downloads: 0,
             };
             let mut failed = false;
             for attack in attacks {
