@@ -86,15 +86,15 @@ impl Sharer {
                 file: Some(upload),
             })
             .await?;
-        match self.raw.reply_to(id).await? {
-            Some(ServerMessage::Ack { .. }) => {}
+        let message_id = match self.raw.reply_to(id).await? {
+            Some(ServerMessage::Ack { message_id, .. }) => message_id,
             other => bail!("the file was not sent: {other:?}"),
-        }
+        };
         let upload_s = t.elapsed().as_secs_f64();
         // The room's members get the message; the bench's downloaders take
         // the file from the sharer's own history, as a member would from
         // the message.
-        let file = newest_file(&mut self.raw, &self.room).await?;
+        let file = file_of(&mut self.raw, &self.room, message_id).await?;
         let downloads = downloaders.len();
         let mut sessions = Vec::with_capacity(downloads);
         for auth in downloaders {
@@ -168,13 +168,14 @@ async fn chunk_ok(raw: &mut Raw, id: Option<u64>) -> Result<()> {
     }
 }
 
-/// The file of the newest message in `room` that has one.
-async fn newest_file(raw: &mut Raw, room: &RoomName) -> Result<Attachment> {
+/// The file of message `message_id` in `room` (the chat goes on, so it
+/// is asked for by id, not as the newest).
+async fn file_of(raw: &mut Raw, room: &RoomName, message_id: u64) -> Result<Attachment> {
     let id = raw
         .send(Request::History {
             with: Target::Room(room.clone()),
-            before: None,
-            limit: 200,
+            before: Some(message_id + 1),
+            limit: 1,
             cursor: None,
         })
         .await?;
