@@ -466,6 +466,7 @@ fn a_cut_member_list_says_how_many_more() {
             })
             .collect(),
         total: 5_321,
+        banned: Vec::new(),
     });
     let mut h = Harness::builder()
         .with_size([1000.0, 700.0])
@@ -488,4 +489,50 @@ fn a_cut_member_list_says_how_many_more() {
         h.step();
     }
     assert!(h.query_by_label("and 4,321 more").is_some());
+}
+
+/// The owner of a room sees who is banned from it (protocol v6) and can
+/// lift a ban from the member panel.
+#[test]
+fn an_owner_sees_the_banned_and_unbans_them() {
+    use cove_client::state::RoomAct;
+    use cove_common::proto::Role;
+    let class = RoomName::new("class").unwrap();
+    let room = RoomInfo {
+        name: class.clone(),
+        members: 1,
+        online: 1,
+        unread: 0,
+        mentions: 0,
+        private: true,
+        topic: None,
+        role: Some(Role::Owner),
+    };
+    let mut state = loaded_room(0);
+    state.apply(ServerMessage::Joined { id: 1, room });
+    state.apply(ServerMessage::Members {
+        id: 2,
+        room: class.clone(),
+        members: vec![Member {
+            username: Username::new("alice").unwrap(),
+            online: true,
+            role: Some(Role::Owner),
+        }],
+        total: 1,
+        banned: vec![Username::new("ben").unwrap()],
+    });
+    let mut h = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(|ui, s: &mut Screen| s.show(ui), Screen::new(state));
+    h.run();
+    assert!(h.query_by_label("Banned").is_some());
+    h.get_by_label("Unban").click();
+    h.run();
+    assert_eq!(
+        h.state().actions.last(),
+        Some(&ChatAction::Room {
+            room: class,
+            act: RoomAct::Unban(Username::new("ben").unwrap()),
+        })
+    );
 }

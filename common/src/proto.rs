@@ -242,6 +242,12 @@ pub enum ServerMessage {
         members: Vec<Member>,
         /// How many members the room has.
         total: u32,
+        /// Who is banned from the room, by name, at most
+        /// [`MEMBERS_LIST_MAX`](crate::limits::MEMBERS_LIST_MAX): only to
+        /// its owner and moderators, who may lift a ban (since v6); absent
+        /// when none is or to others.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        banned: Vec<Username>,
     },
     /// Reply to `history`.
     History {

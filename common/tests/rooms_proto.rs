@@ -216,9 +216,26 @@ fn server_messages_match_the_document() {
                 },
             ],
             total: 2,
+            banned: Vec::new(),
         }
         .encode(),
         r#"{"type":"members","id":37,"room":"class","members":[{"username":"ann","online":true,"role":"moderator"},{"username":"teacher","online":true,"role":"owner"}],"total":2}"#,
+    );
+    // Since v6 the owner and moderators also see who is banned.
+    documented(
+        ServerMessage::Members {
+            id: 48,
+            room: class(),
+            members: vec![Member {
+                username: u("teacher"),
+                online: true,
+                role: Some(Role::Owner),
+            }],
+            total: 1,
+            banned: vec![u("ben")],
+        }
+        .encode(),
+        r#"{"type":"members","id":48,"room":"class","members":[{"username":"teacher","online":true,"role":"owner"}],"total":1,"banned":["ben"]}"#,
     );
     for (id, code, message, want) in [
         (

@@ -287,6 +287,7 @@ fn server_messages_match_the_document() {
                     role: None,
                 }],
                 total: 1,
+                banned: Vec::new(),
             }),
             r#"{"type":"members","id":5,"room":"general","members":[{"username":"alice","online":true}],"total":1}"#,
         ),

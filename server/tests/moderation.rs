@@ -186,6 +186,8 @@ async fn a_private_class_room_is_invite_only_and_its_owner_removes_and_bans() {
     assert_eq!((r.private, r.role, r.members), (true, Some(Role::Owner), 1));
     let (ben, mut b_ev, _) = login(&srv.addr, "ben").await;
     assert_eq!(join(&ben, &mut b_ev).await.unwrap_err(), ErrorCode::Banned);
+    // The owner sees whom the room bans (since v6), to lift a ban.
+    assert_eq!(banned_seen_by(&teacher, &mut t_ev).await, ["ben"]);
     // Unbanned and invited, he is back.
     ask(
         &teacher,
@@ -197,8 +199,20 @@ async fn a_private_class_room_is_invite_only_and_its_owner_removes_and_bans() {
     )
     .await
     .unwrap();
+    assert!(banned_seen_by(&teacher, &mut t_ev).await.is_empty());
     ask(&teacher, &mut t_ev, invite("ben")).await.unwrap();
     join(&ben, &mut b_ev).await.unwrap();
+}
+
+/// The `banned` of a `members` reply for the class room.
+async fn banned_seen_by(s: &Session, ev: &mut Events) -> Vec<String> {
+    let reply = ask(s, ev, Request::Members { room: class() })
+        .await
+        .unwrap();
+    let ServerMessage::Members { banned, .. } = reply else {
+        panic!("{reply:?}")
+    };
+    banned.iter().map(|u| u.as_str().to_owned()).collect()
 }
 
 #[tokio::test]
@@ -248,7 +262,7 @@ async fn moderators_set_the_topic_and_remove_members_but_not_the_owner() {
             .unwrap_err(),
         ErrorCode::Forbidden
     );
-    ask(&mod_, &mut m_ev, kick("member", false)).await.unwrap();
+    ask(&mod_, &mut m_ev, kick("member", true)).await.unwrap();
 
     srv.restart().await;
     let (owner, mut o_ev, _) = login(&srv.addr, "owner").await;
@@ -270,9 +284,14 @@ async fn moderators_set_the_topic_and_remove_members_but_not_the_owner() {
             ("owner".to_owned(), Some(Role::Owner))
         ]
     );
-    let (_, _, w) = login(&srv.addr, "modd").await;
+    let (modd, mut m_ev, w) = login(&srv.addr, "modd").await;
     let r = w.rooms.iter().find(|r| r.name == class()).unwrap();
     assert_eq!(r.topic.as_ref().unwrap().as_str(), "Bring calculators");
+    // Moderators see the bans (since v6); other members do not.
+    assert_eq!(banned_seen_by(&modd, &mut m_ev).await, ["member"]);
+    let (pat, mut p_ev, _) = register(&srv.addr, "pat").await;
+    join(&pat, &mut p_ev).await.unwrap();
+    assert!(banned_seen_by(&pat, &mut p_ev).await.is_empty());
     // Nobody removes anyone from general.
     let g = Request::Kick {
         room: RoomName::general(),

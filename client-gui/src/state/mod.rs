@@ -64,6 +64,9 @@ pub struct MemberList {
     pub members: Vec<Member>,
     /// How many members the room has.
     pub total: u32,
+    /// Who is banned from the room: sent only to its owner and
+    /// moderators (protocol v6).
+    pub banned: Vec<Username>,
 }
 
 impl MemberList {
@@ -395,10 +398,15 @@ impl ChatState {
                 room,
                 members,
                 total,
+                banned,
                 ..
             } => {
-                self.members
-                    .insert(room.key(), MemberList { members, total });
+                let list = MemberList {
+                    members,
+                    total,
+                    banned,
+                };
+                self.members.insert(room.key(), list);
             }
             ServerMessage::History {
                 with,

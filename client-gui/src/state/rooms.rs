@@ -208,6 +208,12 @@ impl ChatState {
         }
         let text = act.done(&room);
         self.set_note(act.place(&room), text, true);
+        // No notice follows an unban: the list of bans is redrawn here.
+        if let RoomAct::Unban(user) = &act
+            && let Some(list) = self.members.get_mut(&room.key())
+        {
+            list.banned.retain(|b| b != user);
+        }
         if let RoomAct::SetTopic(topic) = act
             && let Some(r) = self.rooms.iter_mut().find(|r| r.name == room)
         {

@@ -205,6 +205,7 @@ fn capped_lists_keep_their_totals_and_the_users_rooms() {
         room: RoomName::general(),
         members,
         total: 5_321,
+        banned: Vec::new(),
     });
     let list = s.current_members().unwrap();
     assert_eq!((list.members.len(), list.total), (1_000, 5_321));

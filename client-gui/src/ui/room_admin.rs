@@ -198,6 +198,7 @@ impl ChatView {
                 if hidden > 0 {
                     ui.label(RichText::new(format!("and {} more", grouped(hidden))).color(NOTICE));
                 }
+                banned_list(ui, room, &list.banned, actions);
             });
     }
 
@@ -316,6 +317,36 @@ impl ChatView {
         if !open || cancel {
             self.new_room = None;
         }
+    }
+}
+
+/// Who is banned from the room, each with "Unban": the server lists them
+/// only to the room's owner and moderators.
+fn banned_list(
+    ui: &mut egui::Ui,
+    room: &RoomName,
+    banned: &[cove_common::Username],
+    actions: &mut Vec<ChatAction>,
+) {
+    if banned.is_empty() {
+        return;
+    }
+    ui.add_space(8.0);
+    ui.label(RichText::new("Banned").strong());
+    for user in banned {
+        ui.horizontal(|ui| {
+            ui.label(user.as_str());
+            if ui
+                .small_button("Unban")
+                .on_hover_text(format!("Let {user} join #{room} again"))
+                .clicked()
+            {
+                actions.push(ChatAction::Room {
+                    room: room.clone(),
+                    act: RoomAct::Unban(user.clone()),
+                });
+            }
+        });
     }
 }
 

@@ -43,11 +43,12 @@ pub(super) fn members(
     id: u64,
     room: RoomName,
 ) -> Result<ServerMessage, HubError> {
-    let (members, total) = hub.members(user, &room)?;
+    let list = hub.members(user, &room)?;
     Ok(ServerMessage::Members {
         id,
         room,
-        members,
-        total,
+        members: list.members,
+        total: list.total,
+        banned: list.banned,
     })
 }

@@ -2,7 +2,7 @@
 
 use cove_common::limits::{MEMBERS_LIST_MAX, ROOMS_LIST_MAX};
 use cove_common::proto::{Member, NoticeKind, RoomInfo};
-use cove_common::{RoomName, Topic};
+use cove_common::{RoomName, Topic, Username};
 
 use crate::accounts::UserCtx;
 use crate::store::rooms::{Refusal, RoomRules};
@@ -12,6 +12,17 @@ use super::live::Room;
 use super::presence::notice_bytes;
 use super::unread::{ConvKey, Unread};
 use super::{Hub, HubError};
+
+/// A room's members as one of them sees them.
+#[derive(Debug)]
+pub struct MemberList {
+    /// The members, at most [`MEMBERS_LIST_MAX`].
+    pub members: Vec<Member>,
+    /// How many there are.
+    pub total: u32,
+    /// Who is banned, for its owner and moderators only.
+    pub banned: Vec<Username>,
+}
 
 impl Hub {
     /// Joins a room, creating it (public, owned by `user`) if it does not
@@ -176,9 +187,21 @@ impl Hub {
     /// The members of a room the user is in, by name, or at most
     /// [`MEMBERS_LIST_MAX`] of them (online ones first), and how many it
     /// has.
-    pub fn members(&self, user: &UserCtx, room: &RoomName) -> Result<(Vec<Member>, u32), HubError> {
+    pub fn members(&self, user: &UserCtx, room: &RoomName) -> Result<MemberList, HubError> {
         let live = lock(&self.live);
         let r = live.member_room(room, &user.id)?;
+        // The names of the banned, for those who may lift a ban.
+        let mut banned: Vec<Username> = if r.rules.moderates(&user.id) {
+            r.rules
+                .banned
+                .iter()
+                .filter_map(|id| live.users.get(id).map(|u| u.name.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        banned.sort();
+        banned.truncate(MEMBERS_LIST_MAX);
         let mut out: Vec<Member> = r
             .members
             .iter()
@@ -199,6 +222,10 @@ impl Hub {
             out.truncate(MEMBERS_LIST_MAX);
         }
         out.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok((out, total))
+        Ok(MemberList {
+            members: out,
+            total,
+            banned,
+        })
     }
 }

@@ -237,6 +237,7 @@ fn topic_and_role_notices_update_the_room_and_its_members() {
             },
         ],
         total: 2,
+        banned: Vec::new(),
     });
     s.apply(notice(NoticeKind::Topic {
         room: class(),
@@ -310,6 +311,7 @@ fn being_removed_takes_the_room_away_with_a_note() {
             },
         ],
         total: 2,
+        banned: Vec::new(),
     });
     s.apply(notice(NoticeKind::Kicked {
         room: class(),
