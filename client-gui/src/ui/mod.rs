@@ -8,6 +8,7 @@ pub mod login;
 mod mentions;
 mod message;
 pub mod reactions;
+mod rich;
 pub mod room_admin;
 mod search;
 pub mod settings;
