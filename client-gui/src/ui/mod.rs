@@ -1,6 +1,7 @@
 //! The two screens.
 
 mod actions;
+mod avatar;
 pub mod chat;
 mod compose;
 mod entry;
