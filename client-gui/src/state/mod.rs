@@ -300,10 +300,11 @@ impl ChatState {
         let mentions_me = self.mentions_me(&m);
         let conv = self
             .conversations
-            .entry(conv_key)
+            .entry(conv_key.clone())
             .or_insert_with(Conversation::unloaded);
         let id = m.id;
-        if conv.insert(Entry::Message(m)) && unread {
+        let inserted = conv.insert(Entry::Message(m));
+        if inserted && unread {
             conv.unread += 1;
             if mentions_me {
                 conv.mentions += 1;
@@ -313,6 +314,8 @@ impl ChatState {
             conv.unread = 0;
             conv.mentions = 0;
             conv.read_up_to = conv.read_up_to.max(id);
+        } else if inserted {
+            self.new_line_arrival(&conv_key);
         }
     }
 

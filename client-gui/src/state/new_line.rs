@@ -60,6 +60,21 @@ impl ChatState {
         self.place_new_line();
     }
 
+    /// A message from someone else arrived live in `with`. While the line
+    /// waits for the conversation's first page, counting back from the
+    /// newest message must count this one too (the page may bring it
+    /// again, or not: it is loaded either way).
+    pub(super) fn new_line_arrival(&mut self, with: &Target) {
+        if let Some(line) = &mut self.new_line
+            && line.with == *with
+            && line.first.is_none()
+            && line.newest.is_none()
+            && line.read_up_to == 0
+        {
+            line.unread += 1;
+        }
+    }
+
     /// Finds the line's first unread message among those loaded, if it is
     /// not known yet (called again whenever messages are loaded).
     pub(super) fn place_new_line(&mut self) {
@@ -230,6 +245,28 @@ mod tests {
                 true,
             ),
         );
+        assert_eq!(s.new_line_at(), Some(12));
+    }
+
+    /// At login the room shown has 2 unread; a third arrives live before
+    /// its first page: the line still goes above the first of the three.
+    #[test]
+    fn a_message_arriving_before_the_first_page_is_counted() {
+        let mut s = ChatState::new(user("alice"), vec![room("general", 0), room("rust", 2)]);
+        let r = rust();
+        s.show(r.clone());
+        s.apply(ServerMessage::Message(message(14, "bob", &r)));
+        assert_eq!(s.new_line_at(), None, "not loaded");
+        s.apply(page(
+            &r,
+            vec![
+                message(11, "bob", &r),
+                message(12, "bob", &r),
+                message(13, "carol", &r),
+                message(14, "bob", &r),
+            ],
+            true,
+        ));
         assert_eq!(s.new_line_at(), Some(12));
     }
 
