@@ -1,5 +1,6 @@
 //! Frame time of the chat screen with a 100,000-message room: only the
-//! visible rows are laid out, so a frame should cost the same as with 100.
+//! visible rows are laid out, so a frame should cost the same as with 100;
+//! `marked_up` has markup, links, mentions and code blocks in its texts.
 //! `cargo bench -p cove-client --bench frame`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -10,7 +11,9 @@ use cove_common::{MessageText, RoomName, ServerMessage, Target, Username};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;
 
-fn state(n: u64) -> ChatState {
+/// `n` messages; with `marked`, every third has markup, a link and a
+/// mention, and every tenth a block of code.
+fn state(n: u64, marked: bool) -> ChatState {
     let me = Username::new("alice").unwrap();
     let general = RoomInfo {
         name: RoomName::general(),
@@ -26,7 +29,13 @@ fn state(n: u64) -> ChatState {
     let authors = ["bob", "carol", "dave"].map(|a| Username::new(a).unwrap());
     let t0 = 1_763_800_000_000u64;
     for i in 0..n {
-        let text = if i % 7 == 0 {
+        let text = if marked && i % 10 == 0 {
+            format!("message {i}:\n```\nfn main() {{\n    println!(\"{i}\");\n}}\n```")
+        } else if marked && i % 3 == 0 {
+            format!(
+                "message {i}: *bold* _italic_ `code` @alice see https://example.org/{i}, www.example.org"
+            )
+        } else if i % 7 == 0 {
             format!(
                 "message {i}: a longer line that wraps across the conversation pane so rows differ in height, as real chats do"
             )
@@ -46,8 +55,12 @@ fn state(n: u64) -> ChatState {
 
 fn frames(c: &mut Criterion) {
     let mut g = c.benchmark_group("chat_frame");
-    for n in [100u64, 100_000] {
-        let s = state(n);
+    for (name, n, marked) in [
+        ("messages", 100u64, false),
+        ("messages", 100_000, false),
+        ("marked_up", 100_000, true),
+    ] {
+        let s = state(n, marked);
         let mut h = Harness::builder()
             .with_size([1000.0, 700.0])
             .build_ui_state(
@@ -60,7 +73,7 @@ fn frames(c: &mut Criterion) {
         for _ in 0..5 {
             h.step();
         }
-        g.bench_function(BenchmarkId::new("messages", n), |b| b.iter(|| h.step()));
+        g.bench_function(BenchmarkId::new(name, n), |b| b.iter(|| h.step()));
     }
     g.finish();
 }

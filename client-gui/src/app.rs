@@ -67,6 +67,9 @@ pub struct CoveApp {
     closed: bool,
     /// The window's title and requests for attention.
     attention: Attention,
+    /// A zoom factor to set at the next frame: the saved one at start-up,
+    /// then a text size chosen in the settings.
+    zoom_to: Option<f32>,
 }
 
 impl std::fmt::Debug for CoveApp {
@@ -87,6 +90,7 @@ impl CoveApp {
             settings.host_port,
         );
         let net = Net::start(opts.config_dir.clone())?;
+        let zoom_to = Some(settings.start_zoom());
         Ok(Self {
             opts,
             net: Some(net),
@@ -99,6 +103,7 @@ impl CoveApp {
             logging_out: false,
             closed: false,
             attention: Attention::default(),
+            zoom_to,
         })
     }
 
@@ -135,6 +140,9 @@ impl CoveApp {
         let ctx = ui.ctx().clone();
         if let Some(n) = &self.net {
             n.set_context(&ctx);
+        }
+        if let Some(zoom) = self.zoom_to.take() {
+            ctx.set_zoom_factor(zoom);
         }
         ctx.set_theme(if self.settings.dark {
             egui::Theme::Dark
@@ -396,6 +404,11 @@ impl CoveApp {
             ChatAction::OpenResult(id) => chat.open_result(id),
             ChatAction::ToggleTheme => {
                 self.settings.dark = !self.settings.dark;
+                self.settings.save(&self.opts.config_dir);
+            }
+            ChatAction::TextSize(size) => {
+                self.settings.zoom = size.zoom();
+                self.zoom_to = Some(size.zoom());
                 self.settings.save(&self.opts.config_dir);
             }
             other => self.on_v5_action(chat, other),

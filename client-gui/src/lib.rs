@@ -3,7 +3,8 @@
 //! [`app::CoveApp`] switches between the start screen ([`ui::login`]) and the
 //! chat screen ([`ui::chat`]); [`state`] holds the chat as plain data;
 //! [`net`] runs the client session on a background runtime; [`commands`]
-//! parses what the user types; [`trust`] pins server keys; [`settings`]
+//! parses what the user types; [`markup`] reads
+//! the light markup and links of message text; [`trust`] pins server keys; [`settings`]
 //! remembers choices; [`attention`] puts the unread total in the window's
 //! title and asks for attention on a direct message or mention. `host` runs a server inside the app ("Host a chat on
 //! this computer"); it and its `cove-server` dependency exist only with the
@@ -14,6 +15,7 @@ pub mod attention;
 pub mod commands;
 #[cfg(feature = "host")]
 pub mod host;
+pub mod markup;
 pub mod net;
 pub mod settings;
 pub mod state;

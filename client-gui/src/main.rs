@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use cove_client::{AppOptions, CoveApp, settings::Settings};
+use cove_client::{AppOptions, CoveApp};
 
 const HELP: &str = "\
 Cove: the desktop app of a self-hosted encrypted group chat.
@@ -51,7 +51,6 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         return Ok(code);
     }
     let opts = AppOptions::platform()?;
-    let settings = Settings::load(&opts.config_dir);
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Cove")
         .with_inner_size([980.0, 640.0])
@@ -68,10 +67,8 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     eframe::run_native(
         "Cove",
         native,
-        Box::new(move |cc| {
-            cc.egui_ctx.set_zoom_factor(settings.zoom.clamp(0.5, 3.0));
-            Ok(Box::new(CoveApp::new(opts)?))
-        }),
+        // The app sets the saved zoom (text size) in its first frame.
+        Box::new(move |_cc| Ok(Box::new(CoveApp::new(opts)?))),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))
     .context("running the window")?;

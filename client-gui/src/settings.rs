@@ -15,7 +15,8 @@ pub struct Settings {
     pub username: String,
     /// Dark theme (else light).
     pub dark: bool,
-    /// UI zoom factor.
+    /// UI zoom factor: the text size chosen in the settings
+    /// ([`TextSize`]), or as Ctrl +/- left it.
     pub zoom: f32,
     /// The port offered for hosting.
     pub host_port: u16,
@@ -33,7 +34,67 @@ impl Default for Settings {
     }
 }
 
+/// The text sizes offered in the settings: each a zoom factor of the
+/// whole window (egui scales text and everything around it together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextSize {
+    /// Smaller than egui's own size.
+    Small,
+    /// egui's own size.
+    Normal,
+    /// Larger.
+    Large,
+    /// Larger still.
+    Larger,
+}
+
+impl TextSize {
+    /// All of them, smallest first.
+    pub const ALL: [TextSize; 4] = [Self::Small, Self::Normal, Self::Large, Self::Larger];
+
+    /// The zoom factor it sets.
+    pub fn zoom(self) -> f32 {
+        match self {
+            Self::Small => 0.9,
+            Self::Normal => 1.0,
+            Self::Large => 1.15,
+            Self::Larger => 1.3,
+        }
+    }
+
+    /// Its name in the settings.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Small => "Small",
+            Self::Normal => "Normal",
+            Self::Large => "Large",
+            Self::Larger => "Larger",
+        }
+    }
+
+    /// The size a zoom factor is, if it is one of them (Ctrl +/- zooms
+    /// by other steps).
+    pub fn of_zoom(zoom: f32) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| (s.zoom() - zoom).abs() < 0.005)
+    }
+}
+
+/// The zoom factors the app accepts from its settings file.
+pub const ZOOM_RANGE: std::ops::RangeInclusive<f32> = 0.5..=3.0;
+
 impl Settings {
+    /// The zoom factor to start with: the saved one, within
+    /// [`ZOOM_RANGE`] (a damaged file cannot make the window unusable).
+    pub fn start_zoom(&self) -> f32 {
+        if self.zoom.is_finite() {
+            self.zoom.clamp(*ZOOM_RANGE.start(), *ZOOM_RANGE.end())
+        } else {
+            1.0
+        }
+    }
+
     fn path(config_dir: &Path) -> PathBuf {
         config_dir.join("settings.json")
     }
@@ -77,5 +138,28 @@ mod tests {
         assert_eq!(Settings::load(dir.path()), s);
         let raw = std::fs::read_to_string(dir.path().join("settings.json")).unwrap();
         assert!(!raw.contains("password"));
+    }
+
+    #[test]
+    fn text_sizes_are_zoom_factors() {
+        for size in TextSize::ALL {
+            assert_eq!(TextSize::of_zoom(size.zoom()), Some(size));
+        }
+        assert_eq!(TextSize::of_zoom(1.0), Some(TextSize::Normal));
+        assert_eq!(TextSize::of_zoom(1.1), None, "a Ctrl +/- step");
+        let zooms: Vec<f32> = TextSize::ALL.iter().map(|s| s.zoom()).collect();
+        assert!(zooms.windows(2).all(|w| w[0] < w[1]), "smallest first");
+    }
+
+    #[test]
+    fn the_start_zoom_is_kept_within_bounds() {
+        let with = |zoom| Settings {
+            zoom,
+            ..Settings::default()
+        };
+        assert_eq!(with(1.15).start_zoom(), 1.15);
+        assert_eq!(with(40.0).start_zoom(), 3.0);
+        assert_eq!(with(0.0).start_zoom(), 0.5);
+        assert_eq!(with(f32::NAN).start_zoom(), 1.0);
     }
 }

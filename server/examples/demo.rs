@@ -1,7 +1,8 @@
 //! A demo server with people already talking, for screenshots and trying the
 //! app: `cargo run --release -p cove-server --example demo -- 127.0.0.1:7979 DIR`.
 //! Registers alice, bob, carol and dave (password "correct horse battery"),
-//! posts a short conversation, keeps bob and carol online, and has bob greet
+//! posts a short conversation (its last two messages unread by alice, with a
+//! link, markup and code), keeps bob and carol online, and has bob greet
 //! whoever comes online.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -104,6 +105,20 @@ async fn main() {
     )
     .await;
     say(&alice, general.clone(), "Count me in! I'll make a salad.").await;
+    // After alice's last word: unread when she comes back, with links,
+    // markup and a block of code to show.
+    say(
+        &dave,
+        general.clone(),
+        "Map: https://www.openstreetmap.org/#map=16/48.8638/2.3135 — *north gate*, _around 11_.",
+    )
+    .await;
+    say(
+        &bob,
+        general.clone(),
+        "Packing list, run `python3 pack.py`:\n```\nfor item in [\"blanket\", \"bowls\"]:\n    print(item)\n```",
+    )
+    .await;
     say(
         &bob,
         Target::Room(garden),

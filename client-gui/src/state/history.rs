@@ -95,6 +95,20 @@ impl ChatState {
         more: bool,
         cursor: Option<HistoryCursor>,
     ) {
+        self.file_page(with, page, messages, more, cursor);
+        // The first unread message may have arrived with it.
+        self.place_new_line();
+    }
+
+    /// Puts a page's messages in place, and asks for what comes next.
+    fn file_page(
+        &mut self,
+        with: Target,
+        page: Page,
+        messages: Vec<ChatMessage>,
+        more: bool,
+        cursor: Option<HistoryCursor>,
+    ) {
         let conv = self
             .conversations
             .entry(with.clone())

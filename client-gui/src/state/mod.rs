@@ -10,6 +10,7 @@
 //! catch-up after a reconnect, [`activity`] typing indicators and read
 //! markers, [`search`] searches and opening a conversation at a result,
 //! [`rooms`] invitations, roles, topics and moderation (protocol v5),
+//! [`new_line`] where the "New messages" line goes,
 //! [`account`] changing the password and deleting the account.
 
 mod account;
@@ -17,6 +18,7 @@ mod activity;
 mod changes;
 mod conversation;
 mod history;
+mod new_line;
 mod pending;
 mod requests;
 mod rooms;
@@ -32,6 +34,7 @@ use cove_common::{RoomName, ServerMessage, Target, Username};
 pub use changes::{PendingChange, quote_of};
 pub use conversation::{Conversation, Entry};
 pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
+pub use new_line::NewLine;
 pub use pending::{Delivery, Pending};
 pub(crate) use requests::unreadable_note;
 pub use requests::{Page, Purpose, RequestId};
@@ -129,6 +132,8 @@ pub struct ChatState {
     /// The answer to the last room or account action, where it was taken
     /// (the dialog, the room's header, the invitation, the settings).
     pub notes: HashMap<Place, Note>,
+    /// Where the "New messages" line goes ([`new_line`]).
+    pub new_line: Option<NewLine>,
 }
 
 impl ChatState {
@@ -158,6 +163,7 @@ impl ChatState {
             invitations: Vec::new(),
             removals: Vec::new(),
             notes: HashMap::new(),
+            new_line: None,
         };
         s.set_rooms(rooms);
         s
@@ -166,7 +172,16 @@ impl ChatState {
     /// The state after the first login, asking for the newest page of
     /// every conversation and the members of `general`.
     pub fn from_welcome(welcome: Welcome) -> Self {
+        // The room shown first keeps no unread count (it is being read):
+        // its count places the "New messages" line instead.
+        let shown = RoomName::general();
+        let unread = welcome
+            .rooms
+            .iter()
+            .find(|r| r.name == shown)
+            .map_or(0, |r| r.unread);
         let mut s = Self::new(welcome.session.username, welcome.rooms);
+        s.mark_new(&Target::Room(shown), unread);
         s.directs = welcome.directs;
         s.set_direct_unread(&welcome.direct_unread);
         for i in welcome.invitations {
@@ -242,9 +257,12 @@ impl ChatState {
             .conversations
             .entry(target.clone())
             .or_insert_with(Conversation::unloaded);
-        conv.unread = 0;
+        let unread = std::mem::take(&mut conv.unread);
         conv.mentions = 0;
         self.end_jump_unless(&target);
+        if target != self.current {
+            self.mark_new(&target, unread);
+        }
         self.current = target;
     }
 
@@ -285,10 +303,11 @@ impl ChatState {
         let mentions_me = self.mentions_me(&m);
         let conv = self
             .conversations
-            .entry(conv_key)
+            .entry(conv_key.clone())
             .or_insert_with(Conversation::unloaded);
         let id = m.id;
-        if conv.insert(Entry::Message(m)) && unread {
+        let inserted = conv.insert(Entry::Message(m));
+        if inserted && unread {
             conv.unread += 1;
             if mentions_me {
                 conv.mentions += 1;
@@ -298,6 +317,8 @@ impl ChatState {
             conv.unread = 0;
             conv.mentions = 0;
             conv.read_up_to = conv.read_up_to.max(id);
+        } else if inserted {
+            self.new_line_arrival(&conv_key);
         }
     }
 

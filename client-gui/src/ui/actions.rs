@@ -32,6 +32,8 @@ pub enum ChatAction {
     Discard(ClientMsgId),
     /// Switch light/dark.
     ToggleTheme,
+    /// Show text (and everything with it) at this size.
+    TextSize(crate::settings::TextSize),
     /// The user typed in the input box (not a command).
     Typing,
     /// The newest message of the conversation shown is on screen.

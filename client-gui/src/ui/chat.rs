@@ -307,6 +307,7 @@ impl ChatView {
         heights.resize(n, DEFAULT_ROW);
         let total: f32 = heights.iter().sum();
         let me = &state.me;
+        let new_line = state.new_line_at();
         // An owner or moderator may delete anyone's message in the room.
         let moderates = match &state.current {
             Target::Room(r) => state
@@ -348,8 +349,22 @@ impl ChatView {
                     i += 1;
                 }
                 while i < n && y < viewport.max.y {
+                    // The "New messages" line, above the first unread
+                    // message and measured with its row.
+                    let mut line_h = 0.0;
+                    if matches!(conv.entries.get(i), Some(Entry::Message(m)) if Some(m.id) == new_line)
+                    {
+                        let at = egui::Rect::from_min_size(
+                            origin + egui::vec2(0.0, y),
+                            egui::vec2(width, f32::INFINITY),
+                        );
+                        let mut line =
+                            ui.new_child(egui::UiBuilder::new().max_rect(at).id_salt("new_line"));
+                        super::entry::new_messages_line(&mut line);
+                        line_h = line.min_rect().height() + 2.0;
+                    }
                     let rect = egui::Rect::from_min_size(
-                        origin + egui::vec2(0.0, y),
+                        origin + egui::vec2(0.0, y + line_h),
                         egui::vec2(width, f32::INFINITY),
                     );
                     let builder = egui::UiBuilder::new().max_rect(rect);
@@ -401,7 +416,7 @@ impl ChatView {
                         draw_pending(&mut row, p, actions);
                         row
                     };
-                    let h = row.min_rect().height() + 4.0;
+                    let h = line_h + row.min_rect().height() + 4.0;
                     remeasured |= (heights[i] - h).abs() > 0.5;
                     heights[i] = h;
                     y += h;

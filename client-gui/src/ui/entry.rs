@@ -6,6 +6,7 @@ use cove_common::Target;
 use cove_common::proto::Quote;
 use egui::{Color32, RichText};
 
+use super::avatar;
 use super::message::{self, MessageAct};
 use crate::state::{ChatState, Entry};
 
@@ -15,6 +16,8 @@ const OWN: Color32 = Color32::from_rgb(0x4f, 0x9c, 0xf5);
 pub(super) const NOTICE: Color32 = Color32::from_rgb(0x9a, 0x9a, 0x9a);
 /// Messages that were not sent, and why.
 pub(super) const FAILED: Color32 = Color32::from_rgb(0xe0, 0x40, 0x40);
+/// The "New messages" line.
+const NEW: Color32 = Color32::from_rgb(0xe0, 0x50, 0x50);
 /// Behind a search match, and the message a result opened.
 pub(super) const HIGHLIGHT: Color32 = Color32::from_rgba_premultiplied(0x60, 0x50, 0x00, 0x60);
 
@@ -71,6 +74,21 @@ pub(super) fn quote_line(q: &Quote) -> String {
     }
 }
 
+/// The "New messages" line, across the conversation above the first
+/// unread message: the words at its right end.
+pub(super) fn new_messages_line(ui: &mut egui::Ui) {
+    let left = ui.max_rect().left();
+    ui.with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
+        let label = ui.label(RichText::new("New messages").small().strong().color(NEW));
+        let y = label.rect.center().y;
+        ui.painter().hline(
+            left..=label.rect.left() - 6.0,
+            y,
+            egui::Stroke::new(1.0, NEW),
+        );
+    });
+}
+
 /// One entry, after a day separator when it starts a new day; for a
 /// message, as the user's changes on their way make it look. Returns what
 /// the user did with the message (clicked its quote or a reaction).
@@ -105,18 +123,21 @@ pub(super) fn draw_entry(
                 let name = RichText::new(m.from.as_str()).strong();
                 let name = if mine { name.color(OWN) } else { name };
                 if continues(prev, m) {
-                    // The name's width, so the text lines up with the
-                    // first message of the run.
+                    // The avatar's and the name's width, so the text lines
+                    // up with the first message of the run.
                     let galley = egui::WidgetText::from(name).into_galley(
                         ui,
                         Some(egui::TextWrapMode::Extend),
                         f32::INFINITY,
                         egui::TextStyle::Body,
                     );
-                    // Taken like a widget, so the spacing after it is a
-                    // label's.
+                    // Taken like widgets, so the spacing after them is
+                    // theirs.
+                    let avatar = egui::vec2(avatar::size(ui).x, 0.0);
+                    ui.allocate_exact_size(avatar, egui::Sense::hover());
                     ui.allocate_exact_size(galley.size(), egui::Sense::hover());
                 } else {
+                    avatar::avatar(ui, m.from.as_str());
                     ui.label(name);
                 }
                 // The text in a column of its own, so that its second and

@@ -51,25 +51,8 @@ pub(super) fn body(
         None => {
             ui.label(RichText::new("message deleted").italics().color(NOTICE));
         }
-        Some(text) if m.edited.is_some() => {
-            // The mark flows on after the text's last line.
-            ui.scope(|ui| {
-                // Lines as high as the text, as in a message without the
-                // mark (a wrapped row is at least `interact_size` high).
-                ui.spacing_mut().interact_size.y = 0.0;
-                ui.spacing_mut().item_spacing.x = 4.0;
-                ui.horizontal_wrapped(|ui| {
-                    let job = super::mentions::text_job(ui, text.as_str(), me);
-                    ui.add(egui::Label::new(job).selectable(true).wrap());
-                    ui.label(RichText::new("(edited)").small().color(NOTICE));
-                });
-            });
-        }
-        Some(text) => {
-            // `@name`s in the accent colour (protocol v5).
-            let job = super::mentions::text_job(ui, text.as_str(), me);
-            ui.add(egui::Label::new(job).selectable(true).wrap());
-        }
+        // Markup, `@name`s (protocol v5) and links; "(edited)" after it.
+        Some(text) => super::rich::message_text(ui, text.as_str(), me, m.edited.is_some()),
     }
     if !m.reactions.is_empty() {
         super::reactions::chips(ui, &m.reactions, me, act);

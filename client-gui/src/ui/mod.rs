@@ -1,6 +1,7 @@
 //! The two screens.
 
 mod actions;
+mod avatar;
 pub mod chat;
 mod compose;
 mod entry;
@@ -8,6 +9,7 @@ pub mod login;
 mod mentions;
 mod message;
 pub mod reactions;
+mod rich;
 pub mod room_admin;
 mod search;
 pub mod settings;

@@ -1,4 +1,4 @@
-//! The Settings window (from the top bar): the theme, changing the
+//! The Settings window (from the top bar): the theme, the text size, changing the
 //! password, signing out, and deleting the account (protocol v5). The
 //! forms check what they can before anything is sent (the new password
 //! typed twice alike, passwords of a valid length); the server's answer
@@ -11,6 +11,7 @@ use zeroize::Zeroize;
 use super::actions::Secret;
 use super::chat::{ChatAction, ChatView, ONLINE};
 use super::entry::{FAILED, NOTICE};
+use crate::settings::TextSize;
 use crate::state::{ChatState, Note, Place};
 
 /// What the user explains before deleting: the protocol's promise.
@@ -74,6 +75,21 @@ fn password_row(ui: &mut egui::Ui, label: &str, text: &mut String) {
     ui.end_row();
 }
 
+/// The text size: a zoom of the whole window, saved with the settings
+/// (none is marked while Ctrl +/- has zoomed to another step).
+fn text_size_row(ui: &mut egui::Ui, actions: &mut Vec<ChatAction>) {
+    let now = TextSize::of_zoom(ui.ctx().zoom_factor());
+    ui.horizontal(|ui| {
+        ui.label("Text size:");
+        for size in TextSize::ALL {
+            let on = now == Some(size);
+            if ui.selectable_label(on, size.label()).clicked() && !on {
+                actions.push(ChatAction::TextSize(size));
+            }
+        }
+    });
+}
+
 /// The new password, if the form's two copies agree and it is valid.
 fn checked(form: &SettingsForm) -> Result<(Password, Password), String> {
     if form.current.is_empty() {
@@ -118,6 +134,7 @@ impl ChatView {
                         actions.push(ChatAction::ToggleTheme);
                     }
                 });
+                text_size_row(ui, actions);
                 ui.separator();
                 ui.heading("Password");
                 egui::Grid::new("password_grid")
