@@ -70,6 +70,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         native,
         Box::new(move |cc| {
             cc.egui_ctx.set_zoom_factor(settings.zoom.clamp(0.5, 3.0));
+            cove_client::fonts::load_in_background(cc.egui_ctx.clone());
             Ok(Box::new(CoveApp::new(opts)?))
         }),
     )
