@@ -5,7 +5,8 @@
 //! [`net`] runs the client session on a background runtime; [`commands`]
 //! parses what the user types; [`trust`] pins server keys; [`settings`]
 //! remembers choices; [`attention`] puts the unread total in the window's
-//! title and asks for attention on a direct message or mention; [`fonts`]
+//! title and asks for attention on a direct message or mention; [`notify`]
+//! shows desktop notifications and keeps the muted conversations; [`fonts`]
 //! adds the system's fonts for the scripts egui's own lack. `host` runs a
 //! server inside the app ("Host a chat on this computer"); it and its
 //! `cove-server` dependency exist only with the `host` cargo feature, on by
@@ -18,6 +19,7 @@ pub mod fonts;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod net;
+pub mod notify;
 pub mod settings;
 pub mod state;
 pub mod trust;

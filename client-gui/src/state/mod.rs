@@ -10,19 +10,21 @@
 //! catch-up after a reconnect, [`activity`] typing indicators and read
 //! markers, [`search`] searches and opening a conversation at a result,
 //! [`rooms`] invitations, roles, topics and moderation (protocol v5),
-//! [`account`] changing the password and deleting the account.
+//! [`account`] changing the password and deleting the account, [`mute`]
+//! the conversations that do not notify.
 
 mod account;
 mod activity;
 mod changes;
 mod conversation;
 mod history;
+mod mute;
 mod pending;
 mod requests;
 mod rooms;
 mod search;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cove_common::client::Welcome;
 use cove_common::proto::{ChatMessage, Member, NoticeKind, RoomInfo};
@@ -126,6 +128,8 @@ pub struct ChatState {
     /// The answer to the last room or account action, where it was taken
     /// (the dialog, the room's header, the invitation, the settings).
     pub notes: HashMap<Place, Note>,
+    /// Conversations the user muted (client-side only; see [`mute`]).
+    muted: HashSet<Target>,
 }
 
 impl ChatState {
@@ -155,6 +159,7 @@ impl ChatState {
             invitations: Vec::new(),
             removals: Vec::new(),
             notes: HashMap::new(),
+            muted: HashSet::new(),
         };
         s.set_rooms(rooms);
         s

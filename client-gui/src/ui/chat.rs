@@ -45,6 +45,8 @@ pub struct ChatView {
     pub(super) rooms: HashMap<RoomName, RoomFields>,
     /// The settings window, when open.
     pub(super) settings: Option<SettingsForm>,
+    /// Which messages notify (shown in the settings; the app keeps it).
+    pub notify: crate::notify::Kinds,
 }
 
 /// The virtual list's memory for one conversation.
@@ -454,9 +456,11 @@ fn sidebar_row(
 ) {
     ui.horizontal(|ui| {
         let label = sidebar_label(state, t, name);
-        if ui.selectable_label(state.current == *t, label).clicked() {
+        let row = ui.selectable_label(state.current == *t, label);
+        if row.clicked() {
             actions.push(ChatAction::Open(t.clone()));
         }
+        row.context_menu(|ui| super::notifications::mute_item(ui, state, t, actions));
         if t != &state.current {
             let mentions = state.conversations.get(t).map_or(0, |c| c.mentions);
             super::mentions::badge(ui, mentions);
@@ -473,6 +477,9 @@ fn sidebar_label(state: &ChatState, t: &Target, name: String) -> String {
         if unread > 0 {
             label.push_str(&format!("  ({unread})"));
         }
+    }
+    if state.is_muted(t) {
+        label.push_str(super::notifications::MUTED_MARK);
     }
     let failed = state.failed_in(t);
     if failed > 0 {

@@ -7,6 +7,7 @@ mod entry;
 pub mod login;
 mod mentions;
 mod message;
+mod notifications;
 pub mod reactions;
 pub mod room_admin;
 mod search;

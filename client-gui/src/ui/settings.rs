@@ -97,6 +97,7 @@ impl ChatView {
         dark: bool,
         actions: &mut Vec<ChatAction>,
     ) {
+        let kinds = self.notify;
         let Some(form) = &mut self.settings else {
             return;
         };
@@ -118,6 +119,8 @@ impl ChatView {
                         actions.push(ChatAction::ToggleTheme);
                     }
                 });
+                ui.separator();
+                super::notifications::settings_part(ui, kinds, actions);
                 ui.separator();
                 ui.heading("Password");
                 egui::Grid::new("password_grid")
