@@ -47,6 +47,8 @@ pub struct ChatView {
     pub(super) settings: Option<SettingsForm>,
     /// Which messages notify (shown in the settings; the app keeps it).
     pub notify: crate::notify::Kinds,
+    /// The quick switcher (Ctrl+K), when open.
+    pub(super) switcher: Option<super::switcher::Switcher>,
 }
 
 /// The virtual list's memory for one conversation.
@@ -111,6 +113,7 @@ impl ChatView {
         hosting: Option<&(String, String)>,
     ) -> Vec<ChatAction> {
         let mut actions = Vec::new();
+        self.keyboard(ui.ctx(), state, &mut actions);
         if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
             // The innermost thing open closes first.
             if self.picker.is_some() {
@@ -204,6 +207,7 @@ impl ChatView {
         self.overlays(ui.ctx(), state, &mut actions);
         self.new_room_dialog(ui.ctx(), state, &mut actions);
         self.settings_window(ui.ctx(), state, dark, &mut actions);
+        self.switcher_window(ui.ctx(), state, &mut actions);
         actions
     }
 

@@ -12,3 +12,4 @@ pub mod reactions;
 pub mod room_admin;
 mod search;
 pub mod settings;
+mod switcher;
