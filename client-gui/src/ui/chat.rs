@@ -219,11 +219,13 @@ impl ChatView {
             sidebar_row(ui, state, &t, format!("# {}{lock}", r.name), actions);
         }
         ui.horizontal(|ui| {
-            let field = ui.add(
-                egui::TextEdit::singleline(&mut self.join_field)
-                    .hint_text("room name")
-                    .desired_width(110.0),
-            );
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.join_field)
+                        .hint_text("room name")
+                        .desired_width(110.0),
+                )
+                .accessible_name("Join a room by name");
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Join").clicked() || enter) && !self.join_field.trim().is_empty() {
                 actions.push(ChatAction::Join(std::mem::take(&mut self.join_field)));
@@ -237,11 +239,13 @@ impl ChatView {
             sidebar_row(ui, state, &t, format!("@ {u}"), actions);
         }
         ui.horizontal(|ui| {
-            let field = ui.add(
-                egui::TextEdit::singleline(&mut self.dm_field)
-                    .hint_text("username")
-                    .desired_width(110.0),
-            );
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.dm_field)
+                        .hint_text("username")
+                        .desired_width(110.0),
+                )
+                .accessible_name("Message someone by name");
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Message").clicked() || enter) && !self.dm_field.trim().is_empty() {
                 actions.push(ChatAction::Direct(std::mem::take(&mut self.dm_field)));
@@ -365,7 +369,10 @@ impl ChatView {
                         // A message's row keeps its id (and so its open
                         // menu) when lines arrive above it.
                         let builder = match e {
-                            Entry::Message(m) => builder.id_salt(("message", m.id)),
+                            Entry::Message(m) => super::spoken::row(
+                                builder.id_salt(("message", m.id)),
+                                &state.shown(m),
+                            ),
                             _ => builder,
                         };
                         let mut row = ui.new_child(builder);

@@ -12,4 +12,5 @@ pub mod reactions;
 pub mod room_admin;
 mod search;
 pub mod settings;
+mod spoken;
 mod switcher;
