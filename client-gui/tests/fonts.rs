@@ -28,7 +28,10 @@ fn missing(defs: FontDefinitions, text: &str) -> Vec<char> {
 
 #[test]
 fn a_line_in_every_script_has_a_glyph_for_every_character() {
+    let start = std::time::Instant::now();
     let loaded: Loaded = fonts::load();
+    // How long the app's font thread takes (scan and read), for the record.
+    println!("fonts::load took {:?}", start.elapsed());
     // The colour emoji font is not needed (egui's has 👋); the others are.
     let needed: Vec<_> = loaded
         .missing
