@@ -1,5 +1,8 @@
 //! The app: the start screen until logged in, then the chat screen. Network
 //! events are drained at the start of each frame; nothing here blocks.
+//! [`notifying`] adds desktop notifications and muted conversations.
+
+mod notifying;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,6 +13,7 @@ use cove_common::{KdfParams, MessageText, RoomName, SearchText, Target, Topic, U
 use crate::attention::{Ask, Attention};
 use crate::commands::{self, Input};
 use crate::net::{AuthMode, Net, NetCommand, NetEvent};
+use crate::notify::{Desktop, Notifier};
 use crate::settings::Settings;
 use crate::state::{ChatState, Place, RoomAct, Status};
 use crate::ui::chat::{ChatAction, ChatView};
@@ -70,6 +74,8 @@ pub struct CoveApp {
     /// A zoom factor to set at the next frame: the saved one at start-up,
     /// then a text size chosen in the settings.
     zoom_to: Option<f32>,
+    /// Where desktop notifications go.
+    notifier: Box<dyn Notifier>,
 }
 
 impl std::fmt::Debug for CoveApp {
@@ -104,6 +110,7 @@ impl CoveApp {
             closed: false,
             attention: Attention::default(),
             zoom_to,
+            notifier: Box::new(Desktop::default()),
         })
     }
 
@@ -164,6 +171,7 @@ impl CoveApp {
         }
         match self.chat.take() {
             Some(mut chat) => {
+                self.view.notify = self.settings.notify.kinds;
                 let actions =
                     self.view
                         .show(ui, &chat, self.settings.dark, self.login.hosting.as_ref());
@@ -280,10 +288,15 @@ impl CoveApp {
                 match &mut self.chat {
                     // Back after a lost connection: catch up, re-send.
                     Some(chat) => chat.logged_in_again(welcome),
-                    None => self.chat = Some(ChatState::from_welcome(welcome)),
+                    None => {
+                        let mut chat = ChatState::from_welcome(welcome);
+                        self.load_mutes(&mut chat);
+                        self.chat = Some(chat);
+                    }
                 }
             }
             NetEvent::Server(msg) => {
+                self.notify_about(&msg, ctx);
                 if let Some(chat) = &mut self.chat {
                     chat.apply(msg);
                 }
@@ -411,6 +424,8 @@ impl CoveApp {
                 self.zoom_to = Some(size.zoom());
                 self.settings.save(&self.opts.config_dir);
             }
+            ChatAction::Mute { with, mute } => self.mute(chat, with, mute),
+            ChatAction::Notify(kinds) => self.set_kinds(kinds),
             other => self.on_v5_action(chat, other),
         }
     }

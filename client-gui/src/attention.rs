@@ -26,10 +26,11 @@ pub struct Attention {
 }
 
 /// The unread total, and the part of it that calls for attention: direct
-/// messages and mentions.
+/// messages and mentions. Muted conversations count in neither.
 pub fn counts(chat: &ChatState) -> (u32, u32) {
     chat.conversations
         .iter()
+        .filter(|(with, _)| !chat.is_muted(with))
         .fold((0, 0), |(unread, alerts), (with, c)| {
             let direct = matches!(with, Target::User(_));
             let alert = if direct { c.unread } else { c.mentions };
@@ -99,5 +100,8 @@ mod tests {
         // #general is the one shown: its 4 are read; #rust's 1 and bob's 2
         // are not, and bob's and the mention in #rust call for attention.
         assert_eq!(counts(&chat), (3, 3));
+        // Muting bob leaves only #rust's.
+        chat.set_muted(Target::User(u("bob")), true);
+        assert_eq!(counts(&chat), (1, 1));
     }
 }

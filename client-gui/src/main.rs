@@ -67,8 +67,12 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     eframe::run_native(
         "Cove",
         native,
-        // The app sets the saved zoom (text size) in its first frame.
-        Box::new(move |_cc| Ok(Box::new(CoveApp::new(opts)?))),
+        // The app sets the saved zoom (text size) in its first frame; the
+        // system's fonts are added as fallbacks off the UI thread.
+        Box::new(move |cc| {
+            cove_client::fonts::load_in_background(cc.egui_ctx.clone());
+            Ok(Box::new(CoveApp::new(opts)?))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))
     .context("running the window")?;

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use cove_common::files::atomic_write;
 use serde::{Deserialize, Serialize};
 
+use crate::notify::NotifyPrefs;
+
 /// Remembered choices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -20,6 +22,8 @@ pub struct Settings {
     pub zoom: f32,
     /// The port offered for hosting.
     pub host_port: u16,
+    /// Notifications: which kinds, and the muted conversations.
+    pub notify: NotifyPrefs,
 }
 
 impl Default for Settings {
@@ -30,6 +34,7 @@ impl Default for Settings {
             dark: true,
             zoom: 1.0,
             host_port: 7878,
+            notify: NotifyPrefs::default(),
         }
     }
 }
@@ -133,6 +138,7 @@ mod tests {
             dark: false,
             zoom: 1.25,
             host_port: 9000,
+            ..Settings::default()
         };
         s.save(dir.path());
         assert_eq!(Settings::load(dir.path()), s);

@@ -44,10 +44,11 @@ fn a_search_result_opens_its_conversation_at_the_message() {
 
     h.get_by_label_contains("find Zoë here").click();
     wait_for(&mut h, "the message in its conversation", |h| {
-        // Once in the results panel, once as the line itself: loaded and
-        // scrolled to.
+        // Once in the results panel, once as the line itself and once as
+        // its row's accessible name ("bob, 14:02: find Zoë here"): loaded
+        // and scrolled to.
         h.query_all_by_label("find Zoë here").count() == 1
-            && h.query_all_by_label_contains("find Zoë here").count() == 2
+            && h.query_all_by_label_contains("find Zoë here").count() == 3
     });
     assert!(loaded(&h));
     assert!(

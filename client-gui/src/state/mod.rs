@@ -11,20 +11,22 @@
 //! markers, [`search`] searches and opening a conversation at a result,
 //! [`rooms`] invitations, roles, topics and moderation (protocol v5),
 //! [`new_line`] where the "New messages" line goes,
-//! [`account`] changing the password and deleting the account.
+//! [`account`] changing the password and deleting the account, [`mute`]
+//! the conversations that do not notify.
 
 mod account;
 mod activity;
 mod changes;
 mod conversation;
 mod history;
+mod mute;
 mod new_line;
 mod pending;
 mod requests;
 mod rooms;
 mod search;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cove_common::client::Welcome;
 use cove_common::proto::{ChatMessage, Member, NoticeKind, RoomInfo};
@@ -134,6 +136,8 @@ pub struct ChatState {
     pub notes: HashMap<Place, Note>,
     /// Where the "New messages" line goes ([`new_line`]).
     pub new_line: Option<NewLine>,
+    /// Conversations the user muted (client-side only; see [`mute`]).
+    muted: HashSet<Target>,
 }
 
 impl ChatState {
@@ -164,6 +168,7 @@ impl ChatState {
             removals: Vec::new(),
             notes: HashMap::new(),
             new_line: None,
+            muted: HashSet::new(),
         };
         s.set_rooms(rooms);
         s

@@ -34,6 +34,16 @@ pub enum ChatAction {
     ToggleTheme,
     /// Show text (and everything with it) at this size.
     TextSize(crate::settings::TextSize),
+    /// Mute or unmute a conversation (no notifications, not counted in
+    /// the window's title).
+    Mute {
+        /// The conversation.
+        with: Target,
+        /// Mute (else unmute).
+        mute: bool,
+    },
+    /// The kinds of message that notify, as chosen in the settings.
+    Notify(crate::notify::Kinds),
     /// The user typed in the input box (not a command).
     Typing,
     /// The newest message of the conversation shown is on screen.

@@ -45,6 +45,10 @@ pub struct ChatView {
     pub(super) rooms: HashMap<RoomName, RoomFields>,
     /// The settings window, when open.
     pub(super) settings: Option<SettingsForm>,
+    /// Which messages notify (shown in the settings; the app keeps it).
+    pub notify: crate::notify::Kinds,
+    /// The quick switcher (Ctrl+K), when open.
+    pub(super) switcher: Option<super::switcher::Switcher>,
 }
 
 /// The virtual list's memory for one conversation.
@@ -109,6 +113,7 @@ impl ChatView {
         hosting: Option<&(String, String)>,
     ) -> Vec<ChatAction> {
         let mut actions = Vec::new();
+        self.keyboard(ui.ctx(), state, &mut actions);
         if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
             // The innermost thing open closes first.
             if self.picker.is_some() {
@@ -202,6 +207,7 @@ impl ChatView {
         self.overlays(ui.ctx(), state, &mut actions);
         self.new_room_dialog(ui.ctx(), state, &mut actions);
         self.settings_window(ui.ctx(), state, dark, &mut actions);
+        self.switcher_window(ui.ctx(), state, &mut actions);
         actions
     }
 
@@ -213,11 +219,13 @@ impl ChatView {
             sidebar_row(ui, state, &t, format!("# {}{lock}", r.name), actions);
         }
         ui.horizontal(|ui| {
-            let field = ui.add(
-                egui::TextEdit::singleline(&mut self.join_field)
-                    .hint_text("room name")
-                    .desired_width(110.0),
-            );
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.join_field)
+                        .hint_text("room name")
+                        .desired_width(110.0),
+                )
+                .accessible_name("Join a room by name");
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Join").clicked() || enter) && !self.join_field.trim().is_empty() {
                 actions.push(ChatAction::Join(std::mem::take(&mut self.join_field)));
@@ -231,11 +239,13 @@ impl ChatView {
             sidebar_row(ui, state, &t, format!("@ {u}"), actions);
         }
         ui.horizontal(|ui| {
-            let field = ui.add(
-                egui::TextEdit::singleline(&mut self.dm_field)
-                    .hint_text("username")
-                    .desired_width(110.0),
-            );
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.dm_field)
+                        .hint_text("username")
+                        .desired_width(110.0),
+                )
+                .accessible_name("Message someone by name");
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Message").clicked() || enter) && !self.dm_field.trim().is_empty() {
                 actions.push(ChatAction::Direct(std::mem::take(&mut self.dm_field)));
@@ -374,7 +384,10 @@ impl ChatView {
                         // A message's row keeps its id (and so its open
                         // menu) when lines arrive above it.
                         let builder = match e {
-                            Entry::Message(m) => builder.id_salt(("message", m.id)),
+                            Entry::Message(m) => super::spoken::row(
+                                builder.id_salt(("message", m.id)),
+                                &state.shown(m),
+                            ),
                             _ => builder,
                         };
                         let mut row = ui.new_child(builder);
@@ -469,9 +482,11 @@ fn sidebar_row(
 ) {
     ui.horizontal(|ui| {
         let label = sidebar_label(state, t, name);
-        if ui.selectable_label(state.current == *t, label).clicked() {
+        let row = ui.selectable_label(state.current == *t, label);
+        if row.clicked() {
             actions.push(ChatAction::Open(t.clone()));
         }
+        row.context_menu(|ui| super::notifications::mute_item(ui, state, t, actions));
         if t != &state.current {
             let mentions = state.conversations.get(t).map_or(0, |c| c.mentions);
             super::mentions::badge(ui, mentions);
@@ -488,6 +503,9 @@ fn sidebar_label(state: &ChatState, t: &Target, name: String) -> String {
         if unread > 0 {
             label.push_str(&format!("  ({unread})"));
         }
+    }
+    if state.is_muted(t) {
+        label.push_str(super::notifications::MUTED_MARK);
     }
     let failed = state.failed_in(t);
     if failed > 0 {

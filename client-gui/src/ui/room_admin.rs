@@ -82,12 +82,16 @@ impl ChatView {
         actions: &mut Vec<ChatAction>,
     ) {
         let Target::Room(name) = &state.current else {
-            ui.heading(title(&state.current));
+            ui.horizontal(|ui| {
+                ui.heading(title(&state.current));
+                super::notifications::mute_button(ui, state, &state.current, actions);
+            });
             return;
         };
         let info = state.room(name);
         ui.horizontal(|ui| {
             ui.heading(title(&state.current));
+            super::notifications::mute_button(ui, state, &state.current, actions);
             if info.is_some_and(|r| r.private) {
                 ui.label(RichText::new("🔒 private").color(NOTICE))
                     .on_hover_text("Invite-only: listed only to its members");

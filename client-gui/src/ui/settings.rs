@@ -113,6 +113,7 @@ impl ChatView {
         dark: bool,
         actions: &mut Vec<ChatAction>,
     ) {
+        let kinds = self.notify;
         let Some(form) = &mut self.settings else {
             return;
         };
@@ -135,6 +136,8 @@ impl ChatView {
                     }
                 });
                 text_size_row(ui, actions);
+                ui.separator();
+                super::notifications::settings_part(ui, kinds, actions);
                 ui.separator();
                 ui.heading("Password");
                 egui::Grid::new("password_grid")

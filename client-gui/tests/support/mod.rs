@@ -318,3 +318,45 @@ pub fn join_rust_and_return(h: &mut Harness<'_, CoveApp>) {
             == cove_common::Target::Room(cove_common::RoomName::general())
     });
 }
+
+// --- Notifications, mute, keyboard (branch notify) ---
+
+/// Tells the app its window has (or has lost) the keyboard focus, as the
+/// window system does; `None` is a window that never said.
+pub fn set_focused(h: &mut Harness<'_, CoveApp>, focused: Option<bool>) {
+    if let Some(v) = h.input_mut().viewports.get_mut(&egui::ViewportId::ROOT) {
+        v.focused = focused;
+    }
+    if let Some(f) = focused {
+        h.event(egui::Event::WindowFocused(f));
+    }
+    h.step();
+}
+
+/// The app with a recording notifier instead of the desktop's.
+pub fn app_recording(
+    w: &World,
+    config: &str,
+) -> (Harness<'static, CoveApp>, cove_client::notify::Recorder) {
+    let mut h = w.app_in(config);
+    let rec = cove_client::notify::Recorder::default();
+    h.state_mut().set_notifier(Box::new(rec.clone()));
+    (h, rec)
+}
+
+/// The window titles the app asked for in the last frame.
+pub fn titles_asked(h: &Harness<'_, CoveApp>) -> Vec<String> {
+    h.output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .map(|v| {
+            v.commands
+                .iter()
+                .filter_map(|c| match c {
+                    egui::ViewportCommand::Title(t) => Some(t.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
