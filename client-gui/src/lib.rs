@@ -12,9 +12,11 @@
 pub mod app;
 pub mod attention;
 pub mod commands;
+pub mod dialogs;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod net;
+pub mod picture;
 pub mod settings;
 pub mod state;
 pub mod trust;

@@ -16,6 +16,7 @@ mod account;
 mod activity;
 mod changes;
 mod conversation;
+mod files;
 mod history;
 mod pending;
 mod requests;
@@ -31,6 +32,10 @@ use cove_common::{RoomName, ServerMessage, Target, Username};
 
 pub use changes::{PendingChange, quote_of};
 pub use conversation::{Conversation, Entry};
+pub use files::{
+    Fetch, Files, Job, Outgoing, PICTURE_AUTO_MAX, Saving, Sink, Stage, TransferId, human_size,
+    safe_file_name, save_path,
+};
 pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
 pub use pending::{Delivery, Pending};
 pub(crate) use requests::unreadable_note;
@@ -126,6 +131,8 @@ pub struct ChatState {
     /// The answer to the last room or account action, where it was taken
     /// (the dialog, the room's header, the invitation, the settings).
     pub notes: HashMap<Place, Note>,
+    /// Files uploading, pictures fetched, files saved (protocol v6).
+    pub files: Files,
 }
 
 impl ChatState {
@@ -155,6 +162,7 @@ impl ChatState {
             invitations: Vec::new(),
             removals: Vec::new(),
             notes: HashMap::new(),
+            files: Files::default(),
         };
         s.set_rooms(rooms);
         s
@@ -164,6 +172,7 @@ impl ChatState {
     /// every conversation and the members of `general`.
     pub fn from_welcome(welcome: Welcome) -> Self {
         let mut s = Self::new(welcome.session.username, welcome.rooms);
+        s.files.max_file_bytes = welcome.session.max_file_bytes;
         s.directs = welcome.directs;
         s.set_direct_unread(&welcome.direct_unread);
         for i in welcome.invitations {
@@ -312,10 +321,23 @@ impl ChatState {
             } => {
                 if let Some(i) = self.pending.iter().position(|p| p.client_id == client_id) {
                     let p = self.pending.remove(i);
+                    let to = p.to.clone();
                     self.deliver(ChatMessage {
+                        id: message_id,
+                        ts,
+                        from: self.me.clone(),
+                        to: p.to,
+                        text: p.text,
                         reply_to: p.reply_to,
-                        ..ChatMessage::new(message_id, ts, self.me.clone(), p.to, p.text)
+                        edited: None,
+                        deleted: None,
+                        reactions: Vec::new(),
+                        mentions: Vec::new(),
+                        file: None,
                     });
+                    if p.file.is_some() {
+                        self.file_sent(to, message_id);
+                    }
                 } else {
                     self.change_acked(&client_id, ts);
                 }
@@ -433,8 +455,8 @@ impl ChatState {
             // tracked belongs to a search no longer shown. A `done` not
             // tracked answers a request of a connection lost since (its
             // outcome shows in the notices that follow).
-            // File transfers are not offered by the app yet: a reply to
-            // one is not ours.
+            // The network layer answers file transfers itself: one that
+            // reaches the state belongs to a transfer given up since.
             ServerMessage::Pong { .. }
             | ServerMessage::Search { .. }
             | ServerMessage::Done { .. }
