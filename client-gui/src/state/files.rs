@@ -473,7 +473,9 @@ pub fn safe_file_name(name: &str) -> String {
         || (stem.len() == 4
             && (stem.starts_with("COM") || stem.starts_with("LPT"))
             && stem.ends_with(|c: char| c.is_ascii_digit()));
-    if out.is_empty() || reserved {
+    if out.is_empty() {
+        out = "file".to_owned();
+    } else if reserved {
         out.insert_str(0, "file ");
     }
     out
