@@ -13,18 +13,21 @@
 //! [`TransferEvent`] the app shows: done, or failed with a sentence.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use cove_common::client::{Event, Session};
 use cove_common::limits::FILE_CHUNK_BYTES;
-use cove_common::proto::{Attachment, ChunkData, FileName, UploadId, chunk_len_at};
+use cove_common::proto::{ChunkData, FileName, UploadId, chunk_len_at};
 use cove_common::{ErrorCode, Request, ServerMessage};
 use tokio::sync::mpsc;
 
 use super::{Emitter, NetEvent};
-use crate::picture::{self, Decoded, PictureError};
+use crate::picture::{Decoded, PictureError};
 use crate::state::{Job, Sink, TransferId};
+
+mod downloads;
+use downloads::{Down, remove_later, temp_beside};
 
 /// Chunks of one transfer on their way at once.
 pub const IN_FLIGHT: usize = 4;
@@ -69,7 +72,7 @@ pub enum TransferEvent {
 
 /// What a request on the wire was for.
 #[derive(Debug, Clone, Copy)]
-enum Step {
+pub(super) enum Step {
     /// `upload` or `resume_upload`.
     Begin,
     /// A `chunk`.
@@ -79,7 +82,7 @@ enum Step {
 }
 
 /// File work done on the blocking pool.
-enum Work {
+pub(super) enum Work {
     Read(u64, std::io::Result<Vec<u8>>),
     Wrote(usize, std::io::Result<()>),
     Finished(std::io::Result<()>),
@@ -88,9 +91,9 @@ enum Work {
 
 /// A piece of file work done, for [`Transfers::on_done`].
 pub(super) struct Done {
-    id: TransferId,
-    generation: u64,
-    work: Work,
+    pub(super) id: TransferId,
+    pub(super) generation: u64,
+    pub(super) work: Work,
 }
 
 struct Up {
@@ -109,24 +112,6 @@ struct Up {
     ready: BTreeMap<u64, Vec<u8>>,
     /// Chunks being read or on the wire.
     in_flight: usize,
-}
-
-struct Down {
-    file: Attachment,
-    sink: Sink,
-    generation: u64,
-    /// Offsets not asked for yet, in order.
-    todo: BTreeSet<u64>,
-    /// Offsets asked for on this connection.
-    asked: BTreeSet<u64>,
-    /// Bytes written (to the picture's buffer or the file).
-    done: u64,
-    /// The picture's bytes, for [`Sink::Picture`].
-    buf: Vec<u8>,
-    /// The file being written, for [`Sink::File`].
-    temp: Option<PathBuf>,
-    /// Chunks being written.
-    writing: usize,
 }
 
 /// The transfers of the app, across connections.
@@ -314,7 +299,7 @@ impl Transfers {
         self.send(s, id, generation, Step::Begin, request).await;
     }
 
-    async fn send(
+    pub(super) async fn send(
         &mut self,
         s: &Session,
         id: TransferId,
@@ -438,108 +423,6 @@ impl Transfers {
         }
     }
 
-    /// Asks for a download's next chunks: only the first for a picture
-    /// until it shows it is one.
-    async fn ask_chunks(&mut self, s: &Session, id: TransferId) {
-        loop {
-            let Some(d) = self.downs.get_mut(&id) else {
-                return;
-            };
-            let limit = if d.sink == Sink::Picture && d.done == 0 {
-                1
-            } else {
-                IN_FLIGHT
-            };
-            if d.asked.len() + d.writing >= limit {
-                return;
-            }
-            let Some(offset) = d.todo.pop_first() else {
-                return;
-            };
-            d.asked.insert(offset);
-            let request = Request::Download {
-                file: d.file.id.clone(),
-                key: d.file.key.clone(),
-                offset,
-            };
-            let generation = d.generation;
-            self.send(s, id, generation, Step::Get(offset), request)
-                .await;
-        }
-    }
-
-    async fn got_chunk(
-        &mut self,
-        s: &Session,
-        id: TransferId,
-        offset: u64,
-        data: ChunkData,
-        out: &Emitter,
-    ) {
-        let Some(d) = self.downs.get_mut(&id) else {
-            return;
-        };
-        d.asked.remove(&offset);
-        let bytes = data.into_bytes();
-        if chunk_len_at(d.file.size, offset) != Some(bytes.len()) {
-            self.fail(
-                id,
-                "the server sent a chunk of the wrong length".into(),
-                out,
-            );
-            return;
-        }
-        match &d.sink {
-            Sink::Picture => {
-                if offset == 0 && picture::sniff(&bytes).is_none() {
-                    self.downs.remove(&id);
-                    out.emit(NetEvent::Transfer(TransferEvent::Picture {
-                        id,
-                        picture: Err(PictureError::NotPicture),
-                    }));
-                    return;
-                }
-                let at = usize::try_from(offset).unwrap_or(usize::MAX);
-                if let Some(slot) = d.buf.get_mut(at..at + bytes.len()) {
-                    slot.copy_from_slice(&bytes);
-                }
-                d.done += bytes.len() as u64;
-                out.emit(NetEvent::Transfer(TransferEvent::Progress {
-                    id,
-                    done: d.done,
-                }));
-                if d.done >= d.file.size {
-                    let bytes = std::mem::take(&mut d.buf);
-                    let (tx, generation) = (self.tx.clone(), d.generation);
-                    tokio::task::spawn_blocking(move || {
-                        let work = Work::Decoded(picture::decode(&bytes));
-                        let _ = tx.send(Done {
-                            id,
-                            generation,
-                            work,
-                        });
-                    });
-                    return;
-                }
-            }
-            Sink::File(_) => {
-                let Some(temp) = d.temp.clone() else { return };
-                d.writing += 1;
-                let (tx, generation) = (self.tx.clone(), d.generation);
-                tokio::task::spawn_blocking(move || {
-                    let len = bytes.len();
-                    let work = Work::Wrote(len, write_at(&temp, offset, &bytes));
-                    let _ = tx.send(Done {
-                        id,
-                        generation,
-                        work,
-                    });
-                });
-            }
-        }
-        self.ask_chunks(s, id).await;
-    }
-
     /// File work finished.
     pub(super) async fn on_done(&mut self, session: Option<&Session>, done: Done, out: &Emitter) {
         let Done {
@@ -565,58 +448,7 @@ impl Transfers {
                     }
                 }
             }
-            Work::Wrote(len, result) => {
-                let Some(d) = self.downs.get_mut(&id) else {
-                    return;
-                };
-                d.writing = d.writing.saturating_sub(1);
-                if let Err(e) = result {
-                    self.fail(id, format!("it could not be written ({e})"), out);
-                    return;
-                }
-                d.done += len as u64;
-                out.emit(NetEvent::Transfer(TransferEvent::Progress {
-                    id,
-                    done: d.done,
-                }));
-                if d.done >= d.file.size {
-                    if let (Some(temp), Sink::File(to)) = (d.temp.clone(), d.sink.clone()) {
-                        let tx = self.tx.clone();
-                        tokio::task::spawn_blocking(move || {
-                            let work = Work::Finished(finish(&temp, &to));
-                            let _ = tx.send(Done {
-                                id,
-                                generation,
-                                work,
-                            });
-                        });
-                    }
-                } else if let Some(s) = session {
-                    self.ask_chunks(s, id).await;
-                }
-            }
-            Work::Finished(result) => {
-                let Some(mut d) = self.downs.remove(&id) else {
-                    return;
-                };
-                match result {
-                    Ok(()) => out.emit(NetEvent::Transfer(TransferEvent::Saved { id })),
-                    Err(e) => {
-                        if let Some(temp) = d.temp.take() {
-                            remove_later(temp);
-                        }
-                        out.emit(NetEvent::Transfer(TransferEvent::Failed {
-                            id,
-                            reason: format!("it could not be saved ({e})"),
-                        }));
-                    }
-                }
-            }
-            Work::Decoded(picture) => {
-                if self.downs.remove(&id).is_some() {
-                    out.emit(NetEvent::Transfer(TransferEvent::Picture { id, picture }));
-                }
-            }
+            other => self.down_done(session, id, generation, other, out).await,
         }
     }
 
@@ -664,7 +496,7 @@ impl Transfers {
         self.fail(id, refusal(code, message), out);
     }
 
-    fn fail(&mut self, id: TransferId, reason: String, out: &Emitter) {
+    pub(super) fn fail(&mut self, id: TransferId, reason: String, out: &Emitter) {
         self.ups.remove(&id);
         if let Some(d) = self.downs.remove(&id)
             && let Some(temp) = d.temp
@@ -687,44 +519,10 @@ fn refusal(code: ErrorCode, message: &str) -> String {
     }
 }
 
-/// Where a file being saved as `to` is written until it is complete: in
-/// the same folder (so the final rename stays on one file system), hidden.
-fn temp_beside(to: &Path, id: TransferId) -> PathBuf {
-    let name = to
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    to.with_file_name(format!(".{name}.cove-{}-{}.part", std::process::id(), id.0))
-}
-
 fn read_at(path: &Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
     let mut f = std::fs::File::open(path)?;
     f.seek(SeekFrom::Start(offset))?;
     let mut buf = vec![0; len];
     f.read_exact(&mut buf)?;
     Ok(buf)
-}
-
-fn write_at(path: &Path, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(path)?;
-    f.seek(SeekFrom::Start(offset))?;
-    f.write_all(bytes)
-}
-
-/// Makes the complete file durable, then puts it in place whole.
-fn finish(temp: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(temp)?
-        .sync_all()?;
-    std::fs::rename(temp, to)
-}
-
-fn remove_later(path: PathBuf) {
-    tokio::task::spawn_blocking(move || {
-        let _ = std::fs::remove_file(path);
-    });
 }
