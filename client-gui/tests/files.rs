@@ -8,9 +8,13 @@
 
 mod support;
 
+use cove_client::state::Stage;
+use cove_common::ServerMessage;
+use cove_common::client::Event;
 use egui_kittest::kittest::Queryable;
 use support::{
-    World, noisy_png, send_file_to_general, shows, sign_in_trusting, type_into, wait_for,
+    Proxy, World, download_file, noisy_png, send_file_to_general, shows, sign_in_trusting,
+    type_into, wait_for,
 };
 
 #[test]
@@ -120,4 +124,76 @@ fn other_files_show_as_chips_and_too_large_ones_are_refused() {
         "the note"
     );
     assert!(bob.state().chat().unwrap().pending.is_empty());
+}
+
+/// An upload cut by a lost connection goes on where the server stopped
+/// once the app is back, and the file arrives whole.
+#[test]
+fn an_upload_cut_by_a_lost_connection_goes_on_after_the_reconnect() {
+    let w = World::new();
+    let proxy = Proxy::start(&w);
+    let mut alice = w.app_via(&proxy.addr);
+    sign_in_trusting(&mut alice, "alice", true);
+    let mut bob = w.client("bob", true);
+
+    let bytes: Vec<u8> = (0..6u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let path = w.dir.path().join("lecture.pdf");
+    std::fs::write(&path, &bytes).unwrap();
+    alice.get_by_label("Attach a file").click();
+    alice.run();
+    type_into(&mut alice, "File path", path.to_str().unwrap());
+    alice.get_by_label("Send file").click();
+    let done = |h: &egui_kittest::Harness<'_, cove_client::CoveApp>| {
+        h.state()
+            .chat()
+            .unwrap()
+            .pending
+            .first()
+            .and_then(|p| match p.file.as_ref()?.stage {
+                Stage::Uploading { done } => Some(done),
+                Stage::Uploaded(_) => Some(u64::MAX),
+            })
+    };
+    wait_for(&mut alice, "some of the upload", |h| {
+        done(h).is_some_and(|d| d > 0)
+    });
+    proxy.cut();
+    let cut_at = done(&alice).unwrap();
+    assert!(cut_at < bytes.len() as u64, "cut before the end: {cut_at}");
+    wait_for(&mut alice, "the lost connection", |h| {
+        shows(h, "reconnecting")
+    });
+    proxy.restore();
+
+    // From where the server stopped, never from the start again.
+    let mut lowest = u64::MAX;
+    let mut sent = None;
+    wait_for(&mut alice, "the file's message", |h| {
+        if let Some(d) = done(h) {
+            lowest = lowest.min(d);
+        }
+        while let Ok(ev) = bob.1.try_recv() {
+            if let Event::Message(ServerMessage::Message(m)) = ev
+                && m.file.is_some()
+            {
+                sent = m.file;
+            }
+        }
+        sent.is_some()
+    });
+    assert!(lowest >= cut_at, "resumed at {lowest}, had {cut_at}");
+    let file = sent.unwrap();
+    assert_eq!(
+        (file.name.as_str(), file.size),
+        ("lecture.pdf", bytes.len() as u64)
+    );
+    assert!(
+        download_file(&w, &mut bob, &file) == bytes,
+        "the same bytes"
+    );
+    wait_for(&mut alice, "the message stored", |h| {
+        h.state().chat().unwrap().pending.is_empty()
+    });
 }

@@ -379,6 +379,11 @@ impl ChatState {
         if uploaded && code != ErrorCode::NoSuchUpload {
             return false;
         }
+        if let Some(reason) = self.ended.clone() {
+            // No connection will come to upload it on.
+            self.pending[i].delivery = Delivery::Unsent { reason };
+            return true;
+        }
         let transfer = self.files.start(For::Upload(client_id.clone()));
         let p = &mut self.pending[i];
         p.delivery = Delivery::Sending;

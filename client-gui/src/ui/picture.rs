@@ -122,3 +122,38 @@ pub(super) fn viewer(ctx: &egui::Context) {
         close_viewer(ctx);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pixel() -> Decoded {
+        Decoded {
+            width: 1,
+            height: 1,
+            rgba: vec![1, 2, 3, 255],
+        }
+    }
+
+    /// Past the bound the picture drawn longest ago goes; one drawn
+    /// recently stays.
+    #[test]
+    fn textures_are_bounded_and_the_least_recently_drawn_goes_first() {
+        let ctx = egui::Context::default();
+        let id = |n: u8| FileId::from_bytes([n; 16]);
+        let frame = |f: &mut dyn FnMut(&egui::Context)| {
+            let _ = ctx.run_ui(egui::RawInput::default(), |ui| f(ui.ctx()));
+        };
+        for n in 0..TEXTURES_MAX as u8 {
+            frame(&mut |ctx| store(ctx, id(n), pixel()));
+        }
+        frame(&mut |ctx| assert!(texture(ctx, &id(0)).is_some()));
+        frame(&mut |ctx| store(ctx, id(200), pixel()));
+        frame(&mut |ctx| {
+            assert_eq!(kept(ctx), TEXTURES_MAX);
+            assert!(texture(ctx, &id(0)).is_some(), "drawn recently");
+            assert!(texture(ctx, &id(1)).is_none(), "drawn longest ago");
+            assert!(texture(ctx, &id(200)).is_some());
+        });
+    }
+}

@@ -376,3 +376,25 @@ pub fn noisy_png(width: u32, height: u32) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
 }
+
+/// Downloads a message's file whole from a headless session.
+pub fn download_file(
+    w: &World,
+    (s, events): &mut (Session, Events),
+    file: &cove_common::proto::Attachment,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for offset in (0..file.size).step_by(cove_common::limits::FILE_CHUNK_BYTES) {
+        let request = cove_common::Request::Download {
+            file: file.id.clone(),
+            key: file.key.clone(),
+            offset,
+        };
+        let id = w.rt.block_on(s.send(request)).unwrap();
+        match next_message(w, events, "a chunk", |m| m.answers() == Some(id)) {
+            ServerMessage::FileData { data, .. } => out.extend_from_slice(data.as_bytes()),
+            other => panic!("{other:?}"),
+        }
+    }
+    out
+}

@@ -298,6 +298,7 @@ fn saves_end_saved_or_failed_and_a_session_ending_fails_what_is_on_its_way() {
     s.save_file(&f, "/tmp/out/again.png".into());
     s.want_picture(&f);
     s.attach(general(), "/tmp/a.txt".into(), 10, None).unwrap();
+    assert_eq!(s.take_jobs().len(), 3);
     s.ended("the server's key changed".into());
     assert_eq!(
         s.files.saves[&f.id],
@@ -308,6 +309,11 @@ fn saves_end_saved_or_failed_and_a_session_ending_fails_what_is_on_its_way() {
         Fetch::Failed("the server's key changed".into())
     );
     assert!(s.pending[0].failed(), "the upload's message fails too");
+    // Retried with no session to come: it fails again at once.
+    let cid = s.pending[0].client_id.clone();
+    assert!(s.retry(&cid));
+    assert!(s.take_jobs().is_empty());
+    assert!(s.pending[0].failed());
 }
 
 #[test]
