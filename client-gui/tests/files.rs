@@ -141,6 +141,8 @@ fn an_upload_cut_by_a_lost_connection_goes_on_after_the_reconnect() {
         .collect();
     let path = w.dir.path().join("lecture.pdf");
     std::fs::write(&path, &bytes).unwrap();
+    // Settled: the click lands on the button where it is drawn.
+    alice.run();
     alice.get_by_label("Attach a file").click();
     alice.run();
     type_into(&mut alice, "File path", path.to_str().unwrap());
