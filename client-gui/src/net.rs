@@ -14,9 +14,11 @@ use tokio::sync::mpsc;
 
 use crate::state::RequestId;
 
+mod emitter;
 mod said;
 mod transfers;
 use crate::trust::{KnownServers, Verdict};
+use emitter::Emitter;
 use said::{FINAL_BYES, describe, describe_pins, signed_out_sentence};
 pub use transfers::{IN_FLIGHT, TransferEvent};
 
@@ -135,22 +137,6 @@ pub enum NetEvent {
     SignedOut(String),
     /// How a file transfer goes (protocol v6).
     Transfer(TransferEvent),
-}
-
-/// Delivers events to the UI and wakes it.
-#[derive(Clone)]
-struct Emitter {
-    tx: std::sync::mpsc::Sender<NetEvent>,
-    ctx: Arc<OnceLock<egui::Context>>,
-}
-
-impl Emitter {
-    fn emit(&self, ev: NetEvent) {
-        let _ = self.tx.send(ev);
-        if let Some(ctx) = self.ctx.get() {
-            ctx.request_repaint();
-        }
-    }
 }
 
 /// The UI's handle on the network.
@@ -561,9 +547,7 @@ impl Driver {
         match cmd {
             NetCommand::Request { id, .. } => self.out.emit(NetEvent::Unanswered(vec![id])),
             // Starts with the next connection.
-            NetCommand::Transfer(job) => {
-                self.transfers.add(job);
-            }
+            NetCommand::Transfer(job) => self.transfers.add(job),
             _ => {}
         }
     }

@@ -146,7 +146,10 @@ impl Transfers {
     /// Starts a transfer the app asked for: at once when connected, else
     /// after the next login.
     pub(super) async fn start(&mut self, job: Job, session: Option<&Session>) {
-        let id = self.add(job);
+        let id = match &job {
+            Job::Upload { id, .. } | Job::Download { id, .. } => *id,
+        };
+        self.add(job);
         if let Some(s) = session {
             if self.ups.contains_key(&id) {
                 self.begin(s, id).await;
@@ -157,7 +160,7 @@ impl Transfers {
     }
 
     /// Takes on a transfer, to start with the next connection.
-    pub(super) fn add(&mut self, job: Job) -> TransferId {
+    pub(super) fn add(&mut self, job: Job) {
         let generation = self.next_generation();
         match job {
             Job::Upload {
@@ -181,7 +184,6 @@ impl Transfers {
                         in_flight: 0,
                     },
                 );
-                id
             }
             Job::Download { id, file, to } => {
                 let todo = (0..file.size).step_by(FILE_CHUNK_BYTES).collect();
@@ -207,7 +209,6 @@ impl Transfers {
                         writing: 0,
                     },
                 );
-                id
             }
         }
     }
