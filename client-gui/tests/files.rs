@@ -11,7 +11,7 @@ mod support;
 use cove_client::state::Stage;
 use cove_common::ServerMessage;
 use cove_common::client::Event;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use support::{
     Proxy, World, download_file, noisy_png, send_file_to_general, shows, sign_in_trusting,
     type_into, wait_for,
@@ -111,9 +111,16 @@ fn other_files_show_as_chips_and_too_large_ones_are_refused() {
         .unwrap()
         .set_len(26 << 20)
         .unwrap();
-    bob.get_by_label("Attach a file").click();
+    // Dropped on the window, as from a file manager.
+    bob.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(big.clone())));
     bob.run();
-    type_into(&mut bob, "File path", big.to_str().unwrap());
+    assert_eq!(
+        bob.get_by_label("File path").accesskit_node().value(),
+        Some(big.display().to_string()),
+        "the path filled in"
+    );
     bob.get_by_label("Send file").click();
     bob.run();
     assert!(
@@ -198,4 +205,18 @@ fn an_upload_cut_by_a_lost_connection_goes_on_after_the_reconnect() {
     wait_for(&mut alice, "the message stored", |h| {
         h.state().chat().unwrap().pending.is_empty()
     });
+}
+
+/// A file dropped on the window.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
 }
