@@ -195,6 +195,10 @@ pub(super) fn save_window(
             });
             if let Some(e) = &f.error {
                 ui.colored_label(FAILED, e);
+            } else if Path::new(f.path.trim()).is_file() {
+                // The system's dialog asks itself; the field says so.
+                let warn = "A file of that name is there already: Save replaces it.";
+                ui.label(RichText::new(warn).small().color(NOTICE));
             }
             ui.horizontal(|ui| {
                 save = ui.button("Save").clicked();
