@@ -19,6 +19,8 @@ use crate::state::{ChatState, Place, RoomAct, Status};
 use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::login::{LoginAction, LoginForm};
 
+mod files;
+
 /// Where the app keeps its files; tests point these at temporary folders.
 #[derive(Debug, Clone)]
 pub struct AppOptions {
@@ -139,6 +141,9 @@ impl CoveApp {
     fn flush(&self, chat: &mut ChatState) {
         for (id, request) in chat.take_outbox() {
             self.net(NetCommand::Request { id, request });
+        }
+        for job in chat.take_jobs() {
+            self.net(NetCommand::Transfer(job));
         }
     }
 
@@ -319,6 +324,7 @@ impl CoveApp {
                 }
             }
             NetEvent::SignedOut(sentence) => self.back_to_start(Some(sentence)),
+            NetEvent::Transfer(ev) => self.on_transfer(ev, ctx),
             NetEvent::Closed { reason } => {
                 if self.exiting.is_some() {
                     self.finish_exit(ctx);
@@ -488,6 +494,7 @@ impl CoveApp {
                 sign_out_others,
             } => chat.change_password(old.0, new.0, sign_out_others),
             ChatAction::DeleteAccount(password) => chat.delete_account(password.0),
+            ChatAction::Files(act) => self.on_files_action(chat, act),
             ChatAction::LogOut => {
                 self.logging_out = true;
                 self.net(NetCommand::Logout);

@@ -16,12 +16,14 @@
 pub mod app;
 pub mod attention;
 pub mod commands;
+pub mod dialogs;
 pub mod fonts;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod markup;
 pub mod net;
 pub mod notify;
+pub mod picture;
 pub mod settings;
 pub mod state;
 pub mod trust;

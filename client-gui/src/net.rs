@@ -14,9 +14,13 @@ use tokio::sync::mpsc;
 
 use crate::state::RequestId;
 
+mod emitter;
 mod said;
+mod transfers;
 use crate::trust::{KnownServers, Verdict};
+use emitter::Emitter;
 use said::{FINAL_BYES, describe, describe_pins, signed_out_sentence};
+pub use transfers::{IN_FLIGHT, TransferEvent};
 
 /// Register or log in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +68,9 @@ pub enum NetCommand {
     },
     /// Leave the chat (`#exit`).
     Logout,
+    /// Upload or download a file (protocol v6); reported as
+    /// [`NetEvent::Transfer`]s.
+    Transfer(crate::state::Job),
 }
 
 /// What the network reports to the UI.
@@ -128,22 +135,8 @@ pub enum NetEvent {
     /// (here or on another device). The user must sign in again, if at
     /// all; the sentence says why.
     SignedOut(String),
-}
-
-/// Delivers events to the UI and wakes it.
-#[derive(Clone)]
-struct Emitter {
-    tx: std::sync::mpsc::Sender<NetEvent>,
-    ctx: Arc<OnceLock<egui::Context>>,
-}
-
-impl Emitter {
-    fn emit(&self, ev: NetEvent) {
-        let _ = self.tx.send(ev);
-        if let Some(ctx) = self.ctx.get() {
-            ctx.request_repaint();
-        }
-    }
+    /// How a file transfer goes (protocol v6).
+    Transfer(TransferEvent),
 }
 
 /// The UI's handle on the network.
@@ -232,6 +225,7 @@ struct Driver {
     #[cfg(feature = "host")]
     hosted: Option<crate::host::Hosted>,
     leaving: bool,
+    transfers: transfers::Transfers,
 }
 
 /// Why a login did not happen.
@@ -259,6 +253,7 @@ impl Driver {
             #[cfg(feature = "host")]
             hosted: None,
             leaving: false,
+            transfers: transfers::Transfers::new(),
         }
     }
 
@@ -270,9 +265,15 @@ impl Driver {
                     Some(cmd) => self.on_command(cmd, &mut commands).await,
                 },
                 Some(ev) = next_event(&mut self.events) => {
-                    if let Some(reason) = self.on_event(ev) {
+                    let ev = self.transfers.intercept(ev, self.session.as_ref(), &self.out).await;
+                    if let Some(ev) = ev
+                        && let Some(reason) = self.on_event(ev)
+                    {
                         self.reconnect(reason, &mut commands).await;
                     }
+                }
+                Some(done) = self.transfers.next_done() => {
+                    self.transfers.on_done(self.session.as_ref(), done, &self.out).await;
                 }
             }
         }
@@ -337,6 +338,7 @@ impl Driver {
                     None => {}
                 }
             }
+            NetCommand::Transfer(job) => self.transfers.start(job, self.session.as_ref()).await,
             NetCommand::Logout => {
                 self.leaving = true;
                 match &self.session {
@@ -468,6 +470,9 @@ impl Driver {
         self.events = Some(events);
         self.leaving = false;
         self.out.emit(NetEvent::LoggedIn(welcome));
+        if let Some(s) = self.session.clone() {
+            self.transfers.resume(&s).await;
+        }
         Ok(())
     }
 
@@ -503,11 +508,13 @@ impl Driver {
         self.session = None;
         self.events = None;
         self.lose_in_flight();
+        self.transfers.lost_connection();
         self.new_passwords.clear();
         if let Some(bye) = self.final_bye.take() {
             // Logging in again would fail (or bring back a session the
             // user ended elsewhere): the password is forgotten at once.
             self.saved_login = None;
+            self.transfers.abandon();
             self.out
                 .emit(NetEvent::SignedOut(signed_out_sentence(&bye)));
             return None;
@@ -515,6 +522,7 @@ impl Driver {
         if self.leaving || self.saved_login.is_none() {
             // Logged out: the password is not kept for a reconnect.
             self.saved_login = None;
+            self.transfers.abandon();
             self.out.emit(NetEvent::Closed { reason: None });
             return None;
         }
@@ -535,9 +543,12 @@ impl Driver {
     /// A command that arrived while connecting or waiting to reconnect:
     /// a request is reported unanswered (the app keeps what must be sent
     /// again); anything else means nothing then.
-    fn not_now(&self, cmd: NetCommand) {
-        if let NetCommand::Request { id, .. } = cmd {
-            self.out.emit(NetEvent::Unanswered(vec![id]));
+    fn not_now(&mut self, cmd: NetCommand) {
+        match cmd {
+            NetCommand::Request { id, .. } => self.out.emit(NetEvent::Unanswered(vec![id])),
+            // Starts with the next connection.
+            NetCommand::Transfer(job) => self.transfers.add(job),
+            _ => {}
         }
     }
 
@@ -562,6 +573,7 @@ impl Driver {
                     _ = &mut sleep => break,
                     cmd = commands.recv() => match cmd {
                         Some(NetCommand::Logout) | None => {
+                            self.transfers.abandon();
                             self.out.emit(NetEvent::Closed { reason: None });
                             return;
                         }
@@ -578,6 +590,7 @@ impl Driver {
                 // The password was changed elsewhere (or the account
                 // deleted): retrying would only count as failed logins.
                 Err(LoginFailure::Refused(_)) => {
+                    self.transfers.abandon();
                     self.out.emit(NetEvent::SignedOut(
                         "Signed out: the password is no longer right (was it changed on another device?). Sign in again.".into(),
                     ));

@@ -377,6 +377,11 @@ pub(super) fn merge(old: &mut ChatMessage, new: ChatMessage) {
         old.edited = new.edited;
     }
     old.reactions = new.reactions;
+    // A page is where the sender's own message first shows its file (an
+    // `ack` does not carry it).
+    if new.file.is_some() {
+        old.file = new.file;
+    }
     match (&mut old.reply_to, new.reply_to) {
         // The original was deleted since the page was read.
         (Some(q), Some(_)) if q.text.is_none() => {}

@@ -176,6 +176,7 @@ impl ChatState {
     /// again, and interrupted messages are re-sent once.
     pub fn logged_in_again(&mut self, welcome: Welcome) {
         self.status = Status::Online;
+        self.files.max_file_bytes = welcome.session.max_file_bytes;
         let since: HashMap<Target, MessageId> = self
             .conversations
             .iter()

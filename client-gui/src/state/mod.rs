@@ -18,6 +18,7 @@ mod account;
 mod activity;
 mod changes;
 mod conversation;
+mod files;
 mod history;
 mod mute;
 mod new_line;
@@ -35,6 +36,10 @@ use cove_common::{RoomName, ServerMessage, Target, Username};
 
 pub use changes::{PendingChange, quote_of};
 pub use conversation::{Conversation, Entry};
+pub use files::{
+    Fetch, Files, Job, Outgoing, PICTURE_AUTO_MAX, Saving, Sink, Stage, TransferId, human_size,
+    safe_file_name, save_path,
+};
 pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
 pub use new_line::NewLine;
 pub use pending::{Delivery, Pending};
@@ -138,6 +143,8 @@ pub struct ChatState {
     pub new_line: Option<NewLine>,
     /// Conversations the user muted (client-side only; see [`mute`]).
     muted: HashSet<Target>,
+    /// Files uploading, pictures fetched, files saved (protocol v6).
+    pub files: Files,
 }
 
 impl ChatState {
@@ -169,6 +176,7 @@ impl ChatState {
             notes: HashMap::new(),
             new_line: None,
             muted: HashSet::new(),
+            files: Files::default(),
         };
         s.set_rooms(rooms);
         s
@@ -187,6 +195,7 @@ impl ChatState {
             .map_or(0, |r| r.unread);
         let mut s = Self::new(welcome.session.username, welcome.rooms);
         s.mark_new(&Target::Room(shown), unread);
+        s.files.max_file_bytes = welcome.session.max_file_bytes;
         s.directs = welcome.directs;
         s.set_direct_unread(&welcome.direct_unread);
         for i in welcome.invitations {
@@ -341,10 +350,23 @@ impl ChatState {
             } => {
                 if let Some(i) = self.pending.iter().position(|p| p.client_id == client_id) {
                     let p = self.pending.remove(i);
+                    let to = p.to.clone();
                     self.deliver(ChatMessage {
+                        id: message_id,
+                        ts,
+                        from: self.me.clone(),
+                        to: p.to,
+                        text: p.text,
                         reply_to: p.reply_to,
-                        ..ChatMessage::new(message_id, ts, self.me.clone(), p.to, p.text)
+                        edited: None,
+                        deleted: None,
+                        reactions: Vec::new(),
+                        mentions: Vec::new(),
+                        file: None,
                     });
+                    if p.file.is_some() {
+                        self.file_sent(to, message_id);
+                    }
                 } else {
                     self.change_acked(&client_id, ts);
                 }
@@ -467,8 +489,8 @@ impl ChatState {
             // tracked belongs to a search no longer shown. A `done` not
             // tracked answers a request of a connection lost since (its
             // outcome shows in the notices that follow).
-            // File transfers are not offered by the app yet: a reply to
-            // one is not ours.
+            // The network layer answers file transfers itself: one that
+            // reaches the state belongs to a transfer given up since.
             ServerMessage::Pong { .. }
             | ServerMessage::Search { .. }
             | ServerMessage::Done { .. }

@@ -7,6 +7,7 @@
 use cove_common::proto::Quote;
 use cove_common::{ClientMsgId, ErrorCode, MessageText, Request, Target};
 
+use super::files::{Outgoing, Stage};
 use super::requests::Purpose;
 use super::{ChatState, Status};
 
@@ -41,13 +42,16 @@ pub struct Pending {
     pub client_id: ClientMsgId,
     /// Where it goes.
     pub to: Target,
-    /// What it says.
-    pub text: MessageText,
+    /// What it says: a message with a file may say nothing (the text is
+    /// its caption).
+    pub text: Option<MessageText>,
     /// The message it answers, quoted as the app had it when the user
     /// replied (the server quotes it again, the same way).
     pub reply_to: Option<Quote>,
     /// Where it stands.
     pub delivery: Delivery,
+    /// The file it carries (protocol v6), uploading until it is sent.
+    pub file: Option<Outgoing>,
 }
 
 impl Pending {
@@ -58,6 +62,11 @@ impl Pending {
             self.delivery,
             Delivery::Failed { .. } | Delivery::Unsent { .. }
         )
+    }
+
+    /// What it says, `""` for a file without a caption.
+    pub fn text_str(&self) -> &str {
+        self.text.as_ref().map_or("", MessageText::as_str)
     }
 }
 
@@ -91,9 +100,10 @@ impl ChatState {
         let p = Pending {
             client_id: client_id.clone(),
             to,
-            text,
+            text: Some(text),
             reply_to,
             delivery: Delivery::Sending,
+            file: None,
         };
         self.send_pending(&p);
         self.pending.push(p);
@@ -101,6 +111,16 @@ impl ChatState {
     }
 
     pub(super) fn send_pending(&mut self, p: &Pending) {
+        // A file goes with its message once it is uploaded; until then
+        // (or after a failed upload, retried) its upload goes first.
+        let file = match p.file.as_ref().map(|f| &f.stage) {
+            None => None,
+            Some(Stage::Uploaded(upload)) => Some(upload.clone()),
+            Some(Stage::Uploading { .. }) => {
+                self.upload_again(&p.client_id, ErrorCode::NoSuchUpload);
+                return;
+            }
+        };
         self.ask(
             Purpose::Send {
                 client_id: p.client_id.clone(),
@@ -108,9 +128,9 @@ impl ChatState {
             Request::Send {
                 client_id: p.client_id.clone(),
                 to: p.to.clone(),
-                text: Some(p.text.clone()),
+                text: p.text.clone(),
                 reply_to: p.reply_to.as_ref().map(|q| q.id),
-                file: None,
+                file,
             },
         );
     }
@@ -147,6 +167,7 @@ impl ChatState {
             };
         }
         self.changes_ended(&reason);
+        self.files_ended(&reason);
         self.ended = Some(reason);
     }
 
@@ -181,6 +202,9 @@ impl ChatState {
         code: ErrorCode,
         reason: String,
     ) {
+        if code == ErrorCode::NoSuchUpload && self.upload_again(client_id, code) {
+            return;
+        }
         if let Some(p) = self.pending.iter_mut().find(|p| &p.client_id == client_id) {
             p.delivery = Delivery::Failed { code, reason };
         }

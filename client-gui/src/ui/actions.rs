@@ -7,6 +7,7 @@ use cove_common::proto::{MessageId, Quote};
 use cove_common::{ClientMsgId, Emoji, Password, RoomName, Target};
 use egui::RichText;
 
+use super::attachment::FileAct;
 use super::chat::ChatView;
 use super::entry::FAILED;
 use super::message::MessageAct;
@@ -142,6 +143,8 @@ pub enum ChatAction {
     DeleteAccount(Secret),
     /// Sign out and go back to the start screen, without quitting.
     LogOut,
+    /// Send, fetch or save a file (protocol v6).
+    Files(FileAct),
 }
 
 /// A password on its way from a form to the network: compared by value in
@@ -190,6 +193,13 @@ impl ChatView {
                 remove,
             }),
             MessageAct::Copy => ctx.copy_text(m.text_str().to_owned()),
+            MessageAct::File(FileAct::AskSave(file)) => {
+                self.save = Some(super::attach::SaveForm::new(file));
+            }
+            MessageAct::File(FileAct::View(file, name)) => {
+                super::picture::open_viewer(ctx, file, name);
+            }
+            MessageAct::File(f) => actions.push(ChatAction::Files(f)),
             MessageAct::Original(original) => {
                 // Clicked again later, it scrolls there again.
                 self.jumped = None;

@@ -49,6 +49,8 @@ pub struct ChatView {
     pub notify: crate::notify::Kinds,
     /// The quick switcher (Ctrl+K), when open.
     pub(super) switcher: Option<super::switcher::Switcher>,
+    /// The "Save a file" window, when open (protocol v6).
+    pub(super) save: Option<super::attach::SaveForm>,
 }
 
 /// The virtual list's memory for one conversation.
@@ -116,7 +118,9 @@ impl ChatView {
         self.keyboard(ui.ctx(), state, &mut actions);
         if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
             // The innermost thing open closes first.
-            if self.picker.is_some() {
+            if super::attach::escape(ui.ctx(), &mut self.compose.attach, &mut self.save) {
+                // a picture's view or a file window
+            } else if self.picker.is_some() {
                 self.picker = None;
             } else if self.new_room.is_some() {
                 self.new_room = None;
@@ -208,6 +212,8 @@ impl ChatView {
         self.new_room_dialog(ui.ctx(), state, &mut actions);
         self.settings_window(ui.ctx(), state, dark, &mut actions);
         self.switcher_window(ui.ctx(), state, &mut actions);
+        super::attach::save_window(ui.ctx(), &mut self.save, &mut actions);
+        super::picture::viewer(ui.ctx());
         actions
     }
 
@@ -527,8 +533,9 @@ fn draw_pending(ui: &mut egui::Ui, p: &Pending, actions: &mut Vec<ChatAction>) {
             }
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new("sending").color(NOTICE).monospace());
-                ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());
+                ui.add(egui::Label::new(RichText::new(p.text_str()).color(NOTICE)).wrap());
             });
+            super::attachment::uploading(ui, p);
         }
         Delivery::Failed { reason, .. } => {
             failed(ui, p, format!("The server refused it: {reason}."), actions)
@@ -541,7 +548,7 @@ fn draw_pending(ui: &mut egui::Ui, p: &Pending, actions: &mut Vec<ChatAction>) {
 fn failed(ui: &mut egui::Ui, p: &Pending, why: String, actions: &mut Vec<ChatAction>) {
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("not sent").color(FAILED).monospace());
-        ui.add(egui::Label::new(RichText::new(p.text.as_str()).color(NOTICE)).wrap());
+        ui.add(egui::Label::new(RichText::new(p.text_str()).color(NOTICE)).wrap());
     });
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(why).color(FAILED));

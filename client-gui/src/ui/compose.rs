@@ -48,6 +48,8 @@ pub struct Compose {
     /// An edit emptied and sent: the user wants the message gone, which
     /// the screen asks to confirm.
     pub(super) wants_delete: Option<(Target, MessageId)>,
+    /// The "Attach a file" window, when open (protocol v6).
+    pub(super) attach: Option<super::attach::AttachForm>,
 }
 
 impl Compose {
@@ -109,11 +111,18 @@ impl Compose {
         }
         ui.add_space(4.0);
         self.bar(ui);
-        let label = ui.label(
-            RichText::new(format!("Message {}", title(current)))
-                .small()
-                .color(NOTICE),
-        );
+        let label = ui
+            .horizontal(|ui| {
+                super::attach::button(ui, &mut self.attach);
+                ui.label(
+                    RichText::new(format!("Message {}", title(current)))
+                        .small()
+                        .color(NOTICE),
+                )
+            })
+            .inner;
+        super::attach::dropped(ui.ctx(), &mut self.attach);
+        super::attach::attach_window(ui.ctx(), &mut self.attach, &mut self.input, actions);
         let count = self.input.chars().count();
         let hint = match self.mode {
             Mode::Editing { .. } => "Edit your message… (Enter saves, Esc cancels)",

@@ -142,7 +142,12 @@ pub(super) fn draw_entry(
                 }
                 // The text in a column of its own, so that its second and
                 // later lines start under its first, not under the time.
-                ui.vertical(|ui| message::body(ui, &state.shown(m), me, &mut act));
+                ui.vertical(|ui| {
+                    message::body(ui, &state.shown(m), me, &mut act);
+                    if let Some(f) = super::attachment::show(ui, m, state) {
+                        act = Some(MessageAct::File(f));
+                    }
+                });
             });
         }
         Entry::Notice(n) => {

@@ -33,6 +33,8 @@ pub(super) enum MessageAct {
     Original(MessageId),
     /// Copy its text to the clipboard.
     Copy,
+    /// Something with its file (protocol v6).
+    File(super::attachment::FileAct),
 }
 
 /// The message's column: quote, text or tombstone, reactions.
@@ -48,6 +50,8 @@ pub(super) fn body(
         quote(ui, &quote_line(q), q.id, act);
     }
     match &m.text {
+        // A file without a caption (protocol v6).
+        None if m.deleted.is_none() => {}
         None => {
             ui.label(RichText::new("message deleted").italics().color(NOTICE));
         }

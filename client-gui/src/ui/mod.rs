@@ -1,6 +1,8 @@
 //! The two screens.
 
 mod actions;
+mod attach;
+pub mod attachment;
 mod avatar;
 pub mod chat;
 mod compose;
@@ -9,6 +11,7 @@ pub mod login;
 mod mentions;
 mod message;
 mod notifications;
+pub mod picture;
 pub mod reactions;
 mod rich;
 pub mod room_admin;

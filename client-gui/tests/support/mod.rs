@@ -360,3 +360,83 @@ pub fn titles_asked(h: &Harness<'_, CoveApp>) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Uploads `bytes` as `name` from a headless session and sends it to
+/// `#general` with `caption` (protocol v6), one chunk at a time; the
+/// message's id once acknowledged.
+pub fn send_file_to_general(
+    w: &World,
+    (s, events): &mut (Session, Events),
+    name: &str,
+    bytes: &[u8],
+    caption: Option<&str>,
+    n: usize,
+) -> u64 {
+    use cove_common::Request;
+    use cove_common::limits::FILE_CHUNK_BYTES;
+    use cove_common::proto::{ChunkData, FileName};
+    let mut call = |request: Request| {
+        let id = w.rt.block_on(s.send(request)).unwrap();
+        next_message(w, events, "the reply", |m| m.answers() == Some(id))
+    };
+    let upload = match call(Request::Upload {
+        name: FileName::new(name).unwrap(),
+        size: bytes.len() as u64,
+    }) {
+        ServerMessage::UploadReady { upload, .. } => upload,
+        other => panic!("{other:?}"),
+    };
+    for (i, chunk) in bytes.chunks(FILE_CHUNK_BYTES).enumerate() {
+        let reply = call(Request::Chunk {
+            upload: upload.clone(),
+            offset: (i * FILE_CHUNK_BYTES) as u64,
+            data: ChunkData::new(chunk.to_vec()).unwrap(),
+        });
+        assert!(matches!(reply, ServerMessage::ChunkOk { .. }), "{reply:?}");
+    }
+    match call(Request::Send {
+        client_id: cove_common::ClientMsgId::new(format!("f{n}")).unwrap(),
+        to: cove_common::Target::Room(cove_common::RoomName::general()),
+        text: caption.map(|c| cove_common::MessageText::new(c).unwrap()),
+        reply_to: None,
+        file: Some(upload),
+    }) {
+        ServerMessage::Ack { message_id, .. } => message_id,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A PNG of `width` × `height` pixels that does not compress much, so it
+/// travels in several chunks.
+pub fn noisy_png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbaImage::from_fn(width, height, |x, y| {
+        let h =
+            (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).wrapping_mul(2_246_822_519);
+        image::Rgba([(h >> 24) as u8, (h >> 16) as u8, (x % 256) as u8, 0xff])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Downloads a message's file whole from a headless session.
+pub fn download_file(
+    w: &World,
+    (s, events): &mut (Session, Events),
+    file: &cove_common::proto::Attachment,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for offset in (0..file.size).step_by(cove_common::limits::FILE_CHUNK_BYTES) {
+        let request = cove_common::Request::Download {
+            file: file.id.clone(),
+            key: file.key.clone(),
+            offset,
+        };
+        let id = w.rt.block_on(s.send(request)).unwrap();
+        match next_message(w, events, "a chunk", |m| m.answers() == Some(id)) {
+            ServerMessage::FileData { data, .. } => out.extend_from_slice(data.as_bytes()),
+            other => panic!("{other:?}"),
+        }
+    }
+    out
+}

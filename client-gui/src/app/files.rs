@@ -1,0 +1,73 @@
+//! The app's part in files and pictures (protocol v6): what the user did
+//! with a file goes to the chat state (which queues the transfers), and
+//! how each transfer went comes back to it; decoded pictures go to the
+//! screen's textures.
+
+use cove_common::MessageText;
+
+use super::CoveApp;
+use crate::net::TransferEvent;
+use crate::picture::PictureError;
+use crate::state::ChatState;
+use crate::ui::attachment::FileAct;
+
+impl CoveApp {
+    pub(super) fn on_files_action(&mut self, chat: &mut ChatState, act: FileAct) {
+        match act {
+            FileAct::Attach { path, caption } => {
+                // One `stat`, as quick as drawing a frame: the size is
+                // checked against the server's limit before anything is
+                // read or sent.
+                let size = match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => m.len(),
+                    Ok(_) => {
+                        chat.info(format!("{} is not a file.", path.display()));
+                        return;
+                    }
+                    Err(e) => {
+                        chat.info(format!("Could not open {}: {e}.", path.display()));
+                        return;
+                    }
+                };
+                let caption = caption.trim();
+                let caption = if caption.is_empty() {
+                    None
+                } else {
+                    match MessageText::new(caption) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            chat.info(format!("Caption: {e}"));
+                            self.view.compose.input = caption.to_owned();
+                            return;
+                        }
+                    }
+                };
+                chat.attach(chat.current.clone(), path, size, caption);
+            }
+            FileAct::Want(file) => chat.want_picture(&file),
+            FileAct::Save { file, to } => chat.save_file(&file, to),
+            // The screen's own (the save window, the larger view).
+            FileAct::AskSave(_) | FileAct::View(..) => {}
+        }
+    }
+
+    pub(super) fn on_transfer(&mut self, ev: TransferEvent, ctx: &egui::Context) {
+        let Some(chat) = &mut self.chat else { return };
+        match ev {
+            TransferEvent::Progress { id, done } => chat.transfer_progress(id, done),
+            TransferEvent::Uploaded { id, upload } => chat.uploaded(id, upload),
+            TransferEvent::Picture { id, picture } => {
+                let outcome = match &picture {
+                    Ok(_) => Ok(()),
+                    Err(PictureError::NotPicture) => Err(None),
+                    Err(e) => Err(Some(e.to_string())),
+                };
+                if let (Some(file), Ok(p)) = (chat.picture_done(id, outcome), picture) {
+                    crate::ui::picture::store(ctx, file, p);
+                }
+            }
+            TransferEvent::Saved { id } => chat.saved(id),
+            TransferEvent::Failed { id, reason } => chat.transfer_failed(id, reason),
+        }
+    }
+}
