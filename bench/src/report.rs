@@ -26,6 +26,7 @@ pub struct Report {
     message_s: f64,
     server_rss_mib: Option<f64>,
     bench_cpu_s: f64,
+    server_cpu_s: Option<f64>,
     storm_logins: usize,
     storm_s: f64,
     sessions_held: usize,
@@ -69,6 +70,7 @@ impl Report {
             message_s: o.message_s,
             server_rss_mib,
             bench_cpu_s,
+            server_cpu_s: o.server_cpu_s,
             storm_logins: plan.storm,
             storm_s: o.storm_s,
             sessions_held: o.sessions_held,
@@ -137,6 +139,8 @@ impl Report {
             "message_s": self.message_s,
             "server_rss_mib": self.server_rss_mib,
             "bench_cpu_s": self.bench_cpu_s,
+            "server_cpu_s": self.server_cpu_s,
+            "server_cpu_us_per_delivery": self.server_cpu_per_delivery_us(),
             "storm_logins": self.storm_logins,
             "storm_s": self.storm_s,
             "idle_connections": self.sessions_held,
@@ -155,6 +159,12 @@ impl Report {
             })),
         })
         .to_string()
+    }
+
+    /// The server's CPU time over the message phase per delivery made.
+    fn server_cpu_per_delivery_us(&self) -> Option<f64> {
+        let cpu = self.server_cpu_s?;
+        (self.deliveries_received > 0).then(|| cpu * 1e6 / self.deliveries_received as f64)
     }
 
     /// The human table.
@@ -182,7 +192,8 @@ impl Report {
              login storm         {:>10} logins in {:.2} s\n\
              idle connections    {:>10} (server RSS meanwhile {})\n\
              server peak RSS     {:>10}\n\
-             bench CPU time      {:>10.2} s\n",
+             bench CPU time      {:>10.2} s\n\
+             server CPU (msgs)   {:>10} ({} per delivery)\n",
             self.clients,
             self.rooms,
             self.size,
@@ -211,6 +222,10 @@ impl Report {
                 .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.1} MiB")),
             rss,
             self.bench_cpu_s,
+            self.server_cpu_s
+                .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2} s")),
+            self.server_cpu_per_delivery_us()
+                .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2} µs")),
         );
         table + &file
     }
@@ -220,6 +235,13 @@ impl Report {
 /// of 1/100 s, the Linux default).
 pub fn own_cpu_seconds() -> f64 {
     std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| cpu_seconds(&s))
+}
+
+/// Another process's user+system CPU seconds, if it can be read.
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .map(|s| cpu_seconds(&s))
 }
 
 /// User+system CPU seconds from the text of a `/proc/PID/stat` file.
@@ -262,6 +284,7 @@ mod tests {
             deliveries_received: 23,
             message_s: 0.5,
             connect_s: 2.0,
+            server_cpu_s: Some(0.046),
             ..Outcome::default()
         };
         let r = Report::new(&plan, &o, Some(12.5), 0.3);
@@ -290,6 +313,15 @@ mod tests {
         }
         assert_eq!(v["delivered_per_sec"], 46.0);
         assert_eq!(v["logins_per_sec"], 2.0);
+        // 0.046 s over 23 deliveries.
+        let per = v["server_cpu_us_per_delivery"].as_f64().unwrap();
+        assert!((per - 2000.0).abs() < 1e-6, "{per}");
+        assert!(
+            r.table()
+                .contains("server CPU (msgs)       0.05 s (2000.00 µs per delivery)"),
+            "{}",
+            r.table()
+        );
     }
 
     #[test]

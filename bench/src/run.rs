@@ -91,6 +91,10 @@ pub struct Outcome {
     pub events_received: u64,
     /// The file shared meanwhile (`--file-bytes`).
     pub shared: Option<crate::share::Shared>,
+    /// The server's CPU seconds (user + system) over the message phase,
+    /// when its process id is known: unlike the rate, it hardly depends on
+    /// what else the machine's cores are doing.
+    pub server_cpu_s: Option<f64>,
 }
 
 const PASSWORD: &str = "bench password 123";
@@ -505,6 +509,7 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
         });
     }
     let first_send = Instant::now() + Duration::from_millis(50);
+    let cpu_before = plan.server_pid.and_then(crate::report::cpu_seconds_of);
     let mut sessions = Vec::new();
     while let Some(r) = senders.join_next().await {
         sessions.push(r??);
@@ -530,6 +535,8 @@ async fn messages(plan: &Plan, tag: &str, clients: Vec<Raw>, out: &mut Outcome) 
             last = last.max(l);
         }
     }
+    let cpu_after = plan.server_pid.and_then(crate::report::cpu_seconds_of);
+    out.server_cpu_s = cpu_before.zip(cpu_after).map(|(b, a)| a - b);
     stopper.abort();
     drop(sessions);
     out.messages_sent = sent.load(Ordering::Relaxed);

@@ -40,8 +40,8 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::format::{
-    HEAD, KIND_SEGMENT, MAX_BODY, RECORD_LABEL, SEGMENT_BYTES, SEGMENT_HEADER, TAIL, bundles,
-    known_kind, push_bundle, push_frame, segment_seal_key,
+    HEAD, KIND_SEGMENT, MAX_BODY, RECORD_LABEL, Run, SEGMENT_BYTES, SEGMENT_HEADER, SharedRun,
+    TAIL, bundles, known_kind, push_frame, push_run, segment_seal_key,
 };
 use crate::store::{StoreError, open_private_append, sync_dir};
 
@@ -382,6 +382,22 @@ impl HistoryFile {
     /// current one already covers [`SEGMENT_BYTES`]. If the write fails, the
     /// file is cut back to where it was, so nothing partial stays behind.
     pub fn append(&mut self, entries: &[&[u8]]) -> Result<(), StoreError> {
+        self.append_runs(bundles(entries).map(Run::Own))
+    }
+
+    /// Like [`HistoryFile::append`], for runs already sealed once for
+    /// every user they go to (see [`SharedRun`]).
+    pub(crate) fn append_shared(&mut self, runs: &[SharedRun]) -> Result<(), StoreError> {
+        self.append_runs(runs.iter().map(Run::Shared))
+    }
+
+    fn append_runs<'e, 'a>(
+        &mut self,
+        runs: impl Iterator<Item = Run<'e, 'a>>,
+    ) -> Result<(), StoreError>
+    where
+        'a: 'e,
+    {
         if self.needs_repair {
             self.repair()?;
         }
@@ -392,14 +408,14 @@ impl HistoryFile {
         let at = |buf: &Vec<u8>| self.len + (buf.len() - start) as u64;
         let before = self.segment.clone();
         let mut segment = self.segment.take();
-        for run in bundles(entries) {
+        for run in runs {
             let offset = at(&buf);
             let seg = match segment {
                 Some(s) if offset - s.offset <= SEGMENT_BYTES => s,
                 _ => self.push_segment(&mut buf, offset),
             };
             let offset = at(&buf);
-            push_bundle(&mut buf, &seg.key, seg.offset, offset, run);
+            push_run(&mut buf, &seg.key, seg.offset, offset, &run);
             segment = Some(seg);
         }
         self.unsynced = buf;

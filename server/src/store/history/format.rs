@@ -27,6 +27,25 @@
 //!   per append, not per entry: under load a user's history gains dozens
 //!   of messages per append, and each box costs an IV, an AES start and an
 //!   HMAC finalisation on top of its bytes.
+//! - A *shared bundle* frame (kind 4) holds the same entries as a bundle
+//!   when one append brings the same entries to many users (a busy room):
+//!   the entries are sealed once, under a random 32-byte key `K` used for
+//!   that box alone, and every recipient's file holds a copy of that box
+//!   with `K` wrapped for that recipient alone. Its body is the segment
+//!   offset (8 bytes, BE), the wrap (a sealed box of `K` under the
+//!   segment's records key, 80 bytes, whose MAC covers the label `cove v1
+//!   wrap`, the segment offset, the frame's own offset and the shared
+//!   box's tag), then the shared box (`len (4, BE) || entry` repeated,
+//!   sealed under `HKDF(K, "cove v1 history shared")` with the label `cove
+//!   v1 shared`). The wrap binds the box's tag, and the tag binds the box
+//!   under `K`, so neither the key nor the box can be moved, spliced or
+//!   swapped between files or offsets; reading still needs the user's
+//!   history private key. Sealing once saves the AES and HMAC passes over
+//!   the entries for every recipient but one; the wrap costs 80 bytes per
+//!   frame, so it is used only when a run of entries is at least
+//!   [`SHARED_MIN_BYTES`] and goes to at least two users. What it reveals
+//!   to someone reading the disk: that two files hold the same sealed box,
+//!   i.e. the same messages (their sizes and times already hint at that).
 //! - A *record* frame (kind 2) is the older form of a bundle holding one
 //!   entry, its plaintext the entry itself and its label `cove v1 record`.
 //!   Files written before bundles hold these; they are still read.
@@ -40,6 +59,7 @@ use cove_common::crypto::{EtmKey, IV_LEN, TAG_LEN};
 pub(super) const KIND_SEGMENT: u8 = 1;
 pub(super) const KIND_RECORD: u8 = 2;
 pub(super) const KIND_BUNDLE: u8 = 3;
+pub(super) const KIND_SHARED: u8 = 4;
 pub(super) const HEAD: u64 = 5;
 pub(super) const TAIL: u64 = 4;
 /// No frame body is larger than this (a message is at most ~16 KiB of JSON).
@@ -49,6 +69,16 @@ pub(super) const SEGMENT_HEADER: &[u8] = b"cove v1 segment";
 pub(super) const RECORD_LABEL: &str = "cove v1 history records";
 pub(super) const RECORD_HEADER: &[u8; 14] = b"cove v1 record";
 pub(super) const BUNDLE_HEADER: &[u8; 14] = b"cove v1 bundle";
+pub(super) const WRAP_HEADER: &[u8; 14] = b"cove v1 wrap\0\0";
+pub(super) const SHARED_HEADER: &[u8; 14] = b"cove v1 shared";
+pub(super) const SHARED_LABEL: &str = "cove v1 history shared";
+/// The wrapped key of a shared bundle: IV, the 32-byte key, tag.
+pub(super) const WRAP_LEN: usize = IV_LEN + 32 + TAG_LEN;
+/// A run of entries is sealed once for all its recipients only from this
+/// size up: below it, the 80-byte wrap would cost more disk than the
+/// sealing saved is worth (a message typed at human pace goes in a bundle
+/// of its own per recipient, at 69 bytes over its JSON).
+pub(super) const SHARED_MIN_BYTES: usize = 2048;
 /// A segment covers at most about this many bytes of bundles: past it, the
 /// next bundle starts a new segment. A segment frame's key opens every
 /// bundle under it, so this bounds what one damaged segment frame can cost
@@ -60,7 +90,12 @@ pub(super) const SEGMENT_BYTES: u64 = 1 << 20;
 pub(super) const BUNDLE_TARGET: usize = 64 * 1024;
 
 pub(super) fn known_kind(kind: u8) -> bool {
-    matches!(kind, KIND_SEGMENT | KIND_RECORD | KIND_BUNDLE)
+    matches!(kind, KIND_SEGMENT | KIND_RECORD | KIND_BUNDLE | KIND_SHARED)
+}
+
+/// Whether frames of this kind hold entries (the ones pages read).
+pub(super) fn holds_entries(kind: u8) -> bool {
+    matches!(kind, KIND_RECORD | KIND_BUNDLE | KIND_SHARED)
 }
 
 /// What a record's or bundle's tag covers besides its box.
@@ -117,6 +152,116 @@ pub(super) fn push_bundle(
     );
     buf.extend_from_slice(&tag);
     buf.extend_from_slice(&len);
+}
+
+/// A run of entries sealed once for every user it goes to: the box and
+/// its key, which each recipient's frame wraps for that recipient.
+pub(crate) struct SharedRun {
+    key: zeroize::Zeroizing<[u8; 32]>,
+    /// `iv || ciphertext || tag`.
+    sealed: Vec<u8>,
+}
+
+impl SharedRun {
+    /// Seals `entries` under a fresh key.
+    pub(super) fn seal(entries: &[&[u8]]) -> Self {
+        let key = zeroize::Zeroizing::new(cove_common::crypto::random_bytes::<32>());
+        let plain: usize = entries.iter().map(|e| 4 + e.len()).sum();
+        let mut sealed = Vec::with_capacity(IV_LEN + plain + TAG_LEN);
+        sealed.extend_from_slice(&[0; IV_LEN]);
+        for entry in entries {
+            sealed.extend_from_slice(&(entry.len() as u32).to_be_bytes());
+            sealed.extend_from_slice(entry);
+        }
+        let Some((iv, plaintext)) = sealed.split_first_chunk_mut::<IV_LEN>() else {
+            unreachable!("the IV was just pushed");
+        };
+        let tag = EtmKey::derive(key.as_ref(), b"", SHARED_LABEL).seal_in_place(
+            SHARED_HEADER,
+            iv,
+            plaintext,
+        );
+        sealed.extend_from_slice(&tag);
+        Self { key, sealed }
+    }
+
+    /// The shared box's tag, which each wrap binds.
+    fn tag(&self) -> &[u8] {
+        &self.sealed[self.sealed.len() - TAG_LEN..]
+    }
+}
+
+/// What a shared bundle's wrap authenticates besides the key.
+pub(super) fn wrap_header(segment: u64, offset: u64, box_tag: &[u8]) -> Vec<u8> {
+    let mut h = record_header(WRAP_HEADER, segment, offset).to_vec();
+    h.extend_from_slice(box_tag);
+    h
+}
+
+/// Appends a shared bundle frame at `offset`: `run`'s box, its key
+/// wrapped under this file's segment `key`.
+pub(super) fn push_shared(
+    buf: &mut Vec<u8>,
+    key: &EtmKey,
+    segment: u64,
+    offset: u64,
+    run: &SharedRun,
+) {
+    let len = ((8 + WRAP_LEN + run.sealed.len()) as u32).to_be_bytes();
+    buf.push(KIND_SHARED);
+    buf.extend_from_slice(&len);
+    buf.extend_from_slice(&segment.to_be_bytes());
+    key.seal_append(
+        &wrap_header(segment, offset, run.tag()),
+        run.key.as_ref(),
+        buf,
+    );
+    buf.extend_from_slice(&run.sealed);
+    buf.extend_from_slice(&len);
+}
+
+/// Opens a shared bundle's body after its segment offset (`wrap ||
+/// shared box`) with the segment's `key`: the plaintext of the shared
+/// box, or `None` if either part fails its check.
+pub(super) fn open_shared<'b>(
+    key: &EtmKey,
+    segment: u64,
+    offset: u64,
+    body: &'b mut [u8],
+) -> Option<&'b [u8]> {
+    if body.len() < WRAP_LEN + IV_LEN + TAG_LEN {
+        return None;
+    }
+    let (wrap, shared) = body.split_at_mut(WRAP_LEN);
+    let header = wrap_header(segment, offset, &shared[shared.len() - TAG_LEN..]);
+    let inner = key.open_in_place(&header, wrap).ok()?;
+    let inner: &[u8; 32] = (&*inner).try_into().ok()?;
+    let inner = zeroize::Zeroizing::new(*inner);
+    let plain = EtmKey::derive(inner.as_ref(), b"", SHARED_LABEL)
+        .open_in_place(SHARED_HEADER, shared)
+        .ok()?;
+    Some(plain)
+}
+
+/// One frame's worth of entries for one file: sealed for this file alone
+/// (a bundle) or sealed once for many (a shared bundle).
+pub(super) enum Run<'e, 'a> {
+    Own(&'e [&'a [u8]]),
+    Shared(&'e SharedRun),
+}
+
+/// Appends `run` as a frame at `offset` under the segment at `segment`.
+pub(super) fn push_run(
+    buf: &mut Vec<u8>,
+    key: &EtmKey,
+    segment: u64,
+    offset: u64,
+    run: &Run<'_, '_>,
+) {
+    match run {
+        Run::Own(entries) => push_bundle(buf, key, segment, offset, entries),
+        Run::Shared(shared) => push_shared(buf, key, segment, offset, shared),
+    }
 }
 
 /// Splits `entries` into runs of about [`BUNDLE_TARGET`] bytes (at least one

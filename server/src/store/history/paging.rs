@@ -22,7 +22,7 @@
 use cove_common::proto::{ChatMessage, MessageId};
 
 use super::cursor::{Cursor, PageQuery, ReadError};
-use super::format::{KIND_BUNDLE, KIND_RECORD};
+use super::format::holds_entries;
 use super::reader::{Backwards, HistoryPage, HistoryReader, SegmentKeys, WalkItem};
 use crate::store::StoreError;
 
@@ -230,7 +230,7 @@ impl HistoryReader<'_> {
                 }
                 WalkItem::Frame { start, kind, body } => (start, kind, body),
             };
-            if kind != KIND_BUNDLE && kind != KIND_RECORD {
+            if !holds_entries(kind) {
                 continue;
             }
             let Some(msgs) = self.open_frame(file, keys, start, kind, &mut body)? else {

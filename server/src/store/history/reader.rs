@@ -26,9 +26,9 @@ use zeroize::Zeroizing;
 use super::cursor::Cursor;
 use super::file::{FrameAt, walk};
 use super::format::{
-    BUNDLE_HEADER, HEAD, KIND_BUNDLE, KIND_RECORD, KIND_SEGMENT, MAX_BODY, RECORD_HEADER,
-    RECORD_LABEL, SEGMENT_HEADER, TAIL, bundle_entries, known_kind, record_header,
-    segment_seal_key,
+    BUNDLE_HEADER, HEAD, KIND_BUNDLE, KIND_RECORD, KIND_SEGMENT, KIND_SHARED, MAX_BODY,
+    RECORD_HEADER, RECORD_LABEL, SEGMENT_HEADER, TAIL, bundle_entries, holds_entries, known_kind,
+    open_shared, record_header, segment_seal_key,
 };
 use crate::credentials::HistorySecret;
 use crate::store::StoreError;
@@ -259,10 +259,7 @@ impl<'a> HistoryReader<'a> {
         let mut head = [0u8; HEAD as usize];
         self.read_at(file, &mut head, offset)?;
         let len = u64::from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
-        if !matches!(head[0], KIND_BUNDLE | KIND_RECORD)
-            || len > MAX_BODY
-            || offset + HEAD + len + TAIL > self.end
-        {
+        if !holds_entries(head[0]) || len > MAX_BODY || offset + HEAD + len + TAIL > self.end {
             return Ok(None);
         }
         let mut body = vec![0u8; (len + TAIL) as usize];
@@ -343,8 +340,16 @@ impl<'a> HistoryReader<'a> {
         let Some(key) = key else {
             return Ok(None);
         };
-        let Ok(plain) = key.open_in_place(&record_header(label, seg, start), &mut body[8..]) else {
-            return Ok(None);
+        let plain = if kind == KIND_SHARED {
+            match open_shared(key, seg, start, &mut body[8..]) {
+                Some(p) => p,
+                None => return Ok(None),
+            }
+        } else {
+            match key.open_in_place(&record_header(label, seg, start), &mut body[8..]) {
+                Ok(p) => &*p,
+                Err(_) => return Ok(None),
+            }
         };
         let entries = if kind == KIND_RECORD {
             vec![&plain[..]]

@@ -5,7 +5,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::format::{KIND_BUNDLE, KIND_RECORD};
+use super::format::holds_entries;
 use super::reader::{Backwards, HistoryReader, SegmentKeys, WalkItem};
 use crate::store::StoreError;
 
@@ -50,7 +50,7 @@ impl HistoryReader<'_> {
                 scan.unreadable += 1;
                 continue;
             };
-            if kind != KIND_BUNDLE && kind != KIND_RECORD {
+            if !holds_entries(kind) {
                 continue;
             }
             match self.open_frame::<T>(file, &mut keys, start, kind, &mut body)? {

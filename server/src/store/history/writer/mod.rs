@@ -31,6 +31,7 @@ use super::queue::{QUEUE_BYTES, QueueRoom, QueueSpace};
 use super::syncer::SyncPool;
 use crate::store::StoreError;
 use crate::store::users::UserId;
+use shared::SharedRuns;
 
 /// Longest time between a write and its fsync (group commit).
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
@@ -429,6 +430,7 @@ impl Writer {
                 }
             }
             let mut new_failure = false;
+            let mut shared = SharedRuns::new(want.values().map(|(_, idx)| idx.as_slice()), &jobs);
             for user in order {
                 if written.contains_key(user) {
                     continue;
@@ -436,8 +438,14 @@ impl Writer {
                 let Some((public, idx)) = want.remove(user) else {
                     continue;
                 };
-                let refs: Vec<&[u8]> = idx.iter().map(|&i| &jobs[i].entry[..]).collect();
-                match self.append(user, public, &refs) {
+                let appended = match shared.get(&idx, &jobs) {
+                    Some(runs) => self.append_with(user, public, |f| f.append_shared(runs)),
+                    None => {
+                        let refs: Vec<&[u8]> = idx.iter().map(|&i| &jobs[i].entry[..]).collect();
+                        self.append_with(user, public, |f| f.append(&refs))
+                    }
+                };
+                match appended {
                     Ok(mark) => {
                         written.insert(user.clone(), (mark, public, idx));
                     }
@@ -551,15 +559,28 @@ impl Writer {
 
     /// Appends one user's entries, opening their file if needed. Returns the
     /// file's length before, for [`Writer::rollback`].
+    /// Appends `entries` to `user`'s file, sealed for them alone.
+    #[cfg(test)]
     fn append(
         &mut self,
         user: &UserId,
         public: [u8; 32],
         entries: &[&[u8]],
     ) -> Result<u64, StoreError> {
+        self.append_with(user, public, |f| f.append(entries))
+    }
+
+    /// Appends to `user`'s file with `append`, returning the file's length
+    /// before.
+    fn append_with(
+        &mut self,
+        user: &UserId,
+        public: [u8; 32],
+        append: impl FnOnce(&mut HistoryFile) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         let f = self.file(user, public)?;
         let before = f.len;
-        let result = f.append(entries).map(|()| before);
+        let result = append(f).map(|()| before);
         if result.is_ok() || f.len != f.synced || f.needs_repair() {
             // Written, or holding unsynced records or a failed cut: fsync
             // (or repair) it at the next sync.
@@ -574,5 +595,8 @@ impl Writer {
 }
 
 mod commit;
+mod shared;
+#[cfg(test)]
+mod shared_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,164 @@
+//! Tests of shared bundles: a batch's entries sealed once for every user
+//! receiving exactly them, each file holding its own wrap of the key.
+#![allow(clippy::unwrap_used)]
+use super::super::format::{KIND_BUNDLE, KIND_SEGMENT, KIND_SHARED, WRAP_LEN};
+use super::super::test_support::{frames, msg, read_all};
+use super::*;
+use crate::credentials::HistorySecret;
+use crate::store::history::HistoryReader;
+use cove_common::crypto::random_bytes;
+
+fn job(users: &[(UserId, [u8; 32])], entry: Vec<u8>) -> Command {
+    let (done, _rx) = oneshot::channel();
+    let space = super::super::queue::QueueSpace::untracked();
+    Command::Append(
+        AppendJob {
+            users: users.to_vec().into(),
+            entry: entry.into(),
+            space,
+        },
+        done,
+    )
+}
+
+fn user() -> (UserId, HistorySecret) {
+    (
+        UserId::generate(),
+        HistorySecret::from_bytes(random_bytes()),
+    )
+}
+
+/// `n` messages of about 100 bytes from `first`, newest first as a page
+/// gives them.
+fn texts(first: u64, n: u64) -> Vec<String> {
+    (first..first + n)
+        .rev()
+        .map(|i| format!("{i:03} {}", "x".repeat(96)))
+        .collect()
+}
+
+/// One batch of the messages `first..first + n` to every one of `to`.
+fn batch(w: &mut Writer, to: &[(UserId, [u8; 32])], first: u64, n: u64) {
+    let jobs = (first..first + n)
+        .map(|i| job(to, msg(i, "room", &format!("{i:03} {}", "x".repeat(96)))))
+        .collect();
+    assert!(w.write_batch(jobs).is_none());
+    w.sync_all();
+}
+
+/// Where each frame of a file starts, with its kind and body length.
+fn frames_at(path: &Path) -> Vec<(usize, u8, usize)> {
+    let mut at = 0;
+    frames(path)
+        .into_iter()
+        .map(|(kind, len)| {
+            let here = at;
+            at += 5 + len + 4;
+            (here, kind, len)
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_for_many_users_is_sealed_once_and_each_opens_it_with_their_own_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Writer::new(
+        dir.path().to_path_buf(),
+        Arc::new(AtomicBool::new(true)),
+        64,
+    );
+    let members: Vec<_> = (0..3).map(|_| user()).collect();
+    let to: Vec<_> = members
+        .iter()
+        .map(|(u, s)| (u.clone(), s.public()))
+        .collect();
+    batch(&mut w, &to, 1, 30);
+    let paths: Vec<_> = members
+        .iter()
+        .map(|(u, _)| path_in(dir.path(), u))
+        .collect();
+    let mut boxes = Vec::new();
+    let mut wraps = Vec::new();
+    for ((_, secret), path) in members.iter().zip(&paths) {
+        assert_eq!(read_all(path, secret), texts(1, 30));
+        let f = frames_at(path);
+        assert_eq!(
+            f.iter().map(|x| x.1).collect::<Vec<_>>(),
+            [KIND_SEGMENT, KIND_SHARED]
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let (at, _, len) = f[1];
+        let body = &bytes[at + 5..at + 5 + len];
+        wraps.push(body[8..8 + WRAP_LEN].to_vec());
+        boxes.push(body[8 + WRAP_LEN..].to_vec());
+    }
+    // One box, sealed once; a wrap of its key per file.
+    assert!(boxes.iter().all(|b| *b == boxes[0]));
+    assert!(wraps[0] != wraps[1] && wraps[1] != wraps[2] && wraps[0] != wraps[2]);
+    // Another user's key opens none of it.
+    let stranger = HistorySecret::from_bytes(random_bytes());
+    assert!(
+        HistoryReader::open(&paths[0], &stranger).is_err()
+            || read_all(&paths[0], &stranger).is_empty()
+    );
+
+    // A user who alone gets a batch, or gets little, has it sealed for them.
+    batch(&mut w, &to[..1], 31, 30);
+    batch(&mut w, &to[1..], 61, 1);
+    assert_eq!(frames_at(&paths[0]).last().unwrap().1, KIND_BUNDLE);
+    assert_eq!(frames_at(&paths[1]).last().unwrap().1, KIND_BUNDLE);
+    let mut want = texts(31, 30);
+    want.extend(texts(1, 30));
+    assert_eq!(read_all(&paths[0], &members[0].1), want);
+}
+
+#[test]
+fn a_shared_bundle_moved_into_another_file_or_damaged_costs_that_frame_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Writer::new(
+        dir.path().to_path_buf(),
+        Arc::new(AtomicBool::new(true)),
+        64,
+    );
+    let (a, b) = (user(), user());
+    let to = [(a.0.clone(), a.1.public()), (b.0.clone(), b.1.public())];
+    batch(&mut w, &to, 1, 25);
+    batch(&mut w, &to, 26, 25);
+    let (pa, pb) = (path_in(dir.path(), &a.0), path_in(dir.path(), &b.0));
+    let fb = frames_at(&pb);
+    assert_eq!(
+        fb.iter().map(|x| x.1).collect::<Vec<_>>(),
+        [KIND_SEGMENT, KIND_SHARED, KIND_SHARED]
+    );
+    assert_eq!(frames_at(&pa), fb, "the same layout in both files");
+    let (a_bytes, b_bytes) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+    let (at, _, len) = fb[1];
+    let end = at + 5 + len + 4;
+
+    // a's first frame, with a's wrap, put in b's file at the same offset:
+    // it does not open with b's key; b's second frame still reads.
+    let mut spliced = b_bytes.clone();
+    spliced[at..end].copy_from_slice(&a_bytes[at..end]);
+    std::fs::write(&pb, &spliced).unwrap();
+    let page = HistoryReader::open(&pb, &b.1)
+        .unwrap()
+        .page(None, 1000, |_| true)
+        .unwrap();
+    assert_eq!(page.messages.len(), 25);
+    assert_eq!(page.unreadable, 1);
+
+    // Every byte of b's first shared frame flipped in turn: that frame's
+    // entries are lost, never the other frame's.
+    let newer = texts(26, 25);
+    for i in at..end {
+        let mut damaged = b_bytes.clone();
+        damaged[i] ^= 0x5a;
+        std::fs::write(&pb, &damaged).unwrap();
+        let got = read_all(&pb, &b.1);
+        assert_eq!(got[..25], newer[..], "byte {i} flipped");
+    }
+    // a's file is untouched by all that.
+    let mut all = texts(26, 25);
+    all.extend(texts(1, 25));
+    assert_eq!(read_all(&pa, &a.1), all);
+}
