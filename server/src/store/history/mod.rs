@@ -25,7 +25,10 @@
 //!   group commit (`writer::commit`), fsync retries, failure reports, idle
 //!   files closed.
 //!
-//! Each depends only on those before it: `format` <- `file` <- `reader`
+//! - `walk`: a file's frame headers walked from the start: its whole
+//!   frames, damaged stretches and a torn tail.
+//!
+//! Each depends only on those before it: `format` <- `walk` <- `file` <- `reader`
 //! <- `paging`, `reader` <- `scan`, `cursor` <- `reader`, `file` <- `open_files`, `syncer` <-
 //! `writer`, `queue` <- `writer`.
 
@@ -42,6 +45,7 @@ mod scan;
 mod syncer;
 #[cfg(test)]
 mod test_support;
+mod walk;
 mod writer;
 
 pub use cursor::{Cursor, PAGE_READ_BUDGET, PageQuery, ReadError};

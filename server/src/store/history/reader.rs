@@ -24,12 +24,12 @@ use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
 use super::cursor::Cursor;
-use super::file::{FrameAt, walk};
 use super::format::{
     BUNDLE_HEADER, HEAD, KIND_BUNDLE, KIND_RECORD, KIND_SEGMENT, KIND_SHARED, MAX_BODY,
     RECORD_HEADER, RECORD_LABEL, SEGMENT_HEADER, TAIL, bundle_entries, holds_entries, known_kind,
     open_shared, record_header, segment_seal_key,
 };
+use super::walk::{FrameAt, walk};
 use crate::credentials::HistorySecret;
 use crate::store::StoreError;
 
@@ -352,7 +352,7 @@ impl<'a> HistoryReader<'a> {
             }
         };
         let entries = if kind == KIND_RECORD {
-            vec![&plain[..]]
+            vec![plain]
         } else {
             match bundle_entries(plain) {
                 Some(e) => e,

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)]
-use super::super::format::{BUNDLE_TARGET, KIND_BUNDLE};
+use super::super::format::{BUNDLE_TARGET, HEAD, KIND_BUNDLE};
 use super::super::test_support::{frames, lose_unsynced, msg, read_all, setup, texts};
 use super::*;
 use crate::store::history::HistoryPage;
