@@ -109,6 +109,29 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, PictureError> {
     })
 }
 
+/// Decodes the picture in the local file at `path` (the user's own, being
+/// sent), reading it whole only if its first bytes are a picture's and it
+/// holds at most `max_bytes`.
+pub fn decode_file(path: &std::path::Path, max_bytes: u64) -> Result<Decoded, PictureError> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| PictureError::Damaged(e.to_string());
+    let mut f = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    (&mut f)
+        .take(16)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if sniff(&bytes).is_none() {
+        return Err(PictureError::NotPicture);
+    }
+    let len = f.metadata().map_err(unreadable)?.len();
+    if len > max_bytes {
+        return Err(PictureError::TooLarge);
+    }
+    f.take(max_bytes).read_to_end(&mut bytes).map_err(unreadable)?;
+    decode(&bytes)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -187,3 +210,4 @@ mod tests {
         assert!(d.width <= SHOWN_SIDE && d.height <= SHOWN_SIDE, "{d:?}");
     }
 }
+

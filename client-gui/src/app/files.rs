@@ -46,6 +46,9 @@ impl CoveApp {
             }
             FileAct::Want(file) => chat.want_picture(&file),
             FileAct::Save { file, to } => chat.save_file(&file, to),
+            FileAct::Cancel(client_id) => {
+                chat.cancel_upload(&client_id);
+            }
             // The screen's own (the save window, the larger view).
             FileAct::AskSave(_) | FileAct::View(..) => {}
         }

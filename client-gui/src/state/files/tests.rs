@@ -29,8 +29,13 @@ fn infos(s: &ChatState, t: &Target) -> Vec<String> {
     })
 }
 
+/// The only upload queued (a picture's preview beside it aside).
 fn upload_job(s: &mut ChatState) -> (TransferId, PathBuf, u64) {
-    let jobs = s.take_jobs();
+    let jobs: Vec<Job> = s
+        .take_jobs()
+        .into_iter()
+        .filter(|j| !matches!(j, Job::Preview { .. }))
+        .collect();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     match jobs.into_iter().next().unwrap() {
         Job::Upload { id, path, size, .. } => (id, path, size),
@@ -102,10 +107,24 @@ fn an_upload_shows_its_progress_then_its_message_is_sent_with_the_file() {
             Some(caption),
         )
         .unwrap();
-    let (id, path, size) = upload_job(&mut s);
+    let jobs = s.take_jobs();
+    let preview = jobs.iter().find_map(|j| match j {
+        Job::Preview { id, path } => Some((*id, path.clone())),
+        _ => None,
+    });
+    let (preview, shown) = preview.expect("the local file is decoded to be shown");
+    assert_eq!(shown, PathBuf::from("/home/t/worksheet.png"));
+    let (id, path, size) = match jobs.iter().find(|j| matches!(j, Job::Upload { .. })) {
+        Some(Job::Upload { id, path, size, .. }) => (*id, path.clone(), *size),
+        _ => panic!("{jobs:?}"),
+    };
     assert_eq!(
         (path, size),
         (PathBuf::from("/home/t/worksheet.png"), 100_000)
+    );
+    assert_eq!(
+        s.picture_done(preview, Ok(())),
+        Some(PictureOf::Own(cid.clone()))
     );
     assert!(s.take_outbox().is_empty(), "nothing sent before the upload");
     assert_eq!(stage(&s), Stage::Uploading { done: 0 });
@@ -139,6 +158,20 @@ fn an_upload_shows_its_progress_then_its_message_is_sent_with_the_file() {
         },
     );
     assert!(s.pending.is_empty());
+    // Delivered at once, its file shown from what the app knows.
+    assert_eq!(
+        s.conversations[&general()].message_ids(),
+        [41],
+        "the message is in the conversation"
+    );
+    assert_eq!(
+        s.files.sent.get(&41),
+        Some(&Sent {
+            client_id: cid.clone(),
+            name: FileName::new("worksheet.png").unwrap(),
+            size: 100_000,
+        })
+    );
     // The ack has no file id or key: the message is read back.
     let again = s.take_outbox();
     assert!(
@@ -343,4 +376,34 @@ fn sizes_read_as_people_read_them() {
     assert_eq!(human_size(20_480), "20 KB");
     assert_eq!(human_size(26 * MB), "26 MB");
     assert_eq!(human_size(3 * MB + MB / 5), "3.2 MB");
+}
+
+/// Cancel while it uploads: the message is gone, the network is told to
+/// stop, and an upload that completed meanwhile sends nothing. Once
+/// uploaded (its `send` on its way) there is nothing to cancel.
+#[test]
+fn a_cancelled_upload_sends_nothing() {
+    let mut s = state();
+    let cid = s
+        .attach(general(), "/tmp/lecture.pdf".into(), 20 * MB, None)
+        .unwrap();
+    let (id, _, _) = upload_job(&mut s);
+    s.transfer_progress(id, 65_536);
+    assert!(s.cancel_upload(&cid));
+    assert!(s.pending.is_empty());
+    assert_eq!(s.take_jobs(), [Job::Cancel { id }]);
+    s.uploaded(id, upload_id(3));
+    s.transfer_progress(id, 20 * MB);
+    assert!(s.take_outbox().is_empty(), "nothing sent");
+    assert!(s.pending.is_empty());
+    assert!(!s.cancel_upload(&cid), "once");
+
+    let cid = s
+        .attach(general(), "/tmp/notes.txt".into(), 100, None)
+        .unwrap();
+    let (id, _, _) = upload_job(&mut s);
+    s.uploaded(id, upload_id(4));
+    assert!(!s.cancel_upload(&cid), "already being sent");
+    assert_eq!(s.pending.len(), 1);
+    assert!(s.take_jobs().is_empty());
 }
