@@ -132,6 +132,19 @@ pub fn decode_file(path: &std::path::Path, max_bytes: u64) -> Result<Decoded, Pi
     decode(&bytes)
 }
 
+/// A picture's RGBA pixels (`width` × `height`, 4 bytes each, not
+/// premultiplied) as a PNG file's bytes: how a picture pasted from the
+/// clipboard is sent.
+pub fn encode_png(width: u32, height: u32, rgba: Vec<u8>) -> Result<Vec<u8>, String> {
+    let image = image::RgbaImage::from_raw(width, height, rgba)
+        .ok_or_else(|| "its pixels do not match its size".to_owned())?;
+    let mut out = Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok(out.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

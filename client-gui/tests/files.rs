@@ -340,6 +340,46 @@ fn cancelling_an_upload_stops_it_and_sends_nothing() {
     assert!(m.file.is_none());
 }
 
+/// A picture pasted from the clipboard (egui's `PasteImage`) opens
+/// "Attach a file" with it kept as a PNG file; "Send file" sends it, and
+/// Bob gets the same pixels.
+#[test]
+fn a_pasted_picture_is_offered_to_attach_and_sent_as_a_png() {
+    let w = World::new();
+    let mut alice = w.app();
+    sign_in_trusting(&mut alice, "alice", true);
+    let mut bob = w.client("bob", true);
+
+    let pixels: Vec<u8> = (0..40u32 * 30)
+        .flat_map(|i| [(i % 251) as u8, (i / 7 % 256) as u8, 200, 255])
+        .collect();
+    let image = egui::ColorImage::from_rgba_unmultiplied([40, 30], &pixels);
+    alice
+        .input_mut()
+        .events
+        .push(egui::Event::PasteImage(std::sync::Arc::new(image)));
+    alice.run();
+    let path = alice
+        .get_by_label("File path")
+        .accesskit_node()
+        .value()
+        .unwrap();
+    assert!(
+        path.contains("Pasted picture ") && path.ends_with(".png"),
+        "{path}"
+    );
+    assert!(alice.state().chat().unwrap().pending.is_empty(), "not sent by itself");
+    alice.get_by_label("Send file").click();
+    alice.step();
+    let m = wait_for_message(&mut alice, &mut bob);
+    let file = m.file.unwrap();
+    assert!(file.name.as_str().starts_with("Pasted picture "), "{file:?}");
+    let bytes = download_file(&w, &mut bob, &file);
+    let got = image::load_from_memory(&bytes).unwrap().to_rgba8();
+    assert_eq!(got.dimensions(), (40, 30));
+    assert_eq!(got.into_raw(), pixels, "the same pixels");
+}
+
 /// Steps the app until Bob's session gets a chat message; that message.
 fn wait_for_message(
     h: &mut egui_kittest::Harness<'_, cove_client::CoveApp>,

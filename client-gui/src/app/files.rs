@@ -9,6 +9,7 @@ use super::CoveApp;
 use crate::net::TransferEvent;
 use crate::picture::PictureError;
 use crate::state::ChatState;
+use crate::ui::attach::Pasted;
 use crate::ui::attachment::FileAct;
 
 impl CoveApp {
@@ -49,9 +50,32 @@ impl CoveApp {
             FileAct::Cancel(client_id) => {
                 chat.cancel_upload(&client_id);
             }
+            FileAct::Paste(Pasted(image)) => match self.keep_pasted(&image) {
+                Ok(path) => self.view.compose.offer_file(&path),
+                Err(e) => chat.info(format!("The pasted picture could not be kept: {e}.")),
+            },
             // The screen's own (the save window, the larger view).
             FileAct::AskSave(_) | FileAct::View(..) => {}
         }
+    }
+
+    /// Keeps a pasted picture as a PNG file in the configuration
+    /// folder's `pasted/`, where it stays while it uploads (and resumes
+    /// after a reconnect); the path, named by the time of the paste.
+    fn keep_pasted(&self, image: &egui::ColorImage) -> Result<std::path::PathBuf, String> {
+        let [w, h] = image.size.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        let rgba = image
+            .pixels
+            .iter()
+            .flat_map(|c| c.to_srgba_unmultiplied())
+            .collect();
+        let png = crate::picture::encode_png(w, h, rgba)?;
+        let dir = self.opts.config_dir.join("pasted");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let stamp = chrono::Local::now().format("%Y-%m-%d %H-%M-%S");
+        let path = dir.join(format!("Pasted picture {stamp}.png"));
+        std::fs::write(&path, png).map_err(|e| e.to_string())?;
+        Ok(path)
     }
 
     pub(super) fn on_transfer(&mut self, ev: TransferEvent, ctx: &egui::Context) {

@@ -46,6 +46,8 @@ pub enum FileAct {
     /// Stop uploading the file of the pending message sent under this
     /// client id; the message is not sent.
     Cancel(ClientMsgId),
+    /// A picture pasted from the clipboard, to attach.
+    Paste(super::attach::Pasted),
 }
 
 /// The file of message `m`, under its text. Returns what the user did.
