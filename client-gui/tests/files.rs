@@ -308,6 +308,7 @@ fn cancelling_an_upload_stops_it_and_sends_nothing() {
     alice.get_by_label("Cancel").click();
     alice.step();
     assert!(alice.state().chat().unwrap().pending.is_empty());
+    alice.step();
     assert!(!shows(&alice, "lecture.pdf"), "the message is gone");
 
     // What the server holds of it stops growing, short of the whole.

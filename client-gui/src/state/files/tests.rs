@@ -152,7 +152,7 @@ fn an_upload_shows_its_progress_then_its_message_is_sent_with_the_file() {
         req,
         ServerMessage::Ack {
             id: 1,
-            client_id: cid,
+            client_id: cid.clone(),
             message_id: 41,
             ts: 5,
         },
@@ -272,7 +272,10 @@ fn pictures_are_fetched_once_and_each_outcome_is_shown() {
             total: 80_000
         }
     );
-    assert_eq!(s.picture_done(*id, Ok(())), Some(f.id.clone()));
+    assert_eq!(
+        s.picture_done(*id, Ok(())),
+        Some(PictureOf::File(f.id.clone()))
+    );
     assert_eq!(s.files.pictures[&f.id], Fetch::Shown);
     // The screen dropped its texture: fetched again.
     s.want_picture(&f);
@@ -331,7 +334,8 @@ fn saves_end_saved_or_failed_and_a_session_ending_fails_what_is_on_its_way() {
     s.save_file(&f, "/tmp/out/again.png".into());
     s.want_picture(&f);
     s.attach(general(), "/tmp/a.txt".into(), 10, None).unwrap();
-    assert_eq!(s.take_jobs().len(), 3);
+    // (The upload's preview among them: the network tells a picture.)
+    assert_eq!(s.take_jobs().len(), 4);
     s.ended("the server's key changed".into());
     assert_eq!(
         s.files.saves[&f.id],
