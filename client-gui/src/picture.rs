@@ -128,7 +128,9 @@ pub fn decode_file(path: &std::path::Path, max_bytes: u64) -> Result<Decoded, Pi
     if len > max_bytes {
         return Err(PictureError::TooLarge);
     }
-    f.take(max_bytes).read_to_end(&mut bytes).map_err(unreadable)?;
+    f.take(max_bytes)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
     decode(&bytes)
 }
 
@@ -223,4 +225,3 @@ mod tests {
         assert!(d.width <= SHOWN_SIDE && d.height <= SHOWN_SIDE, "{d:?}");
     }
 }
-

@@ -369,12 +369,18 @@ fn a_pasted_picture_is_offered_to_attach_and_sent_as_a_png() {
         path.contains("Pasted picture ") && path.ends_with(".png"),
         "{path}"
     );
-    assert!(alice.state().chat().unwrap().pending.is_empty(), "not sent by itself");
+    assert!(
+        alice.state().chat().unwrap().pending.is_empty(),
+        "not sent by itself"
+    );
     alice.get_by_label("Send file").click();
     alice.step();
     let m = wait_for_message(&mut alice, &mut bob);
     let file = m.file.unwrap();
-    assert!(file.name.as_str().starts_with("Pasted picture "), "{file:?}");
+    assert!(
+        file.name.as_str().starts_with("Pasted picture "),
+        "{file:?}"
+    );
     let bytes = download_file(&w, &mut bob, &file);
     let got = image::load_from_memory(&bytes).unwrap().to_rgba8();
     assert_eq!(got.dimensions(), (40, 30));

@@ -62,7 +62,9 @@ fn a_teacher_runs_a_private_class_room() {
     });
 
     // A private room is closed to whoever is not invited.
-    let knock = w.rt.block_on(ben.send(Request::Join { room: class() })).unwrap();
+    let knock =
+        w.rt.block_on(ben.send(Request::Join { room: class() }))
+            .unwrap();
     let refused = next_message(&w, &mut ben_events, "the refusal", |m| {
         m.answers() == Some(knock)
     });
@@ -98,7 +100,9 @@ fn a_teacher_runs_a_private_class_room() {
     next_message(&w, &mut ben_events, "ben's invitation", |m| {
         matches!(m, ServerMessage::Invited { .. })
     });
-    let join = w.rt.block_on(ben.send(Request::Join { room: class() })).unwrap();
+    let join =
+        w.rt.block_on(ben.send(Request::Join { room: class() }))
+            .unwrap();
     let joined = next_message(&w, &mut ben_events, "ben joined", |m| {
         m.answers() == Some(join)
     });
@@ -167,9 +171,8 @@ fn a_teacher_runs_a_private_class_room() {
     });
 
     // Ben, removed, got none of it live and cannot read the room.
-    let page = w
-        .rt
-        .block_on(ben.send(Request::History {
+    let page =
+        w.rt.block_on(ben.send(Request::History {
             with: Target::Room(class()),
             before: None,
             limit: 50,
@@ -179,10 +182,7 @@ fn a_teacher_runs_a_private_class_room() {
     let answer = next_message(&w, &mut ben_events, "ben's page", |m| {
         m.answers() == Some(page)
     });
-    assert!(
-        matches!(answer, ServerMessage::Error { .. }),
-        "{answer:?}"
-    );
+    assert!(matches!(answer, ServerMessage::Error { .. }), "{answer:?}");
     while let Ok(ev) = ben_events.try_recv() {
         if let Event::Message(ServerMessage::Message(m)) = ev {
             assert_ne!(m.to, Target::Room(class()), "ben read {m:?}");

@@ -98,9 +98,7 @@ pub(super) fn show(ui: &mut egui::Ui, m: &ChatMessage, state: &ChatState) -> Opt
             _ if !picture => {}
             None => {}
             Some((f, None | Some(Fetch::Shown))) => act = Some(FileAct::Want(f.clone())),
-            Some((_, Some(Fetch::Loading { done, total }))) => {
-                bar(ui, "Loading", *done, *total)
-            }
+            Some((_, Some(Fetch::Loading { done, total }))) => bar(ui, "Loading", *done, *total),
             Some((_, Some(Fetch::NotPicture))) => {}
             Some((_, Some(Fetch::Refused(why)))) => note(ui, why, NOTICE),
             Some((_, Some(Fetch::Failed(why)))) => {

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-
 use crate::picture::Decoded;
 use crate::state::PictureOf;
 
