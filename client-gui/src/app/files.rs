@@ -72,8 +72,16 @@ impl CoveApp {
         let png = crate::picture::encode_png(w, h, rgba)?;
         let dir = self.opts.config_dir.join("pasted");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        forget_old_pastes(&dir);
         let stamp = chrono::Local::now().format("%Y-%m-%d %H-%M-%S");
-        let path = dir.join(format!("Pasted picture {stamp}.png"));
+        // Never over an earlier paste, which may still be uploading.
+        let path = (1..)
+            .map(|n| match n {
+                1 => dir.join(format!("Pasted picture {stamp}.png")),
+                n => dir.join(format!("Pasted picture {stamp} ({n}).png")),
+            })
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| unreachable!("an endless range"));
         std::fs::write(&path, png).map_err(|e| e.to_string())?;
         Ok(path)
     }
@@ -95,6 +103,26 @@ impl CoveApp {
             }
             TransferEvent::Saved { id } => chat.saved(id),
             TransferEvent::Failed { id, reason } => chat.transfer_failed(id, reason),
+        }
+    }
+}
+
+/// Removes pasted pictures kept more than a day ago: long sent (or given
+/// up), they would otherwise pile up.
+fn forget_old_pastes(dir: &std::path::Path) {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
