@@ -1,10 +1,11 @@
 //! Files and pictures (protocol v6) as the app tracks them: a file the
 //! user attached, uploading as part of its pending message until the
-//! message is sent; pictures of messages being fetched to be shown; files
-//! being saved. Plain data: the network layer moves the bytes
-//! ([`Job`]s go out, progress and outcomes come back), and every outcome
-//! ends in something the conversation shows (a picture, a chip, a note),
-//! never in a bar that stays.
+//! message is sent (or the user cancels it), then shown in their own
+//! conversation from what the app knows; pictures of messages being
+//! fetched to be shown; files being saved. Plain data: the network
+//! layer moves the bytes ([`Job`]s go out, progress and outcomes come
+//! back), and every outcome ends in something the conversation shows (a
+//! picture, a chip, a note), never in a bar that stays.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
