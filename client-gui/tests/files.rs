@@ -248,8 +248,9 @@ fn the_senders_own_picture_and_file_show_as_soon_as_they_are_sent() {
     sign_in_trusting(&mut alice, "alice", true);
     let mut bob = w.client("bob", true);
 
+    // About 30 chunks: decoding it takes a fraction of its upload.
     let path = w.dir.path().join("worksheet.png");
-    std::fs::write(&path, noisy_png(300, 200)).unwrap();
+    std::fs::write(&path, noisy_png(600, 400)).unwrap();
     attach(&mut alice, &path);
     let thumbnail = shown_when_stored(&mut alice, |h| h.query_by_label("worksheet.png").is_some());
     assert!(thumbnail, "the thumbnail shows with the ack");

@@ -239,20 +239,21 @@ impl ChatState {
         };
         let client_id = self.new_client_id();
         let transfer = self.files.start(For::Upload(client_id.clone()));
-        self.files.jobs.push(Job::Upload {
-            id: transfer,
-            path: path.clone(),
-            name: name.clone(),
-            size,
-        });
         if size <= PICTURE_AUTO_MAX {
-            // Read while it uploads; the network says if it is no picture.
+            // Read while it uploads (started first: shown by the time the
+            // message is stored); the network says if it is no picture.
             let preview = self.files.start(For::Preview(client_id.clone()));
             self.files.jobs.push(Job::Preview {
                 id: preview,
                 path: path.clone(),
             });
         }
+        self.files.jobs.push(Job::Upload {
+            id: transfer,
+            path: path.clone(),
+            name: name.clone(),
+            size,
+        });
         self.pending.push(Pending {
             client_id: client_id.clone(),
             to,
