@@ -109,6 +109,44 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, PictureError> {
     })
 }
 
+/// Decodes the picture in the local file at `path` (the user's own, being
+/// sent), reading it whole only if its first bytes are a picture's and it
+/// holds at most `max_bytes`.
+pub fn decode_file(path: &std::path::Path, max_bytes: u64) -> Result<Decoded, PictureError> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| PictureError::Damaged(e.to_string());
+    let mut f = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    (&mut f)
+        .take(16)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if sniff(&bytes).is_none() {
+        return Err(PictureError::NotPicture);
+    }
+    let len = f.metadata().map_err(unreadable)?.len();
+    if len > max_bytes {
+        return Err(PictureError::TooLarge);
+    }
+    f.take(max_bytes)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    decode(&bytes)
+}
+
+/// A picture's RGBA pixels (`width` × `height`, 4 bytes each, not
+/// premultiplied) as a PNG file's bytes: how a picture pasted from the
+/// clipboard is sent.
+pub fn encode_png(width: u32, height: u32, rgba: Vec<u8>) -> Result<Vec<u8>, String> {
+    let image = image::RgbaImage::from_raw(width, height, rgba)
+        .ok_or_else(|| "its pixels do not match its size".to_owned())?;
+    let mut out = Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok(out.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

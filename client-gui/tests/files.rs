@@ -13,8 +13,8 @@ use cove_common::ServerMessage;
 use cove_common::client::Event;
 use egui_kittest::kittest::{NodeT, Queryable};
 use support::{
-    Proxy, World, download_file, noisy_png, send_file_to_general, shows, sign_in_trusting,
-    type_into, wait_for,
+    Proxy, World, download_file, next_message, noisy_png, send_file_to_general, shows,
+    sign_in_trusting, type_into, wait_for,
 };
 
 #[test]
@@ -205,6 +205,206 @@ fn an_upload_cut_by_a_lost_connection_goes_on_after_the_reconnect() {
     wait_for(&mut alice, "the message stored", |h| {
         h.state().chat().unwrap().pending.is_empty()
     });
+}
+
+/// Attaches the file at `path` in the app, with the message box's text as
+/// its caption, by the 📎 button and the path field.
+fn attach(h: &mut egui_kittest::Harness<'_, cove_client::CoveApp>, path: &std::path::Path) {
+    // Settled: the click lands on the button where it is drawn.
+    h.run();
+    h.get_by_label("Attach a file").click();
+    h.run();
+    type_into(h, "File path", path.to_str().unwrap());
+    h.get_by_label("Send file").click();
+    h.step();
+}
+
+/// Steps the app until its message with a file is stored (no longer
+/// pending), and says whether `shown` held in that very frame.
+fn shown_when_stored(
+    h: &mut egui_kittest::Harness<'_, cove_client::CoveApp>,
+    shown: impl Fn(&egui_kittest::Harness<'_, cove_client::CoveApp>) -> bool,
+) -> bool {
+    let mut at_ack = false;
+    wait_for(h, "the message stored", |h| {
+        if !h.state().chat().unwrap().pending.is_empty() {
+            return false;
+        }
+        at_ack = shown(h);
+        true
+    });
+    at_ack
+}
+
+/// The sender's own picture shows in their conversation the moment the
+/// server stores the message (the `ack` carries no file: the app shows
+/// the picture it decoded from the local file), and it is never
+/// downloaded back; "Save…" comes once the file's id and key are read
+/// back. A file that is no picture shows its chip at once.
+#[test]
+fn the_senders_own_picture_and_file_show_as_soon_as_they_are_sent() {
+    let w = World::new();
+    let mut alice = w.app();
+    sign_in_trusting(&mut alice, "alice", true);
+    let mut bob = w.client("bob", true);
+
+    // About 30 chunks: decoding it takes a fraction of its upload.
+    let path = w.dir.path().join("worksheet.png");
+    std::fs::write(&path, noisy_png(600, 400)).unwrap();
+    attach(&mut alice, &path);
+    let thumbnail = shown_when_stored(&mut alice, |h| h.query_by_label("worksheet.png").is_some());
+    assert!(thumbnail, "the thumbnail shows with the ack");
+    // Bob got it as a message with its file.
+    let m = next_message(&w, &mut bob.1, "the file's message", |m| {
+        matches!(m, ServerMessage::Message(_))
+    });
+    assert!(matches!(m, ServerMessage::Message(m) if m.file.is_some()));
+    wait_for(&mut alice, "Save… with the file's id and key", |h| {
+        h.query_by_label("Save…").is_some()
+    });
+    assert!(alice.query_by_label("worksheet.png").is_some());
+    assert!(
+        alice.state().chat().unwrap().files.pictures.is_empty(),
+        "her own picture is not downloaded back"
+    );
+
+    let notes = w.dir.path().join("notes.txt");
+    std::fs::write(&notes, b"bring a calculator").unwrap();
+    attach(&mut alice, &notes);
+    let chip = shown_when_stored(&mut alice, |h| {
+        h.state().chat().unwrap().files.sent.len() == 2 && shows(h, "📄 notes.txt")
+    });
+    assert!(chip, "the chip shows with the ack");
+}
+
+/// Cancel by the progress bar: the upload stops (the server's partial
+/// copy grows no more), the message is gone, and nothing reaches anyone.
+#[test]
+fn cancelling_an_upload_stops_it_and_sends_nothing() {
+    let w = World::new();
+    let mut alice = w.app();
+    sign_in_trusting(&mut alice, "alice", true);
+    let mut bob = w.client("bob", true);
+
+    let bytes: Vec<u8> = (0..12u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let path = w.dir.path().join("lecture.pdf");
+    std::fs::write(&path, &bytes).unwrap();
+    attach(&mut alice, &path);
+    let done = |h: &egui_kittest::Harness<'_, cove_client::CoveApp>| {
+        h.state()
+            .chat()
+            .unwrap()
+            .pending
+            .first()
+            .and_then(|p| match p.file.as_ref()?.stage {
+                Stage::Uploading { done } => Some(done),
+                Stage::Uploaded(_) => None,
+            })
+    };
+    wait_for(&mut alice, "some of the upload", |h| {
+        done(h).is_some_and(|d| d > 0)
+    });
+    alice.get_by_label("Cancel").click();
+    alice.step();
+    assert!(alice.state().chat().unwrap().pending.is_empty());
+    alice.step();
+    assert!(!shows(&alice, "lecture.pdf"), "the message is gone");
+
+    // What the server holds of it stops growing, short of the whole.
+    let partial = w.dir.path().join("server/files/partial");
+    let held = || -> u64 {
+        std::fs::read_dir(&partial)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let settle = |h: &mut egui_kittest::Harness<'_, cove_client::CoveApp>, ms: u64| {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while std::time::Instant::now() < until {
+            h.step();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    // (Chunks already on the wire when Cancel was clicked still land.)
+    settle(&mut alice, 500);
+    let after_cancel = held();
+    settle(&mut alice, 1500);
+    assert_eq!(held(), after_cancel, "no chunk sent after Cancel");
+    assert!(after_cancel < bytes.len() as u64, "{after_cancel}");
+
+    // Nothing was sent: the next message Bob gets is the one after.
+    type_into(&mut alice, "Message # general", "never mind");
+    alice.key_press(egui::Key::Enter);
+    let m = wait_for_message(&mut alice, &mut bob);
+    assert_eq!(m.text_str(), "never mind");
+    assert!(m.file.is_none());
+}
+
+/// A picture pasted from the clipboard (egui's `PasteImage`) opens
+/// "Attach a file" with it kept as a PNG file; "Send file" sends it, and
+/// Bob gets the same pixels.
+#[test]
+fn a_pasted_picture_is_offered_to_attach_and_sent_as_a_png() {
+    let w = World::new();
+    let mut alice = w.app();
+    sign_in_trusting(&mut alice, "alice", true);
+    let mut bob = w.client("bob", true);
+
+    let pixels: Vec<u8> = (0..40u32 * 30)
+        .flat_map(|i| [(i % 251) as u8, (i / 7 % 256) as u8, 200, 255])
+        .collect();
+    let image = egui::ColorImage::from_rgba_unmultiplied([40, 30], &pixels);
+    alice
+        .input_mut()
+        .events
+        .push(egui::Event::PasteImage(std::sync::Arc::new(image)));
+    alice.run();
+    let path = alice
+        .get_by_label("File path")
+        .accesskit_node()
+        .value()
+        .unwrap();
+    assert!(
+        path.contains("Pasted picture ") && path.ends_with(".png"),
+        "{path}"
+    );
+    assert!(
+        alice.state().chat().unwrap().pending.is_empty(),
+        "not sent by itself"
+    );
+    alice.get_by_label("Send file").click();
+    alice.step();
+    let m = wait_for_message(&mut alice, &mut bob);
+    let file = m.file.unwrap();
+    assert!(
+        file.name.as_str().starts_with("Pasted picture "),
+        "{file:?}"
+    );
+    let bytes = download_file(&w, &mut bob, &file);
+    let got = image::load_from_memory(&bytes).unwrap().to_rgba8();
+    assert_eq!(got.dimensions(), (40, 30));
+    assert_eq!(got.into_raw(), pixels, "the same pixels");
+}
+
+/// Steps the app until Bob's session gets a chat message; that message.
+fn wait_for_message(
+    h: &mut egui_kittest::Harness<'_, cove_client::CoveApp>,
+    (_, events): &mut (cove_common::client::Session, cove_common::client::Events),
+) -> cove_common::proto::ChatMessage {
+    let mut got = None;
+    wait_for(h, "bob's message", |_| {
+        while let Ok(ev) = events.try_recv() {
+            if let Event::Message(ServerMessage::Message(m)) = ev
+                && got.is_none()
+            {
+                got = Some(m);
+            }
+        }
+        got.is_some()
+    });
+    got.unwrap()
 }
 
 /// A file dropped on the window.

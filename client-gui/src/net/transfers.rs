@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use super::{Emitter, NetEvent};
 use crate::picture::{Decoded, PictureError};
-use crate::state::{Job, Sink, TransferId};
+use crate::state::{Job, PICTURE_AUTO_MAX, Sink, TransferId};
 
 mod downloads;
 use downloads::{Down, remove_later, temp_beside};
@@ -49,7 +49,8 @@ pub enum TransferEvent {
         /// The upload, for `send`.
         upload: UploadId,
     },
-    /// A picture download finished: decoded, or why it is not shown.
+    /// A picture download (or the reading of the user's own picture)
+    /// finished: decoded, or why it is not shown.
     Picture {
         /// The transfer.
         id: TransferId,
@@ -87,6 +88,8 @@ pub(super) enum Work {
     Wrote(usize, std::io::Result<()>),
     Finished(std::io::Result<()>),
     Decoded(Result<Decoded, PictureError>),
+    /// The user's own picture, read from its local file.
+    Preview(Result<Decoded, PictureError>),
 }
 
 /// A piece of file work done, for [`Transfers::on_done`].
@@ -148,6 +151,8 @@ impl Transfers {
     pub(super) async fn start(&mut self, job: Job, session: Option<&Session>) {
         let id = match &job {
             Job::Upload { id, .. } | Job::Download { id, .. } => *id,
+            // Need no connection.
+            Job::Preview { .. } | Job::Cancel { .. } => return self.add(job),
         };
         self.add(job);
         if let Some(s) = session {
@@ -184,6 +189,22 @@ impl Transfers {
                         in_flight: 0,
                     },
                 );
+            }
+            Job::Preview { id, path } => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let work = Work::Preview(crate::picture::decode_file(&path, PICTURE_AUTO_MAX));
+                    let _ = tx.send(Done {
+                        id,
+                        generation,
+                        work,
+                    });
+                });
+            }
+            Job::Cancel { id } => {
+                // Replies and reads still on their way find no upload.
+                self.ups.remove(&id);
+                self.wire.retain(|_, (t, _, _)| *t != id);
             }
             Job::Download { id, file, to } => {
                 let todo = (0..file.size).step_by(FILE_CHUNK_BYTES).collect();
@@ -448,6 +469,9 @@ impl Transfers {
                         self.fail(id, reason, out);
                     }
                 }
+            }
+            Work::Preview(picture) => {
+                out.emit(NetEvent::Transfer(TransferEvent::Picture { id, picture }));
             }
             other => self.down_done(session, id, generation, other, out).await,
         }

@@ -1,15 +1,16 @@
 //! Files and pictures (protocol v6) as the app tracks them: a file the
 //! user attached, uploading as part of its pending message until the
-//! message is sent; pictures of messages being fetched to be shown; files
-//! being saved. Plain data: the network layer moves the bytes
-//! ([`Job`]s go out, progress and outcomes come back), and every outcome
-//! ends in something the conversation shows (a picture, a chip, a note),
-//! never in a bar that stays.
+//! message is sent (or the user cancels it), then shown in their own
+//! conversation from what the app knows; pictures of messages being
+//! fetched to be shown; files being saved. Plain data: the network
+//! layer moves the bytes ([`Job`]s go out, progress and outcomes come
+//! back), and every outcome ends in something the conversation shows (a
+//! picture, a chip, a note), never in a bar that stays.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use cove_common::proto::{Attachment, FileId, FileName, UploadId};
+use cove_common::proto::{Attachment, FileId, FileName, MessageId, UploadId};
 use cove_common::{ClientMsgId, ErrorCode, MessageText, Target};
 
 use super::pending::{Delivery, Pending};
@@ -48,6 +49,20 @@ pub enum Job {
         /// Its size.
         size: u64,
     },
+    /// Decode the picture the user is sending from its local file, so
+    /// that their own message shows it at once, without downloading back
+    /// what they uploaded.
+    Preview {
+        /// The transfer.
+        id: TransferId,
+        /// The local file.
+        path: PathBuf,
+    },
+    /// Stop an upload: no more of its chunks are sent.
+    Cancel {
+        /// The upload's transfer.
+        id: TransferId,
+    },
     /// Download a message's file.
     Download {
         /// The transfer.
@@ -84,6 +99,30 @@ pub enum Stage {
     },
     /// On the server, complete: the message may be sent with it.
     Uploaded(UploadId),
+}
+
+/// What a picture on screen is the picture of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PictureOf {
+    /// A message's file, downloaded.
+    File(FileId),
+    /// A file the user sent from this app (under this client id),
+    /// decoded from the local file.
+    Own(ClientMsgId),
+}
+
+/// A file the user sent from this app, as the app knew it when the
+/// server stored its message: the `ack` carries neither the file's id
+/// nor its key, so the message shows the file from this until a history
+/// page brings them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The client id it was sent under (its picture's key).
+    pub client_id: ClientMsgId,
+    /// Its name.
+    pub name: FileName,
+    /// Its size.
+    pub size: u64,
 }
 
 /// Where a message's picture stands.
@@ -129,6 +168,7 @@ pub enum Saving {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum For {
     Upload(ClientMsgId),
+    Preview(ClientMsgId),
     Picture(FileId),
     Save(FileId),
 }
@@ -145,6 +185,9 @@ pub struct Files {
     pub pictures: HashMap<FileId, Fetch>,
     /// Files being saved or saved, by file (the last save of each).
     pub saves: HashMap<FileId, Saving>,
+    /// The user's own messages with a file sent from this app, by
+    /// message id.
+    pub sent: HashMap<MessageId, Sent>,
 }
 
 impl Files {
@@ -196,6 +239,15 @@ impl ChatState {
         };
         let client_id = self.new_client_id();
         let transfer = self.files.start(For::Upload(client_id.clone()));
+        if size <= PICTURE_AUTO_MAX {
+            // Read while it uploads (started first: shown by the time the
+            // message is stored); the network says if it is no picture.
+            let preview = self.files.start(For::Preview(client_id.clone()));
+            self.files.jobs.push(Job::Preview {
+                id: preview,
+                path: path.clone(),
+            });
+        }
         self.files.jobs.push(Job::Upload {
             id: transfer,
             path: path.clone(),
@@ -291,7 +343,7 @@ impl ChatState {
                     *d = done;
                 }
             }
-            None => {}
+            Some(For::Preview(_)) | None => {}
         }
     }
 
@@ -311,14 +363,18 @@ impl ChatState {
 
     /// A picture arrived and was decoded (`Ok`), or is not a picture
     /// (`Err(None)`), or will not be shown and why (`Err(Some(..))`).
-    /// Returns its file, if the transfer was one.
+    /// Returns what it is the picture of, if the transfer was one.
     pub fn picture_done(
         &mut self,
         id: TransferId,
         outcome: Result<(), Option<String>>,
-    ) -> Option<FileId> {
-        let Some(For::Picture(file)) = self.files.what.remove(&id) else {
-            return None;
+    ) -> Option<PictureOf> {
+        let file = match self.files.what.remove(&id) {
+            Some(For::Picture(file)) => file,
+            // The user's own picture: shown if it decoded, else the
+            // message shows its chip (nothing to say: the user knows it).
+            Some(For::Preview(cid)) => return outcome.is_ok().then_some(PictureOf::Own(cid)),
+            _ => return None,
         };
         let fetch = match outcome {
             Ok(()) => Fetch::Shown,
@@ -326,7 +382,7 @@ impl ChatState {
             Err(Some(why)) => Fetch::Refused(why),
         };
         self.files.pictures.insert(file.clone(), fetch);
-        Some(file)
+        Some(PictureOf::File(file))
     }
 
     /// A file was saved where the user chose.
@@ -357,8 +413,36 @@ impl ChatState {
             Some(For::Save(file)) => {
                 self.files.saves.insert(file, Saving::Failed(reason));
             }
-            None => {}
+            Some(For::Preview(_)) | None => {}
         }
+    }
+
+    /// Stops the upload of the message `client_id` (the user's Cancel
+    /// while it uploads): no more chunks go, and the message is forgotten
+    /// without being sent. Returns whether there was such an upload.
+    ///
+    /// What reached the server stays there as an upload nobody finishes,
+    /// until the server gives it up after an hour (protocol v6 has no
+    /// request to drop one sooner).
+    pub fn cancel_upload(&mut self, client_id: &ClientMsgId) -> bool {
+        let Some(i) = self.pending.iter().position(|p| {
+            &p.client_id == client_id
+                && !p.failed()
+                && matches!(
+                    p.file.as_ref().map(|f| &f.stage),
+                    Some(Stage::Uploading { .. })
+                )
+        }) else {
+            return false;
+        };
+        let p = self.pending.remove(i);
+        if let Some(f) = p.file {
+            // Its completion, if already on its way, then finds nothing
+            // to send.
+            self.files.what.remove(&f.transfer);
+            self.files.jobs.push(Job::Cancel { id: f.transfer });
+        }
+        true
     }
 
     /// The message with a file `client_id` was refused with `code`:
@@ -400,10 +484,24 @@ impl ChatState {
         true
     }
 
-    /// The user's message with a file was stored as `message_id`: its
-    /// `ack` does not carry the file's id and key, so the conversation's
-    /// newest messages are read again to show it as others see it.
-    pub(super) fn file_sent(&mut self, to: Target, message_id: u64) {
+    /// The user's message with `file` was stored as `message_id`: it
+    /// shows the file at once from what the app knows (its name, its
+    /// size, the picture decoded from the local file), and since its
+    /// `ack` does not carry the file's id and key, the conversation's
+    /// newest messages are read again for them (to save it, to quote it).
+    pub(super) fn file_sent(
+        &mut self,
+        to: Target,
+        message_id: MessageId,
+        client_id: ClientMsgId,
+        file: Outgoing,
+    ) {
+        let sent = Sent {
+            client_id,
+            name: file.name,
+            size: file.size,
+        };
+        self.files.sent.insert(message_id, sent);
         self.fetch(to, Page::Newest, Some(message_id + 1), None);
     }
 

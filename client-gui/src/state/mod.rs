@@ -37,8 +37,8 @@ use cove_common::{RoomName, ServerMessage, Target, Username};
 pub use changes::{PendingChange, quote_of};
 pub use conversation::{Conversation, Entry};
 pub use files::{
-    Fetch, Files, Job, Outgoing, PICTURE_AUTO_MAX, Saving, Sink, Stage, TransferId, human_size,
-    safe_file_name, save_path,
+    Fetch, Files, Job, Outgoing, PICTURE_AUTO_MAX, PictureOf, Saving, Sent, Sink, Stage,
+    TransferId, human_size, safe_file_name, save_path,
 };
 pub use history::{MISSED_PAGES_MAX, NEWEST_PAGE};
 pub use new_line::NewLine;
@@ -364,8 +364,8 @@ impl ChatState {
                         mentions: Vec::new(),
                         file: None,
                     });
-                    if p.file.is_some() {
-                        self.file_sent(to, message_id);
+                    if let Some(file) = p.file {
+                        self.file_sent(to, message_id, client_id, file);
                     }
                 } else {
                     self.change_acked(&client_id, ts);

@@ -91,6 +91,39 @@ pub(super) fn dropped(ctx: &egui::Context, form: &mut Option<AttachForm>) {
     }
 }
 
+/// A picture pasted from the clipboard (Ctrl+V with a picture copied
+/// and no text): its pixels, for the app to keep as a PNG file to attach.
+#[derive(Clone)]
+pub struct Pasted(pub std::sync::Arc<egui::ColorImage>);
+
+impl PartialEq for Pasted {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Pasted {}
+
+impl std::fmt::Debug for Pasted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pasted({}x{})", self.0.size[0], self.0.size[1])
+    }
+}
+
+/// A picture pasted (egui's `PasteImage`): handed to the app, which
+/// opens "Attach a file" with it, so that a stray Ctrl+V sends nothing.
+pub(super) fn pasted(ctx: &egui::Context, actions: &mut Vec<ChatAction>) {
+    let image = ctx.input(|i| {
+        i.events.iter().find_map(|e| match e {
+            egui::Event::PasteImage(image) => Some(image.clone()),
+            _ => None,
+        })
+    });
+    if let Some(image) = image {
+        actions.push(ChatAction::Files(FileAct::Paste(Pasted(image))));
+    }
+}
+
 /// The "Attach a file" window, when open. Sending takes the message
 /// box's text as the caption.
 pub(super) fn attach_window(

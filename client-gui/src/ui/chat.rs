@@ -535,7 +535,9 @@ fn draw_pending(ui: &mut egui::Ui, p: &Pending, actions: &mut Vec<ChatAction>) {
                 ui.label(RichText::new("sending").color(NOTICE).monospace());
                 ui.add(egui::Label::new(RichText::new(p.text_str()).color(NOTICE)).wrap());
             });
-            super::attachment::uploading(ui, p);
+            if let Some(act) = super::attachment::uploading(ui, p) {
+                actions.push(ChatAction::Files(act));
+            }
         }
         Delivery::Failed { reason, .. } => {
             failed(ui, p, format!("The server refused it: {reason}."), actions)

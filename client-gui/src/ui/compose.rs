@@ -53,6 +53,12 @@ pub struct Compose {
 }
 
 impl Compose {
+    /// Opens "Attach a file" with `path` filled in (a picture pasted and
+    /// kept as a file), for the user to send or cancel.
+    pub fn offer_file(&mut self, path: &std::path::Path) {
+        self.attach = Some(super::attach::AttachForm::with_path(path));
+    }
+
     /// Edits the user's message `m` of `with`: its text goes in the box.
     pub fn edit(&mut self, with: Target, m: &ChatMessage) {
         let draft = match std::mem::take(&mut self.mode) {
@@ -122,6 +128,7 @@ impl Compose {
             })
             .inner;
         super::attach::dropped(ui.ctx(), &mut self.attach);
+        super::attach::pasted(ui.ctx(), actions);
         super::attach::attach_window(ui.ctx(), &mut self.attach, &mut self.input, actions);
         let count = self.input.chars().count();
         let hint = match self.mode {

@@ -1,7 +1,7 @@
 //! The two screens.
 
 mod actions;
-mod attach;
+pub mod attach;
 pub mod attachment;
 mod avatar;
 pub mod chat;

@@ -1,23 +1,23 @@
 //! Pictures on screen: the textures of the pictures decoded, kept per
-//! file in the window's context and bounded (the least recently drawn
+//! file (or per picture the user sent from this app, decoded from its
+//! local file) in the window's context and bounded (the least recently drawn
 //! goes first; drawn again, it is fetched again), and the larger view of
 //! one picture in a window of its own (Esc closes it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cove_common::proto::FileId;
-
 use crate::picture::Decoded;
+use crate::state::PictureOf;
 
 /// Textures kept at most.
 pub const TEXTURES_MAX: usize = 64;
 
 #[derive(Default)]
 struct Cache {
-    textures: HashMap<FileId, (egui::TextureHandle, u64)>,
+    textures: HashMap<PictureOf, (egui::TextureHandle, u64)>,
     /// The picture in the larger view, with its name.
-    viewing: Option<(FileId, String)>,
+    viewing: Option<(PictureOf, String)>,
 }
 
 type Shared = Arc<Mutex<Cache>>;
@@ -35,11 +35,11 @@ fn with<R>(ctx: &egui::Context, f: impl FnOnce(&mut Cache) -> R) -> R {
 
 /// Keeps a decoded picture as a texture, dropping the least recently
 /// drawn one past [`TEXTURES_MAX`].
-pub fn store(ctx: &egui::Context, file: FileId, picture: Decoded) {
+pub fn store(ctx: &egui::Context, file: PictureOf, picture: Decoded) {
     let size = [picture.width as usize, picture.height as usize];
     let image = egui::ColorImage::from_rgba_unmultiplied(size, &picture.rgba);
     let texture = ctx.load_texture(
-        format!("picture-{file}"),
+        format!("picture-{file:?}"),
         image,
         egui::TextureOptions::LINEAR,
     );
@@ -62,7 +62,7 @@ pub fn store(ctx: &egui::Context, file: FileId, picture: Decoded) {
 
 /// The texture of a file's picture, if it is kept (and now recently
 /// used).
-pub fn texture(ctx: &egui::Context, file: &FileId) -> Option<egui::TextureHandle> {
+pub fn texture(ctx: &egui::Context, file: &PictureOf) -> Option<egui::TextureHandle> {
     let now = ctx.cumulative_frame_nr();
     with(ctx, |c| {
         c.textures.get_mut(file).map(|(t, used)| {
@@ -78,7 +78,7 @@ pub fn kept(ctx: &egui::Context) -> usize {
 }
 
 /// Opens the larger view of a picture.
-pub(super) fn open_viewer(ctx: &egui::Context, file: FileId, name: String) {
+pub(super) fn open_viewer(ctx: &egui::Context, file: PictureOf, name: String) {
     with(ctx, |c| c.viewing = Some((file, name)));
 }
 
@@ -125,6 +125,8 @@ pub(super) fn viewer(ctx: &egui::Context) {
 
 #[cfg(test)]
 mod tests {
+    use cove_common::proto::FileId;
+
     use super::*;
 
     fn pixel() -> Decoded {
@@ -140,7 +142,7 @@ mod tests {
     #[test]
     fn textures_are_bounded_and_the_least_recently_drawn_goes_first() {
         let ctx = egui::Context::default();
-        let id = |n: u8| FileId::from_bytes([n; 16]);
+        let id = |n: u8| PictureOf::File(FileId::from_bytes([n; 16]));
         let frame = |f: &mut dyn FnMut(&egui::Context)| {
             let mut out = ctx.run_ui(egui::RawInput::default(), |ui| f(ui.ctx()));
             // No renderer here to take the textures.

@@ -199,7 +199,8 @@ impl Transfers {
                     out.emit(NetEvent::Transfer(TransferEvent::Picture { id, picture }));
                 }
             }
-            Work::Read(..) => {}
+            // Uploads' and previews' work, taken by `on_done`.
+            Work::Read(..) | Work::Preview(_) => {}
         }
     }
 }

@@ -29,8 +29,13 @@ fn infos(s: &ChatState, t: &Target) -> Vec<String> {
     })
 }
 
+/// The only upload queued (a picture's preview beside it aside).
 fn upload_job(s: &mut ChatState) -> (TransferId, PathBuf, u64) {
-    let jobs = s.take_jobs();
+    let jobs: Vec<Job> = s
+        .take_jobs()
+        .into_iter()
+        .filter(|j| !matches!(j, Job::Preview { .. }))
+        .collect();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     match jobs.into_iter().next().unwrap() {
         Job::Upload { id, path, size, .. } => (id, path, size),
@@ -102,10 +107,24 @@ fn an_upload_shows_its_progress_then_its_message_is_sent_with_the_file() {
             Some(caption),
         )
         .unwrap();
-    let (id, path, size) = upload_job(&mut s);
+    let jobs = s.take_jobs();
+    let preview = jobs.iter().find_map(|j| match j {
+        Job::Preview { id, path } => Some((*id, path.clone())),
+        _ => None,
+    });
+    let (preview, shown) = preview.expect("the local file is decoded to be shown");
+    assert_eq!(shown, PathBuf::from("/home/t/worksheet.png"));
+    let (id, path, size) = match jobs.iter().find(|j| matches!(j, Job::Upload { .. })) {
+        Some(Job::Upload { id, path, size, .. }) => (*id, path.clone(), *size),
+        _ => panic!("{jobs:?}"),
+    };
     assert_eq!(
         (path, size),
         (PathBuf::from("/home/t/worksheet.png"), 100_000)
+    );
+    assert_eq!(
+        s.picture_done(preview, Ok(())),
+        Some(PictureOf::Own(cid.clone()))
     );
     assert!(s.take_outbox().is_empty(), "nothing sent before the upload");
     assert_eq!(stage(&s), Stage::Uploading { done: 0 });
@@ -133,12 +152,26 @@ fn an_upload_shows_its_progress_then_its_message_is_sent_with_the_file() {
         req,
         ServerMessage::Ack {
             id: 1,
-            client_id: cid,
+            client_id: cid.clone(),
             message_id: 41,
             ts: 5,
         },
     );
     assert!(s.pending.is_empty());
+    // Delivered at once, its file shown from what the app knows.
+    assert_eq!(
+        s.conversations[&general()].message_ids(),
+        [41],
+        "the message is in the conversation"
+    );
+    assert_eq!(
+        s.files.sent.get(&41),
+        Some(&Sent {
+            client_id: cid.clone(),
+            name: FileName::new("worksheet.png").unwrap(),
+            size: 100_000,
+        })
+    );
     // The ack has no file id or key: the message is read back.
     let again = s.take_outbox();
     assert!(
@@ -239,7 +272,10 @@ fn pictures_are_fetched_once_and_each_outcome_is_shown() {
             total: 80_000
         }
     );
-    assert_eq!(s.picture_done(*id, Ok(())), Some(f.id.clone()));
+    assert_eq!(
+        s.picture_done(*id, Ok(())),
+        Some(PictureOf::File(f.id.clone()))
+    );
     assert_eq!(s.files.pictures[&f.id], Fetch::Shown);
     // The screen dropped its texture: fetched again.
     s.want_picture(&f);
@@ -298,7 +334,8 @@ fn saves_end_saved_or_failed_and_a_session_ending_fails_what_is_on_its_way() {
     s.save_file(&f, "/tmp/out/again.png".into());
     s.want_picture(&f);
     s.attach(general(), "/tmp/a.txt".into(), 10, None).unwrap();
-    assert_eq!(s.take_jobs().len(), 3);
+    // (The upload's preview among them: the network tells a picture.)
+    assert_eq!(s.take_jobs().len(), 4);
     s.ended("the server's key changed".into());
     assert_eq!(
         s.files.saves[&f.id],
@@ -343,4 +380,34 @@ fn sizes_read_as_people_read_them() {
     assert_eq!(human_size(20_480), "20 KB");
     assert_eq!(human_size(26 * MB), "26 MB");
     assert_eq!(human_size(3 * MB + MB / 5), "3.2 MB");
+}
+
+/// Cancel while it uploads: the message is gone, the network is told to
+/// stop, and an upload that completed meanwhile sends nothing. Once
+/// uploaded (its `send` on its way) there is nothing to cancel.
+#[test]
+fn a_cancelled_upload_sends_nothing() {
+    let mut s = state();
+    let cid = s
+        .attach(general(), "/tmp/lecture.pdf".into(), 20 * MB, None)
+        .unwrap();
+    let (id, _, _) = upload_job(&mut s);
+    s.transfer_progress(id, 65_536);
+    assert!(s.cancel_upload(&cid));
+    assert!(s.pending.is_empty());
+    assert_eq!(s.take_jobs(), [Job::Cancel { id }]);
+    s.uploaded(id, upload_id(3));
+    s.transfer_progress(id, 20 * MB);
+    assert!(s.take_outbox().is_empty(), "nothing sent");
+    assert!(s.pending.is_empty());
+    assert!(!s.cancel_upload(&cid), "once");
+
+    let cid = s
+        .attach(general(), "/tmp/notes.txt".into(), 100, None)
+        .unwrap();
+    let (id, _, _) = upload_job(&mut s);
+    s.uploaded(id, upload_id(4));
+    assert!(!s.cancel_upload(&cid), "already being sent");
+    assert_eq!(s.pending.len(), 1);
+    assert!(s.take_jobs().is_empty());
 }
