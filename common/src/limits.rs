@@ -5,7 +5,7 @@
 
 /// Protocol version carried in both handshake hellos. Bumped on any
 /// incompatible change to the wire format.
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// Largest frame body (the bytes after the 4-byte length prefix) that any side
 /// accepts. Checked before anything is allocated for the frame.

@@ -304,7 +304,8 @@ pub enum ServerMessage {
         id: u64,
     },
     /// Reply to `invite`, `decline`, `kick`, `unban`, `set_topic` and
-    /// `set_role` (since v5): it was done.
+    /// `set_role` (since v5), and to `cancel_upload` (since v7): it was
+    /// done.
     Done {
         /// The request id.
         id: u64,

@@ -1,4 +1,4 @@
-//! Files and pictures (protocol v6) on the wire: every example of
+//! Files and pictures (protocol v6, `cancel_upload` v7) on the wire: every example of
 //! docs/protocol.md's "Files and pictures", byte for byte, and the rules
 //! on names, ids, keys and chunks.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -80,6 +80,10 @@ fn requests_match_the_document() {
         (
             req(43, Request::ResumeUpload { upload: upload() }),
             format!(r#"{{"id":43,"type":"resume_upload","upload":"{UPLOAD}"}}"#),
+        ),
+        (
+            req(45, Request::CancelUpload { upload: upload() }),
+            format!(r#"{{"id":45,"type":"cancel_upload","upload":"{UPLOAD}"}}"#),
         ),
         (
             req(

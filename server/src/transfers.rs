@@ -335,6 +335,36 @@ impl Transfers {
         result
     }
 
+    /// Gives up an upload of `owner`'s that will not be sent: its bytes
+    /// are removed, and it no longer counts against the quota or the
+    /// uploads at once. One being sent cannot be (`busy`).
+    pub async fn cancel(&self, owner: &UserId, upload: &UploadId) -> Result<(), TransferError> {
+        let u = lock(&self.inner).owned(owner, upload)?;
+        // A chunk being written holds the state's lock: wait for it off
+        // the async threads. Marked as sending, the upload can no longer
+        // be sent meanwhile; its blob taken, no chunk goes into it.
+        let entry = u.clone();
+        let blob = self
+            .blocking(move || {
+                let mut state = lock(&entry.state);
+                if state.sending {
+                    return Err(TransferError::Sending);
+                }
+                state.sending = true;
+                Ok(state.blob.take())
+            })
+            .await?;
+        lock(&self.inner).uploads.remove(upload);
+        if let Some(blob) = blob {
+            self.blocking(move || {
+                blob.discard();
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Makes a complete upload a stored file for `send`; returns what the
     /// message carries. Until [`Transfers::sent`] says how the send went,
     /// the upload cannot be sent again.

@@ -420,3 +420,80 @@ async fn a_restart_loses_uploads_in_progress_and_their_bytes() {
     let status = call(&alice, &mut a_ev, Request::ResumeUpload { upload: up }).await;
     assert_eq!(code_of(status), ErrorCode::NoSuchUpload);
 }
+
+#[tokio::test]
+async fn a_cancelled_upload_is_gone_with_its_bytes_and_frees_quota_and_slot() {
+    let (addr, _server, dir) = start_with(|c| c.file_quota_bytes = 150_000).await;
+    let (alice, mut a_ev, _) = register(&addr, "alice").await;
+    let bytes = content(100_000);
+    let half = begin(&alice, &mut a_ev, "half.bin", bytes.len() as u64)
+        .await
+        .unwrap();
+    put(&alice, &mut a_ev, &half, &bytes, 0, FILE_CHUNK_BYTES * 2).await;
+    // It counts against the quota while in progress.
+    assert_eq!(
+        begin(&alice, &mut a_ev, "more.bin", 60_000).await,
+        Err(ErrorCode::OverQuota)
+    );
+    // Only its owner can cancel it.
+    let (eve, mut e_ev, _) = register(&addr, "eve").await;
+    let theirs = Request::CancelUpload {
+        upload: half.clone(),
+    };
+    assert_eq!(
+        code_of(call(&eve, &mut e_ev, theirs).await),
+        ErrorCode::NoSuchUpload
+    );
+    let cancel = Request::CancelUpload {
+        upload: half.clone(),
+    };
+    assert!(matches!(
+        call(&alice, &mut a_ev, cancel.clone()).await,
+        ServerMessage::Done { .. }
+    ));
+    // Its bytes are removed (the removal runs off the async threads).
+    let partial = dir.path().join("data").join("files").join("partial");
+    for _ in 0..100 {
+        if files_under(&partial).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(files_under(&partial).is_empty());
+    // Its id is unknown from then on, for every request.
+    let chunk = Request::Chunk {
+        upload: half.clone(),
+        offset: (FILE_CHUNK_BYTES * 2) as u64,
+        data: ChunkData::new(bytes[FILE_CHUNK_BYTES * 2..FILE_CHUNK_BYTES * 3].to_vec()).unwrap(),
+    };
+    assert_eq!(
+        code_of(call(&alice, &mut a_ev, chunk).await),
+        ErrorCode::NoSuchUpload
+    );
+    assert_eq!(
+        code_of(call(&alice, &mut a_ev, cancel).await),
+        ErrorCode::NoSuchUpload
+    );
+    let send = file_send("c1", general(), None, &half);
+    assert_eq!(
+        code_of(call(&alice, &mut a_ev, send).await),
+        ErrorCode::NoSuchUpload
+    );
+    // The quota and the upload slots are free again.
+    let again = upload(&alice, &mut a_ev, "again.bin", &content(140_000)).await;
+    assert!(matches!(
+        call(&alice, &mut a_ev, file_send("c2", general(), None, &again)).await,
+        ServerMessage::Ack { .. }
+    ));
+    for i in 0..4 {
+        let up = begin(&alice, &mut a_ev, &format!("{i}.txt"), 10)
+            .await
+            .unwrap();
+        let cancel = Request::CancelUpload { upload: up };
+        assert!(matches!(
+            call(&alice, &mut a_ev, cancel).await,
+            ServerMessage::Done { .. }
+        ));
+    }
+    begin(&alice, &mut a_ev, "fifth.txt", 10).await.unwrap();
+}

@@ -80,6 +80,8 @@ pub(super) enum Step {
     Chunk,
     /// A `download` of the chunk at this offset.
     Get(u64),
+    /// A `cancel_upload` (since v7): its answer changes nothing here.
+    Cancel,
 }
 
 /// File work done on the blocking pool.
@@ -151,8 +153,20 @@ impl Transfers {
     pub(super) async fn start(&mut self, job: Job, session: Option<&Session>) {
         let id = match &job {
             Job::Upload { id, .. } | Job::Download { id, .. } => *id,
-            // Need no connection.
-            Job::Preview { .. } | Job::Cancel { .. } => return self.add(job),
+            &Job::Cancel { id } => {
+                // The server forgets the upload and its bytes stop counting
+                // against the quota. Without a connection now, the server
+                // gives it up after an hour without chunks.
+                let upload = self.ups.get(&id).and_then(|u| u.upload.clone());
+                self.add(job);
+                if let (Some(s), Some(upload)) = (session, upload) {
+                    let request = Request::CancelUpload { upload };
+                    self.send(s, id, 0, Step::Cancel, request).await;
+                }
+                return;
+            }
+            // Needs no connection.
+            Job::Preview { .. } => return self.add(job),
         };
         self.add(job);
         if let Some(s) = session {
@@ -202,9 +216,10 @@ impl Transfers {
                 });
             }
             Job::Cancel { id } => {
-                // Replies and reads still on their way find no upload.
+                // Replies and reads still on their way find no upload; the
+                // replies stay expected, so that the server's refusals of
+                // chunks sent before its `cancel_upload` are dropped here.
                 self.ups.remove(&id);
-                self.wire.retain(|_, (t, _, _)| *t != id);
             }
             Job::Download { id, file, to } => {
                 let todo = (0..file.size).step_by(FILE_CHUNK_BYTES).collect();
@@ -343,6 +358,7 @@ impl Transfers {
             return;
         };
         match (step, msg) {
+            (Step::Cancel, _) => {}
             (_, ServerMessage::Error { code, message, .. }) => {
                 self.refused(s, id, generation, step, code, &message, out)
                     .await;
@@ -354,6 +370,12 @@ impl Transfers {
                 },
             ) => {
                 let Some(u) = self.ups.get_mut(&id).filter(|u| u.generation == generation) else {
+                    if !self.ups.contains_key(&id) {
+                        // Cancelled before the server named it: give it up
+                        // there too.
+                        let request = Request::CancelUpload { upload };
+                        self.send(s, id, 0, Step::Cancel, request).await;
+                    }
                     return;
                 };
                 u.upload = Some(upload);

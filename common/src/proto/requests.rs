@@ -141,6 +141,13 @@ pub enum Request {
         /// The upload.
         upload: UploadId,
     },
+    /// Give up an upload that will not be sent (since v7), answered by
+    /// [`ServerMessage::Done`](super::ServerMessage::Done): its bytes are
+    /// removed and stop counting against the user's quota and uploads.
+    CancelUpload {
+        /// The upload.
+        upload: UploadId,
+    },
     /// The next bytes of an upload (since v6); answered by
     /// [`ServerMessage::ChunkOk`](super::ServerMessage::ChunkOk).
     Chunk {

@@ -1,4 +1,5 @@
-//! `upload`, `resume_upload`, `chunk` and `download` (since v6): one chunk
+//! `upload`, `resume_upload`, `chunk` and `download` (since v6) and
+//! `cancel_upload` (since v7): one chunk
 //! per request, each answered on its own, so a transfer interleaves with
 //! everything else the connection does. Sending the finished upload is
 //! `send` with `file` (see [`super::send`]).
@@ -39,6 +40,10 @@ pub(super) async fn handle(
                     received,
                 })
         }
+        Request::CancelUpload { upload } => t
+            .cancel(&user.id, &upload)
+            .await
+            .map(|()| ServerMessage::Done { id }),
         Request::Chunk {
             upload,
             offset,

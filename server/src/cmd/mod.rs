@@ -366,6 +366,7 @@ impl ConnState {
             }
             request @ (Request::Upload { .. }
             | Request::ResumeUpload { .. }
+            | Request::CancelUpload { .. }
             | Request::Chunk { .. }
             | Request::Download { .. }) => {
                 Ok(Some(files::handle(&state, &user, id, request).await))
