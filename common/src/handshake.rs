@@ -494,7 +494,8 @@ mod tests {
         );
         let shown = err.to_string();
         assert!(
-            shown.contains(&format!("v{PROTOCOL_VERSION}")) && shown.contains(&format!("v{theirs}")),
+            shown.contains(&format!("v{PROTOCOL_VERSION}"))
+                && shown.contains(&format!("v{theirs}")),
             "{shown}"
         );
     }

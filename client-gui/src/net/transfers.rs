@@ -119,6 +119,24 @@ struct Up {
     in_flight: usize,
 }
 
+impl Up {
+    /// An upload not yet begun on the server.
+    fn new(path: PathBuf, name: FileName, size: u64, generation: u64) -> Self {
+        Self {
+            path,
+            name,
+            size,
+            upload: None,
+            generation,
+            received: 0,
+            next_read: 0,
+            next_send: 0,
+            ready: BTreeMap::new(),
+            in_flight: 0,
+        }
+    }
+}
+
 /// The transfers of the app, across connections.
 pub(super) struct Transfers {
     ups: HashMap<TransferId, Up>,
@@ -188,21 +206,7 @@ impl Transfers {
                 name,
                 size,
             } => {
-                self.ups.insert(
-                    id,
-                    Up {
-                        path,
-                        name,
-                        size,
-                        upload: None,
-                        generation,
-                        received: 0,
-                        next_read: 0,
-                        next_send: 0,
-                        ready: BTreeMap::new(),
-                        in_flight: 0,
-                    },
-                );
+                self.ups.insert(id, Up::new(path, name, size, generation));
             }
             Job::Preview { id, path } => {
                 let tx = self.tx.clone();
@@ -523,18 +527,7 @@ impl Transfers {
             // Given up by the server (idle, restarted): from the start.
             let generation = self.next_generation();
             if let Some(u) = self.ups.get_mut(&id) {
-                *u = Up {
-                    path: u.path.clone(),
-                    name: u.name.clone(),
-                    size: u.size,
-                    upload: None,
-                    generation,
-                    received: 0,
-                    next_read: 0,
-                    next_send: 0,
-                    ready: BTreeMap::new(),
-                    in_flight: 0,
-                };
+                *u = Up::new(u.path.clone(), u.name.clone(), u.size, generation);
             }
             out.emit(NetEvent::Transfer(TransferEvent::Progress { id, done: 0 }));
             self.begin(s, id).await;

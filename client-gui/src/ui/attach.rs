@@ -124,6 +124,16 @@ pub(super) fn pasted(ctx: &egui::Context, actions: &mut Vec<ChatAction>) {
     }
 }
 
+/// Puts the path the system's dialog chose, once it answers, in `path`.
+fn take_answer(asked: &mut Option<Asked>, path: &mut String) {
+    if let Some(answer) = asked.as_ref().and_then(Asked::poll) {
+        *asked = None;
+        if let Some(p) = answer {
+            *path = p.display().to_string();
+        }
+    }
+}
+
 /// The "Attach a file" window, when open. Sending takes the message
 /// box's text as the caption.
 pub(super) fn attach_window(
@@ -133,12 +143,7 @@ pub(super) fn attach_window(
     actions: &mut Vec<ChatAction>,
 ) {
     let Some(f) = form else { return };
-    if let Some(answer) = f.asked.as_ref().and_then(Asked::poll) {
-        f.asked = None;
-        if let Some(p) = answer {
-            f.path = p.display().to_string();
-        }
-    }
+    take_answer(&mut f.asked, &mut f.path);
     let (mut send, mut cancel) = (false, false);
     egui::Window::new("Attach a file")
         .collapsible(false)
@@ -200,12 +205,7 @@ pub(super) fn save_window(
     actions: &mut Vec<ChatAction>,
 ) {
     let Some(f) = form else { return };
-    if let Some(answer) = f.asked.as_ref().and_then(Asked::poll) {
-        f.asked = None;
-        if let Some(p) = answer {
-            f.path = p.display().to_string();
-        }
-    }
+    take_answer(&mut f.asked, &mut f.path);
     let (mut save, mut cancel) = (false, false);
     egui::Window::new("Save a file")
         .collapsible(false)
