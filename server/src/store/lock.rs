@@ -36,7 +36,12 @@ impl DataDirLock {
     /// Takes the lock of `data_dir`, or says who holds it.
     pub fn acquire(data_dir: &Path) -> Result<DataDirLock, LockError> {
         let path = data_dir.join(LOCK_FILE);
-        let file = super::open_private_append(&path)?;
+        // Created (private) if missing, then held open read-only: `flock`
+        // needs no write access, and a file held open for writing would
+        // keep the file system from being remounted read-only, which the
+        // server otherwise rides out (scripts/disk-trouble.sh).
+        drop(super::open_private_append(&path)?);
+        let file = File::open(&path).map_err(StoreError::io(&path))?;
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => Ok(DataDirLock { _file: file }),
             Err(rustix::io::Errno::WOULDBLOCK) => Err(LockError::InUse(data_dir.to_owned())),
@@ -60,5 +65,21 @@ mod tests {
         ));
         drop(first);
         DataDirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn the_lock_file_is_held_open_read_only() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let lock = DataDirLock::acquire(dir.path()).unwrap();
+        // What /proc says of the descriptor: opened without write access.
+        let fd = lock._file.as_raw_fd();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        assert_eq!(flags & 0o3, 0, "O_RDONLY, not O_WRONLY or O_RDWR: {flags:o}");
     }
 }
