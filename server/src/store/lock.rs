@@ -80,6 +80,10 @@ mod tests {
             .find_map(|l| l.strip_prefix("flags:"))
             .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
             .unwrap();
-        assert_eq!(flags & 0o3, 0, "O_RDONLY, not O_WRONLY or O_RDWR: {flags:o}");
+        assert_eq!(
+            flags & 0o3,
+            0,
+            "O_RDONLY, not O_WRONLY or O_RDWR: {flags:o}"
+        );
     }
 }
