@@ -143,11 +143,7 @@ fn an_upload_cut_by_a_lost_connection_goes_on_after_the_reconnect() {
     sign_in_trusting(&mut alice, "alice", true);
     let mut bob = w.client("bob", true);
 
-    let bytes: Vec<u8> = (0..6u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    let path = w.dir.path().join("lecture.pdf");
-    std::fs::write(&path, &bytes).unwrap();
+    let (bytes, path) = lecture(&w, 6, 13);
     // Settled: the click lands on the button where it is drawn.
     alice.run();
     alice.get_by_label("Attach a file").click();
@@ -286,11 +282,7 @@ fn cancelling_an_upload_stops_it_and_sends_nothing() {
     sign_in_trusting(&mut alice, "alice", true);
     let mut bob = w.client("bob", true);
 
-    let bytes: Vec<u8> = (0..12u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
-    let path = w.dir.path().join("lecture.pdf");
-    std::fs::write(&path, &bytes).unwrap();
+    let (_, path) = lecture(&w, 12, 11);
     attach(&mut alice, &path);
     let done = |h: &egui_kittest::Harness<'_, cove_client::CoveApp>| {
         h.state()
@@ -420,4 +412,15 @@ impl egui::DroppedFile for Dropped {
     fn bytes(&self) -> Result<Vec<u8>, String> {
         std::fs::read(&self.0).map_err(|e| e.to_string())
     }
+}
+
+/// A file of `mib` MiB that does not compress, written as lecture.pdf in
+/// the world's folder: its bytes and its path.
+fn lecture(w: &World, mib: u32, shift: u32) -> (Vec<u8>, std::path::PathBuf) {
+    let bytes: Vec<u8> = (0..mib << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> shift) as u8)
+        .collect();
+    let path = w.dir.path().join("lecture.pdf");
+    std::fs::write(&path, &bytes).unwrap();
+    (bytes, path)
 }
