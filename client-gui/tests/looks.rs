@@ -17,7 +17,7 @@ use cove_client::ui::chat::ChatView;
 use cove_common::proto::{ChatMessage, RoomInfo};
 use cove_common::{MessageText, RoomName, ServerMessage, Target, Username};
 use egui::Theme;
-use egui_kittest::Harness;
+use egui_kittest::{Harness, SnapshotResults};
 use egui_kittest::wgpu::WgpuTestRenderer;
 
 const SCRIPTS: &str = "你好 こんにちは 안녕하세요 مرحبا שלום नमस्ते 👋🏽";
@@ -148,9 +148,13 @@ fn a_small_chat_in_light_and_dark() {
         ("carol", "Yes: the plan is at https://example.org/plan"),
         ("alice", "See you there, `10:00` at the station."),
     ];
+    // Both images are compared (and updated) before the test fails.
+    let mut results = SnapshotResults::new();
     for (theme, name) in [(Theme::Light, "chat_light"), (Theme::Dark, "chat_dark")] {
         let Some(r) = renderer() else { return };
         let mut h = view_of(room_with(&lines), theme, [720.0, 360.0], None, r);
         h.snapshot(name);
+        results.extend_harness(&mut h);
     }
+    results.unwrap();
 }
