@@ -217,7 +217,10 @@ mod tests {
             (r#"{"username": "bob", "dark": true}"#, ThemeChoice::Dark),
             (r#"{"username": "bob", "dark": false}"#, ThemeChoice::Light),
             (r#"{"username": "bob"}"#, ThemeChoice::System),
-            (r#"{"username": "bob", "theme": "light"}"#, ThemeChoice::Light),
+            (
+                r#"{"username": "bob", "theme": "light"}"#,
+                ThemeChoice::Light,
+            ),
         ] {
             std::fs::write(&file, json).unwrap();
             let s = Settings::load(dir.path());

@@ -90,9 +90,8 @@ fn pinned_servers_are_listed_and_forgotten() {
         .pin(elsewhere, &other_key)
         .unwrap();
     let addr = w.addr.clone();
-    let key = w
-        .rt
-        .block_on(async { client::connect(&addr).await.unwrap().server_key() });
+    let key =
+        w.rt.block_on(async { client::connect(&addr).await.unwrap().server_key() });
 
     let mut h = w.app();
     sign_in_trusting(&mut h, "alice", true);

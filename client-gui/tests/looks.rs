@@ -17,8 +17,8 @@ use cove_client::ui::chat::ChatView;
 use cove_common::proto::{ChatMessage, RoomInfo};
 use cove_common::{MessageText, RoomName, ServerMessage, Target, Username};
 use egui::Theme;
-use egui_kittest::{Harness, SnapshotResults};
 use egui_kittest::wgpu::WgpuTestRenderer;
+use egui_kittest::{Harness, SnapshotResults};
 
 const SCRIPTS: &str = "你好 こんにちは 안녕하세요 مرحبا שלום नमस्ते 👋🏽";
 

@@ -80,7 +80,11 @@ pub(super) fn settings_part(
                 ui.label(addr);
                 ui.label(RichText::new(fingerprint).monospace().small());
                 let in_use = servers.current.as_deref() == Some(addr.as_str());
-                let word = if in_use { "Forget and log out…" } else { "Forget" };
+                let word = if in_use {
+                    "Forget and log out…"
+                } else {
+                    "Forget"
+                };
                 let button = ui
                     .button(word)
                     .on_hover_text("Ask to trust it again at the next connection")
