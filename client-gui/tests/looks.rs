@@ -77,9 +77,10 @@ fn renderer() -> Option<WgpuTestRenderer> {
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_default();
+            // (wgpu's panic above says the same; it is caught here.)
             println!(
-                "SKIPPED: no wgpu adapter to render with ({why}); install Mesa's \
-                 mesa-vulkan-drivers (llvmpipe)"
+                "SKIPPED: no wgpu adapter to render with ({why}); install Mesa's llvmpipe: \
+                 libegl1 libegl-mesa0 libgl1-mesa-dri"
             );
             None
         }
