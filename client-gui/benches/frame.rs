@@ -65,7 +65,7 @@ fn frames(c: &mut Criterion) {
             .with_size([1000.0, 700.0])
             .build_ui_state(
                 move |ui, v: &mut ChatView| {
-                    v.show(ui, &s, true, None);
+                    v.show(ui, &s, None);
                 },
                 ChatView::default(),
             );

@@ -1,8 +1,10 @@
 //! The app: the start screen until logged in, then the chat screen. Network
 //! events are drained at the start of each frame; nothing here blocks.
-//! [`notifying`] adds desktop notifications and muted conversations.
+//! [`notifying`] adds desktop notifications and muted conversations;
+//! [`servers`] lists and forgets pinned servers for the settings.
 
 mod notifying;
+mod servers;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -156,11 +158,7 @@ impl CoveApp {
         if let Some(zoom) = self.zoom_to.take() {
             ctx.set_zoom_factor(zoom);
         }
-        ctx.set_theme(if self.settings.dark {
-            egui::Theme::Dark
-        } else {
-            egui::Theme::Light
-        });
+        ctx.set_theme(self.settings.theme.preference());
         self.pump(&ctx);
         if ctx.input(|i| i.viewport().close_requested()) && !self.closed && self.chat.is_some() {
             // Closing the window leaves like #exit: tell the server first.
@@ -177,9 +175,8 @@ impl CoveApp {
         match self.chat.take() {
             Some(mut chat) => {
                 self.view.notify = self.settings.notify.kinds;
-                let actions =
-                    self.view
-                        .show(ui, &chat, self.settings.dark, self.login.hosting.as_ref());
+                self.servers_for_settings();
+                let actions = self.view.show(ui, &chat, self.login.hosting.as_ref());
                 for a in actions {
                     self.on_chat_action(&mut chat, a);
                 }
@@ -421,10 +418,11 @@ impl CoveApp {
             ChatAction::SearchMore => chat.search_more(),
             ChatAction::CloseSearch => chat.close_search(),
             ChatAction::OpenResult(id) => chat.open_result(id),
-            ChatAction::ToggleTheme => {
-                self.settings.dark = !self.settings.dark;
+            ChatAction::Theme(theme) => {
+                self.settings.theme = theme;
                 self.settings.save(&self.opts.config_dir);
             }
+            ChatAction::ForgetServer(addr) => self.forget_server(&addr),
             ChatAction::TextSize(size) => {
                 self.settings.zoom = size.zoom();
                 self.zoom_to = Some(size.zoom());

@@ -15,8 +15,8 @@ pub struct Settings {
     pub server: String,
     /// The last username used.
     pub username: String,
-    /// Dark theme (else light).
-    pub dark: bool,
+    /// Light, dark, or as the system says.
+    pub theme: ThemeChoice,
     /// UI zoom factor: the text size chosen in the settings
     /// ([`TextSize`]), or as Ctrl +/- left it.
     pub zoom: f32,
@@ -31,10 +31,55 @@ impl Default for Settings {
         Self {
             server: cove_common::DEFAULT_LISTEN.to_owned(),
             username: String::new(),
-            dark: true,
+            theme: ThemeChoice::System,
             zoom: 1.0,
             host_port: 7878,
             notify: NotifyPrefs::default(),
+        }
+    }
+}
+
+/// The theme chosen in the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeChoice {
+    /// Follow the system's light or dark mode (dark when the system does
+    /// not say).
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+impl ThemeChoice {
+    /// All of them, in the order the settings offer them.
+    pub const ALL: [ThemeChoice; 3] = [Self::System, Self::Light, Self::Dark];
+
+    /// Its name in the settings.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::System => "Follow the system",
+            Self::Light => "Light",
+            Self::Dark => "Dark",
+        }
+    }
+
+    /// What egui is told.
+    pub fn preference(self) -> egui::ThemePreference {
+        match self {
+            Self::System => egui::ThemePreference::System,
+            Self::Light => egui::ThemePreference::Light,
+            Self::Dark => egui::ThemePreference::Dark,
+        }
+    }
+
+    /// The choice egui's preference is.
+    pub fn of(preference: egui::ThemePreference) -> Self {
+        match preference {
+            egui::ThemePreference::System => Self::System,
+            egui::ThemePreference::Light => Self::Light,
+            egui::ThemePreference::Dark => Self::Dark,
         }
     }
 }
@@ -108,7 +153,9 @@ impl Settings {
     pub fn load(config_dir: &Path) -> Self {
         std::fs::read(Self::path(config_dir))
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(upgrade)
+            .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default()
     }
 
@@ -125,6 +172,20 @@ impl Settings {
     }
 }
 
+/// Reads files written before the theme could follow the system: their
+/// `dark: true/false` becomes `theme: "dark"/"light"` (a user who had
+/// picked one keeps it; only new settings follow the system).
+fn upgrade(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = v.as_object_mut()
+        && !map.contains_key("theme")
+        && let Some(dark) = map.remove("dark").and_then(|d| d.as_bool())
+    {
+        let theme = if dark { "dark" } else { "light" };
+        map.insert("theme".into(), theme.into());
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,7 +196,7 @@ mod tests {
         let s = Settings {
             server: "10.0.0.2:7878".into(),
             username: "alice".into(),
-            dark: false,
+            theme: ThemeChoice::Light,
             zoom: 1.25,
             host_port: 9000,
             ..Settings::default()
@@ -144,6 +205,31 @@ mod tests {
         assert_eq!(Settings::load(dir.path()), s);
         let raw = std::fs::read_to_string(dir.path().join("settings.json")).unwrap();
         assert!(!raw.contains("password"));
+    }
+
+    /// Files from before the system theme keep the theme they chose; a
+    /// file without either follows the system.
+    #[test]
+    fn old_files_with_dark_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        for (json, theme) in [
+            (r#"{"username": "bob", "dark": true}"#, ThemeChoice::Dark),
+            (r#"{"username": "bob", "dark": false}"#, ThemeChoice::Light),
+            (r#"{"username": "bob"}"#, ThemeChoice::System),
+            (
+                r#"{"username": "bob", "theme": "light"}"#,
+                ThemeChoice::Light,
+            ),
+        ] {
+            std::fs::write(&file, json).unwrap();
+            let s = Settings::load(dir.path());
+            assert_eq!((s.username.as_str(), s.theme), ("bob", theme), "{json}");
+        }
+        Settings::load(dir.path()).save(dir.path());
+        let raw = std::fs::read_to_string(&file).unwrap();
+        assert!(raw.contains(r#""theme": "light""#), "{raw}");
+        assert!(!raw.contains("dark"), "{raw}");
     }
 
     #[test]

@@ -96,9 +96,31 @@ impl KnownServers {
         }
     }
 
+    /// The pinned servers, by address, each with its fingerprint (what
+    /// the settings show).
+    pub fn list(&self) -> Vec<(String, String)> {
+        self.pins
+            .iter()
+            .map(|(addr, key)| (addr.clone(), key.fingerprint()))
+            .collect()
+    }
+
     /// Pins `key` for `addr` and saves the file (atomically, mode 0600).
     pub fn pin(&mut self, addr: &str, key: &ServerKey) -> std::io::Result<()> {
         self.pins.insert(addr.to_owned(), *key);
+        self.save()
+    }
+
+    /// Removes the pin of `addr` and saves the file: the next connection
+    /// there is a first contact again. False if nothing was pinned there.
+    pub fn forget(&mut self, addr: &str) -> std::io::Result<bool> {
+        if self.pins.remove(addr).is_none() {
+            return Ok(false);
+        }
+        self.save().map(|()| true)
+    }
+
+    fn save(&self) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -129,12 +151,28 @@ mod tests {
         assert_eq!(k.check("h:1", &a), Verdict::Trusted);
         assert_eq!(k.check("h:1", &b), Verdict::Changed { pinned: a });
         assert_eq!(k.check("h:2", &a), Verdict::Unknown);
+        assert_eq!(k.list(), vec![("h:1".to_owned(), a.fingerprint())]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let meta = std::fs::metadata(dir.path().join(KnownServers::FILE)).unwrap();
             assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn forgetting_a_pin_makes_the_server_unknown_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = ServerIdentity::generate().public_key();
+        let b = ServerIdentity::generate().public_key();
+        let mut k = KnownServers::load(dir.path()).unwrap();
+        k.pin("h:1", &a).unwrap();
+        k.pin("h:2", &b).unwrap();
+        assert!(k.forget("h:1").unwrap());
+        assert!(!k.forget("h:1").unwrap(), "already forgotten");
+        let k = KnownServers::load(dir.path()).unwrap();
+        assert_eq!(k.check("h:1", &a), Verdict::Unknown);
+        assert_eq!(k.check("h:2", &b), Verdict::Trusted);
     }
 
     /// A file that does not parse, or a pin that is not a key, is an error:

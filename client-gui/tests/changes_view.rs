@@ -78,7 +78,7 @@ struct Screen {
 
 impl Screen {
     fn show(&mut self, ui: &mut egui::Ui) {
-        for action in self.view.show(ui, &self.state, true, None) {
+        for action in self.view.show(ui, &self.state, None) {
             let s = &mut self.state;
             match action {
                 ChatAction::Submit(text) => {

@@ -63,7 +63,7 @@ fn view_of(s: ChatState) -> Harness<'static, ChatView> {
         .with_size([1000.0, 700.0])
         .build_ui_state(
             move |ui, v: &mut ChatView| {
-                v.show(ui, &s, true, None);
+                v.show(ui, &s, None);
             },
             ChatView::default(),
         )
@@ -152,7 +152,7 @@ fn only_a_focused_window_marks_the_newest_message_read() {
         .with_size([1000.0, 700.0])
         .build_ui_state(
             move |ui, (view, seen): &mut (ChatView, usize)| {
-                let actions = view.show(ui, &s, true, None);
+                let actions = view.show(ui, &s, None);
                 *seen += actions
                     .iter()
                     .filter(|a| **a == ChatAction::SeenNewest)
@@ -199,7 +199,7 @@ impl Screen {
     }
 
     fn show(&mut self, ui: &mut egui::Ui) {
-        for action in self.view.show(ui, &self.state, true, None) {
+        for action in self.view.show(ui, &self.state, None) {
             if action == ChatAction::LoadOlder {
                 self.pages_asked += 1;
                 self.state.load_older();

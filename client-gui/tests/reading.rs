@@ -55,7 +55,7 @@ fn view_of(s: ChatState) -> Harness<'static, ChatView> {
         .with_size([1000.0, 700.0])
         .build_ui_state(
             move |ui, v: &mut ChatView| {
-                v.show(ui, &s, true, None);
+                v.show(ui, &s, None);
             },
             ChatView::default(),
         )

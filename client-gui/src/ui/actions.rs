@@ -31,8 +31,12 @@ pub enum ChatAction {
     Retry(ClientMsgId),
     /// Forget a refused message.
     Discard(ClientMsgId),
-    /// Switch light/dark.
-    ToggleTheme,
+    /// Light, dark, or as the system says.
+    Theme(crate::settings::ThemeChoice),
+    /// Forget the pinned key of the server at this address: the next
+    /// connection asks to trust it again. The server in use is forgotten
+    /// with logging out (see `ui::servers`).
+    ForgetServer(String),
     /// Show text (and everything with it) at this size.
     TextSize(crate::settings::TextSize),
     /// Mute or unmute a conversation (no notifications, not counted in

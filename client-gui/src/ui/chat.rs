@@ -47,6 +47,9 @@ pub struct ChatView {
     pub(super) settings: Option<SettingsForm>,
     /// Which messages notify (shown in the settings; the app keeps it).
     pub notify: crate::notify::Kinds,
+    /// The pinned servers, while the settings are open (the app reads
+    /// them from the pin file when they open).
+    pub servers: Option<super::servers::Servers>,
     /// The quick switcher (Ctrl+K), when open.
     pub(super) switcher: Option<super::switcher::Switcher>,
     /// The "Save a file" window, when open (protocol v6).
@@ -103,6 +106,11 @@ pub(super) fn dot(ui: &mut egui::Ui, online: bool) {
 }
 
 impl ChatView {
+    /// Whether the settings window is open.
+    pub fn settings_open(&self) -> bool {
+        self.settings.is_some()
+    }
+
     /// Draws the screen.
     ///
     /// `hosting` is the address and fingerprint of the server this app runs,
@@ -111,7 +119,6 @@ impl ChatView {
         &mut self,
         ui: &mut egui::Ui,
         state: &ChatState,
-        dark: bool,
         hosting: Option<&(String, String)>,
     ) -> Vec<ChatAction> {
         let mut actions = Vec::new();
@@ -210,7 +217,7 @@ impl ChatView {
         }
         self.overlays(ui.ctx(), state, &mut actions);
         self.new_room_dialog(ui.ctx(), state, &mut actions);
-        self.settings_window(ui.ctx(), state, dark, &mut actions);
+        self.settings_window(ui.ctx(), state, &mut actions);
         self.switcher_window(ui.ctx(), state, &mut actions);
         super::attach::save_window(ui.ctx(), &mut self.save, &mut actions);
         super::picture::viewer(ui.ctx());

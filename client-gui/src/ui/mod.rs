@@ -16,6 +16,7 @@ pub mod reactions;
 mod rich;
 pub mod room_admin;
 mod search;
+pub mod servers;
 pub mod settings;
 mod spoken;
 mod switcher;

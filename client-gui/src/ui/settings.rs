@@ -1,4 +1,5 @@
-//! The Settings window (from the top bar): the theme, the text size, changing the
+//! The Settings window (from the top bar): the theme, the text size,
+//! notifications, the pinned servers ([`super::servers`]), changing the
 //! password, signing out, and deleting the account (protocol v5). The
 //! forms check what they can before anything is sent (the new password
 //! typed twice alike, passwords of a valid length); the server's answer
@@ -11,7 +12,7 @@ use zeroize::Zeroize;
 use super::actions::Secret;
 use super::chat::{ChatAction, ChatView, ONLINE};
 use super::entry::{FAILED, NOTICE};
-use crate::settings::TextSize;
+use crate::settings::{TextSize, ThemeChoice};
 use crate::state::{ChatState, Note, Place};
 
 /// What the user explains before deleting: the protocol's promise.
@@ -32,6 +33,8 @@ pub struct SettingsForm {
     /// "Delete my account" was clicked: the confirmation is shown.
     confirming: bool,
     delete_problem: Option<String>,
+    /// "Forget and log out…" was clicked for the server in use.
+    forgetting: bool,
 }
 
 impl std::fmt::Debug for SettingsForm {
@@ -75,6 +78,21 @@ fn password_row(ui: &mut egui::Ui, label: &str, text: &mut String) {
     ui.end_row();
 }
 
+/// The theme: light, dark, or the system's (egui follows the system's
+/// mode as eframe reports it).
+fn theme_row(ui: &mut egui::Ui, actions: &mut Vec<ChatAction>) {
+    let now = ThemeChoice::of(ui.ctx().options(|o| o.theme_preference));
+    ui.horizontal(|ui| {
+        ui.label("Theme:");
+        for theme in ThemeChoice::ALL {
+            let on = now == theme;
+            if ui.selectable_label(on, theme.label()).clicked() && !on {
+                actions.push(ChatAction::Theme(theme));
+            }
+        }
+    });
+}
+
 /// The text size: a zoom of the whole window, saved with the settings
 /// (none is marked while Ctrl +/- has zoomed to another step).
 fn text_size_row(ui: &mut egui::Ui, actions: &mut Vec<ChatAction>) {
@@ -110,10 +128,10 @@ impl ChatView {
         &mut self,
         ctx: &egui::Context,
         state: &ChatState,
-        dark: bool,
         actions: &mut Vec<ChatAction>,
     ) {
         let kinds = self.notify;
+        let servers = self.servers.as_ref();
         let Some(form) = &mut self.settings else {
             return;
         };
@@ -126,18 +144,12 @@ impl ChatView {
             .show(ctx, |ui| {
                 ui.set_width(380.0);
                 ui.label(RichText::new(format!("Signed in as {}", state.me)).strong());
-                ui.horizontal(|ui| {
-                    ui.label("Theme:");
-                    if ui.selectable_label(dark, "Dark").clicked() && !dark {
-                        actions.push(ChatAction::ToggleTheme);
-                    }
-                    if ui.selectable_label(!dark, "Light").clicked() && dark {
-                        actions.push(ChatAction::ToggleTheme);
-                    }
-                });
+                theme_row(ui, actions);
                 text_size_row(ui, actions);
                 ui.separator();
                 super::notifications::settings_part(ui, kinds, actions);
+                ui.separator();
+                super::servers::settings_part(ui, servers, &mut form.forgetting, actions);
                 ui.separator();
                 ui.heading("Password");
                 egui::Grid::new("password_grid")
