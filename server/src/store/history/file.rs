@@ -19,19 +19,11 @@
 //! its name is as durable as the entries acknowledged in it.
 //!
 //! # Disk trouble
-//! A `write(2)` that fails (disk full, read-only file system, I/O error) may
-//! have written part of the batch: the file is cut back to its last whole
-//! frame before the error is reported, and if even that fails the cut is
-//! retried before anything else is appended, so later records never follow
-//! a torn one. The bytes written since the last good fsync are kept in
-//! memory: when an fsync fails (after which the kernel may have dropped
-//! those pages) they are written again from that copy and fsynced again; until
-//! that succeeds the file takes no new records.
+//! Writes, fsyncs, cuts and repairs go through an
+//! [`Appender`](super::appender::Appender): a failed write is cut back, a
+//! failed fsync is answered by writing the unsynced bytes again from memory.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Instant;
 
 use cove_common::crypto::{EtmKey, random_bytes};
@@ -42,23 +34,9 @@ use super::format::{
     KIND_SEGMENT, RECORD_LABEL, Run, SEGMENT_BYTES, SEGMENT_HEADER, SharedRun, bundles, push_frame,
     push_run, segment_seal_key,
 };
+use super::appender::{Appender, SyncRequest};
 use super::walk::walk;
 use crate::store::{StoreError, open_private_append, sync_dir};
-
-/// Capacity kept for a file's unsynced bytes after an fsync, so a busy
-/// user's appends do not allocate afresh every group commit; beyond it the
-/// buffer shrinks. At most the writer's `OPEN_FILES` times this stays
-/// allocated, and only until the files go idle.
-const UNSYNCED_KEEP: usize = 256 * 1024;
-
-/// An fsync for another thread to run: see [`HistoryFile::start_sync`].
-pub(super) struct SyncRequest {
-    /// The file to fsync.
-    pub(super) file: Arc<File>,
-    /// Tests only: report a failure instead (from `fail_syncs`).
-    #[cfg(test)]
-    pub(super) fail: bool,
-}
 
 /// The segment bundles are being written under: its frame's offset and its
 /// data key.
@@ -103,42 +81,24 @@ fn sync_parent(path: &Path) -> Result<(), StoreError> {
 /// A history file open for appending. Only the
 /// [`HistoryService`](super::HistoryService) thread writes, so there is one
 /// writer per file.
-///
-/// The `pub(super)` fields are read by that thread (to know what to fsync,
-/// cut back or close); only `HistoryFile`'s own methods change them (and
-/// tests, which set `fail_syncs`).
 pub struct HistoryFile {
-    path: PathBuf,
-    /// Shared with the sync threads, which fsync it while this thread
-    /// goes on appending.
-    file: Arc<File>,
-    /// End of the last whole frame written.
-    pub(super) len: u64,
-    /// End of what the last successful fsync made durable.
-    pub(super) synced: u64,
-    /// The bytes from `synced` to `len`, kept until they are fsynced so that
-    /// a failed fsync can be answered by writing them again.
-    pub(super) unsynced: Vec<u8>,
-    /// A failed write could not be cut back, or an fsync failed: the file
-    /// must be repaired (see [`HistoryFile::repair`]) before the next append.
-    needs_repair: bool,
-    /// An fsync running on another thread ([`HistoryFile::start_sync`]):
-    /// what it makes durable once it succeeds.
-    syncing: Option<u64>,
+    /// The file's bytes, their fsyncs and repairs. Read by the writer
+    /// thread (to know what to fsync, cut back or close); changed only
+    /// through `HistoryFile`'s methods (and by tests, which set
+    /// `fail_syncs`).
+    pub(super) out: Appender,
     pub(super) last_write: Instant,
     public: [u8; 32],
     segment: Option<Segment>,
-    #[cfg(test)]
-    pub(super) fail_syncs: u32,
 }
 
 impl std::fmt::Debug for HistoryFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HistoryFile")
-            .field("path", &self.path)
-            .field("len", &self.len)
-            .field("synced", &self.synced)
-            .field("needs_repair", &self.needs_repair)
+            .field("path", &self.out.path)
+            .field("len", &self.out.len)
+            .field("synced", &self.out.synced)
+            .field("needs_repair", &self.out.needs_repair())
             .finish()
     }
 }
@@ -188,18 +148,10 @@ impl HistoryFile {
             }
         };
         Ok(HistoryFile {
-            path: path.to_path_buf(),
-            file: Arc::new(file),
-            len,
-            synced: len,
-            unsynced: Vec::new(),
-            needs_repair: false,
-            syncing: None,
+            out: Appender::new(path, file, len),
             last_write: Instant::now(),
             public,
             segment,
-            #[cfg(test)]
-            fail_syncs: 0,
         })
     }
 
@@ -207,28 +159,12 @@ impl HistoryFile {
     /// segment; meaningful once the file is clean ([`HistoryFile::is_clean`]).
     pub(super) fn resume(&self) -> Resume {
         Resume {
-            len: self.len,
+            len: self.out.len,
             segment: self
                 .segment
                 .as_ref()
                 .map(|s| (s.offset, s.data_key.clone())),
         }
-    }
-
-    /// Appends a new segment frame at `offset` to `buf`, returning it.
-    fn push_segment(&self, buf: &mut Vec<u8>, offset: u64) -> Segment {
-        let e = StaticSecret::from(random_bytes::<32>());
-        let e_pub = PublicKey::from(&e).to_bytes();
-        let shared = Zeroizing::new(e.diffie_hellman(&PublicKey::from(self.public)).to_bytes());
-        let data_key = Zeroizing::new(random_bytes::<32>());
-        let mut body = e_pub.to_vec();
-        segment_seal_key(&shared, &e_pub, &self.public).seal_append(
-            SEGMENT_HEADER,
-            data_key.as_ref(),
-            &mut body,
-        );
-        push_frame(buf, KIND_SEGMENT, &body);
-        Segment::new(offset, data_key)
     }
 
     /// Appends entries, all in one `write(2)`, as bundles of about
@@ -253,206 +189,82 @@ impl HistoryFile {
     where
         'a: 'e,
     {
-        if self.needs_repair {
-            self.repair()?;
-        }
-        // The frames are built at the end of `unsynced`, which keeps them
-        // until they are fsynced anyway: written bytes are copied once.
-        let start = self.unsynced.len();
-        let mut buf = std::mem::take(&mut self.unsynced);
-        let at = |buf: &Vec<u8>| self.len + (buf.len() - start) as u64;
         let before = self.segment.clone();
+        let public = self.public;
         let mut segment = self.segment.take();
-        for run in runs {
-            let offset = at(&buf);
-            let seg = match segment {
-                Some(s) if offset - s.offset <= SEGMENT_BYTES => s,
-                _ => self.push_segment(&mut buf, offset),
-            };
-            let offset = at(&buf);
-            push_run(&mut buf, &seg.key, seg.offset, offset, &run);
-            segment = Some(seg);
-        }
-        self.unsynced = buf;
-        self.segment = segment;
+        let written = self.out.append(|buf, origin| {
+            let at = |buf: &Vec<u8>| origin + buf.len() as u64;
+            for run in runs {
+                let offset = at(buf);
+                let seg = match segment.take() {
+                    Some(s) if offset - s.offset <= SEGMENT_BYTES => s,
+                    _ => push_segment(buf, offset, &public),
+                };
+                let offset = at(buf);
+                push_run(buf, &seg.key, seg.offset, offset, &run);
+                segment = Some(seg);
+            }
+        });
         self.last_write = Instant::now();
-        if let Err(e) = (&*self.file).write_all(&self.unsynced[start..]) {
-            self.unsynced.truncate(start);
-            // Part of the batch may be in the file: cut it off so the file
-            // ends with a whole frame. If even that fails (a read-only file
-            // system), no append happens until it succeeds.
-            if let Err(cut) = self.file.set_len(self.len) {
-                tracing::error!(path = %self.path.display(), error = %cut,
-                    "cannot cut a failed write back; the file takes no records until it can");
-                self.needs_repair = true;
-            }
-            self.segment = before;
-            return Err(StoreError::Io {
-                path: self.path.clone(),
-                source: e,
-            });
-        }
-        self.len = at(&self.unsynced);
-        Ok(())
+        self.segment = if written.is_ok() { segment } else { before };
+        written
     }
 
-    /// fsyncs the file. If the fsync fails, the records written since the
-    /// last good one are written again from memory and fsynced once more;
-    /// an error means that failed too, and the file takes no new records
-    /// until a later [`HistoryFile::sync`] or append repairs it.
+    /// fsyncs the file; see [`Appender::sync`].
     pub fn sync(&mut self) -> Result<(), StoreError> {
-        if !self.needs_repair {
-            match self.sync_data() {
-                Ok(()) => {
-                    self.mark_synced();
-                    return Ok(());
-                }
-                Err(e) => self.sync_failed(&e),
-            }
-        }
-        self.repair()
-    }
-
-    /// After a failed fsync the kernel may have dropped the written pages:
-    /// the file must be repaired from its copy before it takes records.
-    fn sync_failed(&mut self, e: &std::io::Error) {
-        tracing::error!(path = %self.path.display(), error = %e,
-            bytes = self.unsynced.len(),
-            "history fsync failed; writing the unsynced records again");
-        self.needs_repair = true;
+        self.out.sync()
     }
 
     /// Cuts the file back to `len` (a length it had earlier), forgetting
-    /// what was appended since. If the cut fails, the file is repaired
-    /// before it takes records.
+    /// what was appended since (and its segment, if that came after).
     pub fn rollback(&mut self, len: u64) {
-        if len >= self.len {
-            return;
-        }
-        let keep = len.saturating_sub(self.synced);
-        self.unsynced
-            .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
-        self.synced = self.synced.min(len);
-        // An fsync started before the cut covers nothing past it, and bytes
-        // appended at the cut later are not covered by it.
-        self.syncing = self.syncing.map(|upto| upto.min(len));
-        self.len = len;
+        self.out.rollback(len);
         if self.segment.as_ref().is_some_and(|s| s.offset >= len) {
             self.segment = None;
-        }
-        if let Err(e) = self.file.set_len(len) {
-            tracing::error!(path = %self.path.display(), error = %e,
-                "cannot cut a history back; the file takes no records until it can");
-            self.needs_repair = true;
         }
     }
 
     /// Whether the file must be repaired before it takes records.
     pub fn needs_repair(&self) -> bool {
-        self.needs_repair
+        self.out.needs_repair()
     }
 
-    /// Whether everything written is fsynced, no fsync is running and
-    /// nothing needs repair: the file may be closed.
+    /// Whether the file may be closed; see [`Appender::is_clean`].
     pub(super) fn is_clean(&self) -> bool {
-        !self.needs_repair && self.synced == self.len && self.syncing.is_none()
+        self.out.is_clean()
     }
 
-    /// Whether an fsync started by [`HistoryFile::start_sync`] has not
-    /// been reported back yet.
+    /// See [`Appender::is_syncing`].
     pub(super) fn is_syncing(&self) -> bool {
-        self.syncing.is_some()
+        self.out.is_syncing()
     }
 
-    /// Starts an fsync to run on another thread: the file (shared) and what
-    /// it will make durable. `None` if there is nothing to sync, one is
-    /// already running, or the file needs repair (which runs here, with
-    /// [`HistoryFile::sync`]). Report the outcome with
-    /// [`HistoryFile::sync_done`].
+    /// See [`Appender::start_sync`].
     pub(super) fn start_sync(&mut self) -> Option<SyncRequest> {
-        if self.needs_repair || self.syncing.is_some() || self.synced == self.len {
-            return None;
-        }
-        self.syncing = Some(self.len);
-        #[cfg(test)]
-        let fail = self.fail_syncs > 0;
-        #[cfg(test)]
-        {
-            self.fail_syncs = self.fail_syncs.saturating_sub(1);
-        }
-        Some(SyncRequest {
-            file: self.file.clone(),
-            #[cfg(test)]
-            fail,
-        })
+        self.out.start_sync()
     }
 
-    /// The outcome of the fsync started by [`HistoryFile::start_sync`]. On
-    /// success, what it covered is durable and its copy is dropped; on
-    /// failure (after which the kernel may have dropped the written pages)
-    /// the file is repaired at once from its copy, and an error means that
-    /// failed too.
+    /// See [`Appender::sync_done`].
     pub(super) fn sync_done(&mut self, result: std::io::Result<()>) -> Result<(), StoreError> {
-        let Some(upto) = self.syncing.take() else {
-            return Ok(());
-        };
-        match result {
-            Ok(()) => {
-                if upto > self.synced {
-                    let covered = usize::try_from(upto - self.synced).unwrap_or(usize::MAX);
-                    self.unsynced.drain(..covered.min(self.unsynced.len()));
-                    self.synced = upto;
-                    if self.unsynced.is_empty() {
-                        self.unsynced.shrink_to(UNSYNCED_KEEP);
-                    }
-                }
-                Ok(())
-            }
-            Err(e) => {
-                self.sync_failed(&e);
-                self.repair()
-            }
-        }
+        self.out.sync_done(result)
     }
+}
 
-    /// Makes the file exactly what this writer wrote: cut back to the last
-    /// fsynced length, write the bytes since then again from memory, fsync.
-    fn repair(&mut self) -> Result<(), StoreError> {
-        let result = self
-            .file
-            .set_len(self.synced)
-            .and_then(|()| (&*self.file).write_all(&self.unsynced))
-            .and_then(|()| self.sync_data());
-        match result {
-            Ok(()) => {
-                tracing::info!(path = %self.path.display(), "history file repaired");
-                self.needs_repair = false;
-                self.mark_synced();
-                Ok(())
-            }
-            Err(e) => Err(StoreError::Io {
-                path: self.path.clone(),
-                source: e,
-            }),
-        }
-    }
-
-    /// Everything written is durable: the unsynced copy is dropped, its
-    /// buffer kept (up to [`UNSYNCED_KEEP`]) for the next appends.
-    fn mark_synced(&mut self) {
-        self.synced = self.len;
-        self.unsynced.clear();
-        self.unsynced.shrink_to(UNSYNCED_KEEP);
-    }
-
-    fn sync_data(&mut self) -> std::io::Result<()> {
-        #[cfg(test)]
-        if self.fail_syncs > 0 {
-            self.fail_syncs -= 1;
-            return Err(std::io::Error::other("injected fsync failure"));
-        }
-        self.file.sync_data()
-    }
+/// Appends a new segment frame at `offset` to `buf` for the history key
+/// `public`, returning it.
+fn push_segment(buf: &mut Vec<u8>, offset: u64, public: &[u8; 32]) -> Segment {
+    let e = StaticSecret::from(random_bytes::<32>());
+    let e_pub = PublicKey::from(&e).to_bytes();
+    let shared = Zeroizing::new(e.diffie_hellman(&PublicKey::from(*public)).to_bytes());
+    let data_key = Zeroizing::new(random_bytes::<32>());
+    let mut body = e_pub.to_vec();
+    segment_seal_key(&shared, &e_pub, &*public).seal_append(
+        SEGMENT_HEADER,
+        data_key.as_ref(),
+        &mut body,
+    );
+    push_frame(buf, KIND_SEGMENT, &body);
+    Segment::new(offset, data_key)
 }
 
 #[cfg(test)]

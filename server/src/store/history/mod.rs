@@ -32,6 +32,7 @@
 //! <- `paging`, `reader` <- `scan`, `cursor` <- `reader`, `file` <- `open_files`, `syncer` <-
 //! `writer`, `queue` <- `writer`.
 
+mod appender;
 mod cursor;
 mod file;
 mod format;

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::file::SyncRequest;
+use super::appender::SyncRequest;
 use crate::store::users::UserId;
 
 /// An fsync's outcome, for the file of `user`.

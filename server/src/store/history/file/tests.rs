@@ -5,6 +5,7 @@ use super::*;
 use crate::store::history::HistoryPage;
 use crate::store::history::HistoryReader;
 use cove_common::crypto::{IV_LEN, TAG_LEN};
+use std::io::Write;
 use std::path::Path;
 
 #[test]
@@ -109,7 +110,7 @@ fn failed_fsync_writes_the_unsynced_records_again() {
     f.append(&[&msg(2, "room", "two"), &msg(3, "room", "three")])
         .unwrap();
     lose_unsynced(&path, synced);
-    f.fail_syncs = 1;
+    f.out.fail_syncs = 1;
     // The fsync fails; the records are written again and fsynced.
     f.sync().unwrap();
     assert!(!f.needs_repair());
@@ -126,11 +127,11 @@ fn file_whose_repair_fails_takes_no_records_until_repaired() {
     f.append(&[&msg(2, "room", "two")]).unwrap();
     lose_unsynced(&path, synced);
     // The fsync and the fsync after rewriting both fail: reported.
-    f.fail_syncs = 2;
+    f.out.fail_syncs = 2;
     assert!(matches!(f.sync(), Err(StoreError::Io { .. })));
     assert!(f.needs_repair());
     // Still failing: an append is refused and writes nothing.
-    f.fail_syncs = 1;
+    f.out.fail_syncs = 1;
     assert!(f.append(&[&msg(3, "room", "three")]).is_err());
     assert!(f.needs_repair());
     // The disk works again: the next append repairs first.
@@ -157,8 +158,8 @@ fn failed_write_is_reported_and_advances_nothing() {
         matches!(&err, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
         "{err}"
     );
-    assert_eq!(f.len, 0);
-    assert!(f.unsynced.is_empty());
+    assert_eq!(f.out.len, 0);
+    assert!(f.out.unsynced.is_empty());
     // A device cannot be cut back, so the file is marked for repair and
     // refuses records instead of writing after a possibly torn one.
     assert!(f.needs_repair());
@@ -170,7 +171,7 @@ fn reopening_with_a_known_length_skips_the_scan_only_if_unchanged() {
     let (_d, path, secret) = setup();
     let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
     f.append(&[&msg(1, "room", "one")]).unwrap();
-    let len = f.len;
+    let len = f.out.len;
     let resume = f.resume();
     drop(f);
     // Grown behind the writer's back (a torn frame): the known length
@@ -182,7 +183,7 @@ fn reopening_with_a_known_length_skips_the_scan_only_if_unchanged() {
     (&g).write_all(&[2, 0, 0, 1, 0, 7]).unwrap();
     drop(g);
     let f = HistoryFile::open_known(&path, secret.public(), Some(resume)).unwrap();
-    assert_eq!(f.len, len);
+    assert_eq!(f.out.len, len);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
 }
 

@@ -14,7 +14,7 @@ impl Writer {
     /// Bytes written and not yet fsynced, all files together: the copies
     /// kept for a failed fsync.
     pub(super) fn unsynced_bytes(&self) -> usize {
-        self.files.values().map(|f| f.unsynced.len()).sum()
+        self.files.values().map(|f| f.out.unsynced.len()).sum()
     }
 
     /// Starts a group commit: an fsync of every written file on the sync

@@ -579,9 +579,9 @@ impl Writer {
         append: impl FnOnce(&mut HistoryFile) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let f = self.file(user, public)?;
-        let before = f.len;
+        let before = f.out.len;
         let result = append(f).map(|()| before);
-        if result.is_ok() || f.len != f.synced || f.needs_repair() {
+        if result.is_ok() || f.out.len != f.out.synced || f.needs_repair() {
             // Written, or holding unsynced records or a failed cut: fsync
             // (or repair) it at the next sync.
             self.dirty.insert(user.clone());

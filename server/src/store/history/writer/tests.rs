@@ -34,7 +34,7 @@ fn writer_retries_a_failed_fsync_and_reports_trouble_until_it_works() {
         .unwrap();
     lose_unsynced(&path, synced);
     // The fsync fails, and so does the one after writing again.
-    w.files.get_mut(&user).unwrap().fail_syncs = 2;
+    w.files.get_mut(&user).unwrap().out.fail_syncs = 2;
     w.sync_all();
     assert!(
         !healthy.load(Ordering::Relaxed),
@@ -108,13 +108,13 @@ fn a_group_commit_syncs_every_file_but_the_failing_one() {
     }
     assert_eq!(w.dirty.len(), 40);
     assert!(w.unsynced_bytes() > 0);
-    w.files.get_mut(&users[17]).unwrap().fail_syncs = 2;
+    w.files.get_mut(&users[17]).unwrap().out.fail_syncs = 2;
     w.sync_all();
     assert_eq!(w.dirty.iter().collect::<Vec<_>>(), [&users[17]]);
     assert!(!healthy.load(Ordering::Relaxed));
     for (i, user) in users.iter().enumerate() {
         let f = w.files.get(user).unwrap();
-        assert_eq!(f.synced == f.len, i != 17, "file {i}");
+        assert_eq!(f.out.synced == f.out.len, i != 17, "file {i}");
     }
     w.sync_all();
     assert!(w.dirty.is_empty());
