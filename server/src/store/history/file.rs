@@ -30,31 +30,41 @@ use cove_common::crypto::{EtmKey, random_bytes};
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
+use super::appender::{Appender, SyncRequest};
+#[cfg(test)]
+use super::format::SharedRun;
 use super::format::{
-    KIND_SEGMENT, RECORD_LABEL, Run, SEGMENT_BYTES, SEGMENT_HEADER, SharedRun, bundles, push_frame,
+    KIND_SEGMENT, LinkedRun, RECORD_LABEL, Run, SEGMENT_BYTES, SEGMENT_HEADER, bundles, push_frame,
     push_run, segment_seal_key,
 };
-use super::appender::{Appender, SyncRequest};
 use super::walk::walk;
 use crate::store::{StoreError, open_private_append, sync_dir};
 
-/// The segment bundles are being written under: its frame's offset and its
-/// data key.
+/// The segment bundles are being written under: its frame's offset, its
+/// data key, and the bytes of the boxes linked under it (which its bound,
+/// [`SEGMENT_BYTES`], counts with its frames).
 #[derive(Clone)]
 struct Segment {
     offset: u64,
     data_key: Zeroizing<[u8; 32]>,
     key: EtmKey,
+    linked: u64,
 }
 
 impl Segment {
-    fn new(offset: u64, data_key: Zeroizing<[u8; 32]>) -> Self {
+    fn new(offset: u64, data_key: Zeroizing<[u8; 32]>, linked: u64) -> Self {
         let key = EtmKey::derive(data_key.as_ref(), b"", RECORD_LABEL);
         Self {
             offset,
             data_key,
             key,
+            linked,
         }
+    }
+
+    /// Bytes it covers if a frame starts at `offset`.
+    fn covers(&self, offset: u64) -> u64 {
+        offset - self.offset + self.linked
     }
 }
 
@@ -67,7 +77,7 @@ impl Segment {
 #[derive(Clone)]
 pub(super) struct Resume {
     len: u64,
-    segment: Option<(u64, Zeroizing<[u8; 32]>)>,
+    segment: Option<(u64, Zeroizing<[u8; 32]>, u64)>,
 }
 
 /// fsyncs the directory holding `path`, making its creation durable.
@@ -129,7 +139,8 @@ impl HistoryFile {
         let (len, segment) = match known {
             Some(k) if k.len == current => (
                 k.len,
-                k.segment.map(|(offset, key)| Segment::new(offset, key)),
+                k.segment
+                    .map(|(offset, key, linked)| Segment::new(offset, key, linked)),
             ),
             _ => {
                 let w = walk(&file, path, current, false)?;
@@ -163,7 +174,7 @@ impl HistoryFile {
             segment: self
                 .segment
                 .as_ref()
-                .map(|s| (s.offset, s.data_key.clone())),
+                .map(|s| (s.offset, s.data_key.clone(), s.linked)),
         }
     }
 
@@ -176,8 +187,15 @@ impl HistoryFile {
         self.append_runs(bundles(entries).map(Run::Own))
     }
 
-    /// Like [`HistoryFile::append`], for runs already sealed once for
-    /// every user they go to (see [`SharedRun`]).
+    /// Like [`HistoryFile::append`], for runs sealed once for every user
+    /// they go to and stored in a boxes file (see [`LinkedRun`]).
+    pub(crate) fn append_linked(&mut self, runs: &[LinkedRun]) -> Result<(), StoreError> {
+        self.append_runs(runs.iter().map(Run::Linked))
+    }
+
+    /// Tests only: appends shared bundles (kind 4), the form the writer
+    /// wrote before linked bundles, which readers still read.
+    #[cfg(test)]
     pub(crate) fn append_shared(&mut self, runs: &[SharedRun]) -> Result<(), StoreError> {
         self.append_runs(runs.iter().map(Run::Shared))
     }
@@ -196,12 +214,13 @@ impl HistoryFile {
             let at = |buf: &Vec<u8>| origin + buf.len() as u64;
             for run in runs {
                 let offset = at(buf);
-                let seg = match segment.take() {
-                    Some(s) if offset - s.offset <= SEGMENT_BYTES => s,
+                let mut seg = match segment.take() {
+                    Some(s) if s.covers(offset) <= SEGMENT_BYTES => s,
                     _ => push_segment(buf, offset, &public),
                 };
                 let offset = at(buf);
                 push_run(buf, &seg.key, seg.offset, offset, &run);
+                seg.linked += run.linked_len();
                 segment = Some(seg);
             }
         });
@@ -258,13 +277,13 @@ fn push_segment(buf: &mut Vec<u8>, offset: u64, public: &[u8; 32]) -> Segment {
     let shared = Zeroizing::new(e.diffie_hellman(&PublicKey::from(*public)).to_bytes());
     let data_key = Zeroizing::new(random_bytes::<32>());
     let mut body = e_pub.to_vec();
-    segment_seal_key(&shared, &e_pub, &*public).seal_append(
+    segment_seal_key(&shared, &e_pub, public).seal_append(
         SEGMENT_HEADER,
         data_key.as_ref(),
         &mut body,
     );
     push_frame(buf, KIND_SEGMENT, &body);
-    Segment::new(offset, data_key)
+    Segment::new(offset, data_key, 0)
 }
 
 #[cfg(test)]

@@ -46,6 +46,21 @@
 //!   [`SHARED_MIN_BYTES`] and goes to at least two users. What it reveals
 //!   to someone reading the disk: that two files hold the same sealed box,
 //!   i.e. the same messages (their sizes and times already hint at that).
+//!   Since 2026-12-01 the writer writes linked bundles (kind 5) instead;
+//!   files holding shared bundles are still read.
+//! - A *linked bundle* frame (kind 5) is a shared bundle whose box is not
+//!   copied into every recipient's file but stored once, in a boxes file
+//!   beside the histories (`shared/<n>.boxes`, see [`super::boxes`]). Its
+//!   body is the segment offset (8 bytes, BE), the wrap of `K` (80 bytes,
+//!   whose MAC covers the label `cove v1 link`, the segment offset, the
+//!   frame's own offset, the box's place and the box's tag), then the box's
+//!   place: boxes file number (8 bytes, BE), offset in it (8), length (4),
+//!   and the box's tag (32). The box is sealed as in a shared bundle. A
+//!   room of 2,000 then stores a batch's messages once and 140 bytes per
+//!   member, instead of the messages 2,000 times. One damaged box costs
+//!   that bundle in every file that links to it; a box the boxes file does
+//!   not hold (a crash between writing it and its links, which the writer
+//!   never acknowledges) is read as damaged.
 //! - A *record* frame (kind 2) is the older form of a bundle holding one
 //!   entry, its plaintext the entry itself and its label `cove v1 record`.
 //!   Files written before bundles hold these; they are still read.
@@ -60,6 +75,7 @@ pub(super) const KIND_SEGMENT: u8 = 1;
 pub(super) const KIND_RECORD: u8 = 2;
 pub(super) const KIND_BUNDLE: u8 = 3;
 pub(super) const KIND_SHARED: u8 = 4;
+pub(super) const KIND_LINKED: u8 = 5;
 pub(super) const HEAD: u64 = 5;
 pub(super) const TAIL: u64 = 4;
 /// No frame body is larger than this (a message is at most ~16 KiB of JSON).
@@ -71,16 +87,22 @@ pub(super) const RECORD_HEADER: &[u8; 14] = b"cove v1 record";
 pub(super) const BUNDLE_HEADER: &[u8; 14] = b"cove v1 bundle";
 pub(super) const WRAP_HEADER: &[u8; 14] = b"cove v1 wrap\0\0";
 pub(super) const SHARED_HEADER: &[u8; 14] = b"cove v1 shared";
+pub(super) const LINK_HEADER: &[u8; 14] = b"cove v1 link\0\0";
 pub(super) const SHARED_LABEL: &str = "cove v1 history shared";
 /// The wrapped key of a shared bundle: IV, the 32-byte key, tag.
 pub(super) const WRAP_LEN: usize = IV_LEN + 32 + TAG_LEN;
-/// A run of entries is sealed once for all its recipients only from this
-/// size up: below it, the 80-byte wrap would cost more disk than the
-/// sealing saved is worth (a message typed at human pace goes in a bundle
-/// of its own per recipient, at 69 bytes over its JSON).
-pub(super) const SHARED_MIN_BYTES: usize = 2048;
-/// A segment covers at most about this many bytes of bundles: past it, the
-/// next bundle starts a new segment. A segment frame's key opens every
+/// A linked bundle's body: segment offset, wrap, the box's place, its tag.
+pub(super) const LINKED_LEN: usize = 8 + WRAP_LEN + 20 + TAG_LEN;
+/// A run of entries is sealed once for all its recipients (its box stored
+/// once, linked from each file) only from this size up: below it, a bundle
+/// of its own per recipient costs little more disk than a link (149 bytes
+/// per recipient plus the box once) and is read without a second file (a
+/// message typed at human pace goes in a bundle of its own per recipient,
+/// at 69 bytes over its JSON).
+pub(super) const SHARED_MIN_BYTES: usize = 1024;
+/// A segment covers at most about this many bytes of bundles (counting the
+/// boxes linked bundles name): past it, the next bundle starts a new
+/// segment. A segment frame's key opens every
 /// bundle under it, so this bounds what one damaged segment frame can cost
 /// (its bundles, at most this plus one bundle); a new segment costs an
 /// X25519 key agreement and about 125 bytes, about 0.01 % of this.
@@ -90,12 +112,15 @@ pub(super) const SEGMENT_BYTES: u64 = 1 << 20;
 pub(super) const BUNDLE_TARGET: usize = 64 * 1024;
 
 pub(super) fn known_kind(kind: u8) -> bool {
-    matches!(kind, KIND_SEGMENT | KIND_RECORD | KIND_BUNDLE | KIND_SHARED)
+    matches!(
+        kind,
+        KIND_SEGMENT | KIND_RECORD | KIND_BUNDLE | KIND_SHARED | KIND_LINKED
+    )
 }
 
 /// Whether frames of this kind hold entries (the ones pages read).
 pub(super) fn holds_entries(kind: u8) -> bool {
-    matches!(kind, KIND_RECORD | KIND_BUNDLE | KIND_SHARED)
+    matches!(kind, KIND_RECORD | KIND_BUNDLE | KIND_SHARED | KIND_LINKED)
 }
 
 /// What a record's or bundle's tag covers besides its box.
@@ -189,6 +214,131 @@ impl SharedRun {
     fn tag(&self) -> &[u8] {
         &self.sealed[self.sealed.len() - TAG_LEN..]
     }
+
+    /// The sealed box, `iv || ciphertext || tag`.
+    pub(super) fn sealed(&self) -> &[u8] {
+        &self.sealed
+    }
+
+    /// The run once its box is stored at `at`: what each file links to.
+    pub(super) fn linked(&self, at: BoxAt) -> LinkedRun {
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(self.tag());
+        LinkedRun {
+            key: self.key.clone(),
+            tag,
+            at,
+        }
+    }
+}
+
+/// Where a shared box is stored: which boxes file, where in it, how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BoxAt {
+    pub(super) file: u64,
+    pub(super) offset: u64,
+    pub(super) len: u32,
+}
+
+impl BoxAt {
+    fn to_bytes(self) -> [u8; 20] {
+        let mut b = [0u8; 20];
+        b[..8].copy_from_slice(&self.file.to_be_bytes());
+        b[8..16].copy_from_slice(&self.offset.to_be_bytes());
+        b[16..].copy_from_slice(&self.len.to_be_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8; 20]) -> Self {
+        let (file, rest) = b.split_at(8);
+        let (offset, len) = rest.split_at(8);
+        Self {
+            file: u64::from_be_bytes(file.try_into().unwrap_or_default()),
+            offset: u64::from_be_bytes(offset.try_into().unwrap_or_default()),
+            len: u32::from_be_bytes(len.try_into().unwrap_or_default()),
+        }
+    }
+}
+
+/// A run of entries whose box is stored once in a boxes file: its key,
+/// its tag and its place, which each recipient's frame wraps and names.
+pub(crate) struct LinkedRun {
+    key: zeroize::Zeroizing<[u8; 32]>,
+    tag: [u8; TAG_LEN],
+    at: BoxAt,
+}
+
+impl LinkedRun {
+    /// Bytes of the box, which a segment's bound counts like the frame's
+    /// own (see [`SEGMENT_BYTES`]).
+    pub(super) fn box_len(&self) -> u64 {
+        u64::from(self.at.len)
+    }
+}
+
+/// What a linked bundle's wrap authenticates besides the key.
+fn link_header(segment: u64, offset: u64, at: BoxAt, box_tag: &[u8]) -> Vec<u8> {
+    let mut h = record_header(LINK_HEADER, segment, offset).to_vec();
+    h.extend_from_slice(&at.to_bytes());
+    h.extend_from_slice(box_tag);
+    h
+}
+
+/// Appends a linked bundle frame at `offset`: `run`'s key wrapped under
+/// this file's segment `key`, and the place and tag of its box.
+pub(super) fn push_linked(
+    buf: &mut Vec<u8>,
+    key: &EtmKey,
+    segment: u64,
+    offset: u64,
+    run: &LinkedRun,
+) {
+    let len = (LINKED_LEN as u32).to_be_bytes();
+    buf.push(KIND_LINKED);
+    buf.extend_from_slice(&len);
+    buf.extend_from_slice(&segment.to_be_bytes());
+    key.seal_append(
+        &link_header(segment, offset, run.at, &run.tag),
+        run.key.as_ref(),
+        buf,
+    );
+    buf.extend_from_slice(&run.at.to_bytes());
+    buf.extend_from_slice(&run.tag);
+    buf.extend_from_slice(&len);
+}
+
+/// A linked bundle's body after its segment offset, opened with the
+/// segment's `key`: the box's key, place and tag, or `None` if the wrap
+/// fails its check.
+pub(super) fn open_link(
+    key: &EtmKey,
+    segment: u64,
+    offset: u64,
+    body: &mut [u8],
+) -> Option<(zeroize::Zeroizing<[u8; 32]>, BoxAt, [u8; TAG_LEN])> {
+    if body.len() != LINKED_LEN - 8 {
+        return None;
+    }
+    let (wrap, rest) = body.split_at_mut(WRAP_LEN);
+    let at = BoxAt::from_bytes(rest[..20].try_into().ok()?);
+    let tag: [u8; TAG_LEN] = rest[20..].try_into().ok()?;
+    let inner = key
+        .open_in_place(&link_header(segment, offset, at, &tag), wrap)
+        .ok()?;
+    let inner: &[u8; 32] = (&*inner).try_into().ok()?;
+    Some((zeroize::Zeroizing::new(*inner), at, tag))
+}
+
+/// Opens a shared box (`iv || ciphertext || tag`) under its key `inner`:
+/// its plaintext, or `None` if it fails its check.
+pub(super) fn open_box<'b>(inner: &[u8; 32], sealed: &'b mut [u8]) -> Option<&'b [u8]> {
+    if sealed.len() < IV_LEN + TAG_LEN {
+        return None;
+    }
+    let plain = EtmKey::derive(inner, b"", SHARED_LABEL)
+        .open_in_place(SHARED_HEADER, sealed)
+        .ok()?;
+    Some(plain)
 }
 
 /// What a shared bundle's wrap authenticates besides the key.
@@ -200,6 +350,7 @@ pub(super) fn wrap_header(segment: u64, offset: u64, box_tag: &[u8]) -> Vec<u8> 
 
 /// Appends a shared bundle frame at `offset`: `run`'s box, its key
 /// wrapped under this file's segment `key`.
+#[cfg(test)]
 pub(super) fn push_shared(
     buf: &mut Vec<u8>,
     key: &EtmKey,
@@ -237,17 +388,27 @@ pub(super) fn open_shared<'b>(
     let inner = key.open_in_place(&header, wrap).ok()?;
     let inner: &[u8; 32] = (&*inner).try_into().ok()?;
     let inner = zeroize::Zeroizing::new(*inner);
-    let plain = EtmKey::derive(inner.as_ref(), b"", SHARED_LABEL)
-        .open_in_place(SHARED_HEADER, shared)
-        .ok()?;
-    Some(plain)
+    open_box(&inner, shared)
 }
 
 /// One frame's worth of entries for one file: sealed for this file alone
 /// (a bundle) or sealed once for many (a shared bundle).
 pub(super) enum Run<'e, 'a> {
     Own(&'e [&'a [u8]]),
+    /// Written only by tests now: files of shared bundles are still read.
+    #[cfg(test)]
     Shared(&'e SharedRun),
+    Linked(&'e LinkedRun),
+}
+
+impl Run<'_, '_> {
+    /// Bytes outside the frame that it makes readable: its box, if linked.
+    pub(super) fn linked_len(&self) -> u64 {
+        match self {
+            Run::Linked(l) => l.box_len(),
+            _ => 0,
+        }
+    }
 }
 
 /// Appends `run` as a frame at `offset` under the segment at `segment`.
@@ -260,7 +421,9 @@ pub(super) fn push_run(
 ) {
     match run {
         Run::Own(entries) => push_bundle(buf, key, segment, offset, entries),
+        #[cfg(test)]
         Run::Shared(shared) => push_shared(buf, key, segment, offset, shared),
+        Run::Linked(linked) => push_linked(buf, key, segment, offset, linked),
     }
 }
 

@@ -7,11 +7,11 @@
 //! than the budget then stay open in turn instead of being reopened for
 //! every message.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::file::{HistoryFile, Resume};
+use super::{FastMap, FastSet};
 use crate::store::StoreError;
 use crate::store::users::UserId;
 
@@ -22,10 +22,10 @@ const REMEMBERED_FILES: usize = 65_536;
 /// The writer's open files; see the module documentation.
 pub(super) struct OpenFiles {
     dir: PathBuf,
-    files: HashMap<UserId, HistoryFile>,
+    files: FastMap<UserId, HistoryFile>,
     budget: usize,
     /// Files closed cleanly, with when each was closed.
-    known: HashMap<UserId, (Resume, Instant)>,
+    known: FastMap<UserId, (Resume, Instant)>,
 }
 
 /// The history file of `user` in `dir`.
@@ -38,9 +38,9 @@ impl OpenFiles {
     pub(super) fn new(dir: PathBuf, budget: usize) -> Self {
         Self {
             dir,
-            files: HashMap::new(),
+            files: FastMap::default(),
             budget: budget.max(1),
-            known: HashMap::new(),
+            known: FastMap::default(),
         }
     }
 
@@ -116,7 +116,7 @@ impl OpenFiles {
     }
 
     /// How many open files could be closed now: clean and not `dirty`.
-    pub(super) fn closable(&self, dirty: &HashSet<UserId>) -> usize {
+    pub(super) fn closable(&self, dirty: &FastSet<UserId>) -> usize {
         self.files
             .iter()
             .filter(|(u, f)| !dirty.contains(*u) && f.is_clean())
@@ -125,7 +125,7 @@ impl OpenFiles {
 
     /// Closes the least recently written [`OpenFiles::eviction_share`] of
     /// the closable files; none if none can close.
-    pub(super) fn close_oldest(&mut self, dirty: &HashSet<UserId>) {
+    pub(super) fn close_oldest(&mut self, dirty: &FastSet<UserId>) {
         let mut ages: Vec<Instant> = self
             .files
             .iter()
@@ -141,7 +141,7 @@ impl OpenFiles {
     /// how to resume them.
     pub(super) fn close_where(
         &mut self,
-        dirty: &HashSet<UserId>,
+        dirty: &FastSet<UserId>,
         pred: impl Fn(&HistoryFile) -> bool,
     ) {
         let known = &mut self.known;

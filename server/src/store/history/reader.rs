@@ -12,7 +12,7 @@
 //! longer lead backwards, the frames are found again by walking forwards
 //! from the start ([`walk`]). Only a failing read of the disk is an error.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -23,11 +23,12 @@ use cove_common::proto::ChatMessage;
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
+use super::boxes::{BoxReader, boxes_dir};
 use super::cursor::Cursor;
 use super::format::{
-    BUNDLE_HEADER, HEAD, KIND_BUNDLE, KIND_RECORD, KIND_SEGMENT, KIND_SHARED, MAX_BODY,
-    RECORD_HEADER, RECORD_LABEL, SEGMENT_HEADER, TAIL, bundle_entries, holds_entries, known_kind,
-    open_shared, record_header, segment_seal_key,
+    BUNDLE_HEADER, HEAD, KIND_BUNDLE, KIND_LINKED, KIND_RECORD, KIND_SEGMENT, KIND_SHARED,
+    MAX_BODY, RECORD_HEADER, RECORD_LABEL, SEGMENT_HEADER, TAIL, bundle_entries, holds_entries,
+    known_kind, open_box, open_link, open_shared, record_header, segment_seal_key,
 };
 use super::walk::{FrameAt, walk};
 use crate::credentials::HistorySecret;
@@ -39,8 +40,10 @@ pub struct HistoryReader<'a> {
     pub(super) file: Option<File>,
     pub(super) end: u64,
     secret: &'a HistorySecret,
-    /// Bytes read from the file so far.
+    /// Bytes read from the file (and the boxes files) so far.
     read: Cell<u64>,
+    /// The boxes files beside it, for linked bundles.
+    boxes: RefCell<BoxReader>,
 }
 
 /// One page of a history.
@@ -155,6 +158,9 @@ impl<'r, 'a> Backwards<'r, 'a> {
 impl<'a> HistoryReader<'a> {
     /// Opens a history for reading; a missing file is an empty history.
     pub fn open(path: &Path, secret: &'a HistorySecret) -> Result<HistoryReader<'a>, StoreError> {
+        let boxes = RefCell::new(BoxReader::new(boxes_dir(
+            path.parent().unwrap_or(Path::new(".")),
+        )));
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -164,6 +170,7 @@ impl<'a> HistoryReader<'a> {
                     end: 0,
                     secret,
                     read: Cell::new(0),
+                    boxes,
                 });
             }
             Err(e) => return Err(StoreError::read(path)(e)),
@@ -175,6 +182,7 @@ impl<'a> HistoryReader<'a> {
             end,
             secret,
             read: Cell::new(0),
+            boxes,
         })
     }
 
@@ -340,7 +348,26 @@ impl<'a> HistoryReader<'a> {
         let Some(key) = key else {
             return Ok(None);
         };
-        let plain = if kind == KIND_SHARED {
+        let mut linked: Vec<u8>;
+        let plain = if kind == KIND_LINKED {
+            let Some((inner, at, tag)) = open_link(key, seg, start, &mut body[8..]) else {
+                return Ok(None);
+            };
+            let Some(sealed) = self.boxes.borrow_mut().read(at)? else {
+                tracing::error!(path = %self.path.display(), offset = start, file = at.file,
+                    box_offset = at.offset, "a linked box is missing from its boxes file");
+                return Ok(None);
+            };
+            self.read.set(self.read.get() + sealed.len() as u64);
+            linked = sealed;
+            if !linked.ends_with(&tag) {
+                return Ok(None);
+            }
+            match open_box(&inner, &mut linked) {
+                Some(p) => p,
+                None => return Ok(None),
+            }
+        } else if kind == KIND_SHARED {
             match open_shared(key, seg, start, &mut body[8..]) {
                 Some(p) => p,
                 None => return Ok(None),

@@ -31,19 +31,28 @@ use std::time::Duration;
 use super::appender::SyncRequest;
 use crate::store::users::UserId;
 
-/// An fsync's outcome, for the file of `user`.
+/// Whose file an fsync is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Owner {
+    /// A user's history file.
+    History(UserId),
+    /// The boxes file being written ([`super::boxes`]).
+    Boxes,
+}
+
+/// An fsync's outcome, for the file of `owner`.
 pub(super) struct Synced {
-    pub(super) user: UserId,
+    pub(super) owner: Owner,
     pub(super) result: std::io::Result<()>,
 }
 
 enum Job {
     /// One file's fdatasync.
-    File { user: UserId, request: SyncRequest },
+    File { owner: Owner, request: SyncRequest },
     /// One `syncfs` for all these files.
     All {
         fs: Arc<File>,
-        files: Vec<(UserId, SyncRequest)>,
+        files: Vec<(Owner, SyncRequest)>,
     },
 }
 
@@ -119,7 +128,7 @@ impl SyncPool {
     /// Queues the fsyncs of a group commit: one per file, or one `syncfs`
     /// for them all when there are [`SYNCFS_FILES`] or more. If no sync
     /// thread runs, they run here and their outcomes are returned at once.
-    pub(super) fn submit(&mut self, files: Vec<(UserId, SyncRequest)>) -> Vec<Synced> {
+    pub(super) fn submit(&mut self, files: Vec<(Owner, SyncRequest)>) -> Vec<Synced> {
         let count = files.len();
         let jobs: Vec<Job> = match &self.fs {
             Some(fs) if count >= SYNCFS_FILES => vec![Job::All {
@@ -128,7 +137,7 @@ impl SyncPool {
             }],
             _ => files
                 .into_iter()
-                .map(|(user, request)| Job::File { user, request })
+                .map(|(owner, request)| Job::File { owner, request })
                 .collect(),
         };
         let mut now = Vec::new();
@@ -191,9 +200,9 @@ impl Job {
 
 fn run(job: Job) -> Vec<Synced> {
     match job {
-        Job::File { user, request } => {
+        Job::File { owner, request } => {
             let result = sync(&request);
-            vec![Synced { user, result }]
+            vec![Synced { owner, result }]
         }
         Job::All { fs, files } => {
             #[cfg(test)]
@@ -201,12 +210,12 @@ fn run(job: Job) -> Vec<Synced> {
             let result = rustix::fs::syncfs(&*fs).map_err(std::io::Error::from);
             files
                 .into_iter()
-                .map(|(user, request)| {
+                .map(|(owner, request)| {
                     let result = match &result {
                         Ok(()) => injected(&request),
                         Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
                     };
-                    Synced { user, result }
+                    Synced { owner, result }
                 })
                 .collect()
         }
@@ -275,7 +284,7 @@ mod tests {
         let few: Vec<_> = (0..3)
             .map(|i| {
                 (
-                    UserId::generate(),
+                    Owner::History(UserId::generate()),
                     request(dir.path(), &format!("a{i}"), false),
                 )
             })
@@ -285,7 +294,7 @@ mod tests {
         let many: Vec<_> = (0..40)
             .map(|i| {
                 (
-                    UserId::generate(),
+                    Owner::History(UserId::generate()),
                     request(dir.path(), &format!("b{i}"), i == 17),
                 )
             })
@@ -295,7 +304,7 @@ mod tests {
         let outcomes = wait_all(&mut pool);
         assert_eq!(outcomes.len(), 40);
         for o in &outcomes {
-            assert_eq!(o.result.is_err(), o.user == failing);
+            assert_eq!(o.result.is_err(), o.owner == failing);
         }
         // Other tests may run syncfs meanwhile: at least this one did.
         assert!(SYNCFS_CALLS.load(Ordering::Relaxed) > before);

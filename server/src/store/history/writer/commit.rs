@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::super::syncer::Synced;
+use super::super::syncer::{Owner, Synced};
 use super::{SYNC_RETRY, Writer};
 use crate::store::StoreError;
 
@@ -14,7 +14,11 @@ impl Writer {
     /// Bytes written and not yet fsynced, all files together: the copies
     /// kept for a failed fsync.
     pub(super) fn unsynced_bytes(&self) -> usize {
-        self.files.values().map(|f| f.out.unsynced.len()).sum()
+        self.files
+            .values()
+            .map(|f| f.out.unsynced.len())
+            .sum::<usize>()
+            + self.boxes.unsynced_len()
     }
 
     /// Starts a group commit: an fsync of every written file on the sync
@@ -25,6 +29,7 @@ impl Writer {
         self.collect_syncs();
         let mut started = Vec::new();
         let mut repairs = Vec::new();
+        let mut repairs_failed = None;
         let mut clean = Vec::new();
         for (user, f) in self.files.iter_mut() {
             if !self.dirty.contains(user) {
@@ -33,7 +38,7 @@ impl Writer {
             if f.needs_repair() {
                 repairs.push((user.clone(), f.sync()));
             } else if let Some(request) = f.start_sync() {
-                started.push((user.clone(), request));
+                started.push((Owner::History(user.clone()), request));
             } else if !f.is_syncing() {
                 // Nothing unsynced any more (cut back to what was synced).
                 clean.push(user.clone());
@@ -44,14 +49,29 @@ impl Writer {
         for user in clean {
             self.dirty.remove(&user);
         }
-        for (user, _) in &started {
-            self.dirty.remove(user);
+        for (owner, _) in &started {
+            if let Owner::History(user) = owner {
+                self.dirty.remove(user);
+            }
+        }
+        // The boxes file: with the files linking to its boxes.
+        match self.boxes.open_file() {
+            Some(f) if f.needs_repair() => {
+                if let Err(e) = f.sync() {
+                    repairs_failed.get_or_insert(e);
+                }
+            }
+            _ => {
+                if let Some(request) = self.boxes.start_sync() {
+                    started.push((Owner::Boxes, request));
+                }
+            }
         }
         for done in self.syncs.submit(started) {
             self.synced(done);
         }
-        let mut failed = None;
-        let mut failures = 0;
+        let mut failures = u64::from(repairs_failed.is_some());
+        let mut failed = repairs_failed;
         for (user, result) in repairs {
             match result {
                 Ok(()) => {
@@ -66,8 +86,9 @@ impl Writer {
         if let Some(e) = failed {
             self.sync_failed(&e, failures);
         }
+        let boxes_dirty = self.boxes.open_file().is_some_and(|f| f.needs_repair());
         self.oldest_write = match self.oldest_write {
-            _ if self.dirty.is_empty() => None,
+            _ if self.dirty.is_empty() && !boxes_dirty => None,
             // Tried again in about a second after a failure, not at every
             // group commit.
             Some(t) if t > Instant::now() => Some(t),
@@ -99,7 +120,11 @@ impl Writer {
             let skipped = self
                 .dirty
                 .iter()
-                .any(|u| files.get(u).is_some_and(|f| !f.needs_repair()));
+                .any(|u| files.get(u).is_some_and(|f| !f.needs_repair()))
+                || self
+                    .boxes
+                    .open_file()
+                    .is_some_and(|f| !f.needs_repair() && !f.is_clean() && !f.is_syncing());
             if !skipped {
                 break;
             }
@@ -110,11 +135,23 @@ impl Writer {
     /// the file; if that failed too, the file stays dirty and is tried
     /// again in about a second.
     pub(super) fn synced(&mut self, done: Synced) {
-        let Some(f) = self.files.get_mut(&done.user) else {
-            return;
+        let result = match done.owner {
+            Owner::History(user) => {
+                let Some(f) = self.files.get_mut(&user) else {
+                    return;
+                };
+                let result = f.sync_done(done.result);
+                if result.is_err() {
+                    self.dirty.insert(user);
+                }
+                result
+            }
+            Owner::Boxes => match self.boxes.open_file() {
+                Some(f) => f.sync_done(done.result),
+                None => return,
+            },
         };
-        if let Err(e) = f.sync_done(done.result) {
-            self.dirty.insert(done.user);
+        if let Err(e) = result {
             self.sync_failed(&e, 1);
         }
     }

@@ -15,7 +15,6 @@
 //! Past its budget of open files the writer closes the least recently
 //! written eighth, never all at once.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -24,11 +23,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::HISTORY_DIR;
+use super::boxes::{Boxes, boxes_dir};
 use super::file::HistoryFile;
 use super::open_files::{OpenFiles, path_in};
 use super::queue::{QUEUE_BYTES, QueueRoom, QueueSpace};
 use super::syncer::SyncPool;
+use super::{FastMap, FastSet, HISTORY_DIR};
 use crate::store::StoreError;
 use crate::store::users::UserId;
 use shared::SharedRuns;
@@ -255,9 +255,11 @@ impl Drop for HistoryService {
 /// The state of the writer thread.
 struct Writer {
     files: OpenFiles,
+    /// Where the boxes of linked bundles go.
+    boxes: Boxes,
     /// Files written since their last fsync was started (or needing
     /// repair).
-    dirty: HashSet<UserId>,
+    dirty: FastSet<UserId>,
     /// When the oldest write not yet being fsynced happened.
     oldest_write: Option<Instant>,
     /// The threads running fsyncs.
@@ -306,8 +308,9 @@ impl Writer {
     fn new(dir: PathBuf, healthy: Arc<AtomicBool>, open_files: usize) -> Self {
         Self {
             syncs: SyncPool::start(SYNC_THREADS, &dir),
+            boxes: Boxes::new(boxes_dir(&dir)),
             files: OpenFiles::new(dir, open_files),
-            dirty: HashSet::new(),
+            dirty: FastSet::default(),
             oldest_write: None,
             idle_checked: Instant::now(),
             healthy,
@@ -346,6 +349,9 @@ impl Writer {
                 self.idle_checked = Instant::now();
                 self.files
                     .close_where(&self.dirty, |f| f.last_write.elapsed() >= IDLE_CLOSE);
+                if self.boxes.last_write.elapsed() >= IDLE_CLOSE {
+                    self.boxes.close();
+                }
             }
         }
         self.sync_all();
@@ -395,14 +401,14 @@ impl Writer {
                 Command::Stall(rx) => stall = Some(rx),
             }
         }
-        let mut failed: HashMap<UserId, StoreError> = HashMap::new();
+        let mut failed: FastMap<UserId, StoreError> = FastMap::default();
         let mut job_failed = vec![false; jobs.len()];
         // Per user: their length before this batch, their key, and the
         // jobs written.
-        let mut written: HashMap<UserId, (u64, [u8; 32], Vec<usize>)> = HashMap::new();
+        let mut written: FastMap<UserId, (u64, [u8; 32], Vec<usize>)> = FastMap::default();
         loop {
             // What each user should hold: the standing jobs going to them.
-            let mut want: HashMap<&UserId, ([u8; 32], Vec<usize>)> = HashMap::new();
+            let mut want: FastMap<&UserId, ([u8; 32], Vec<usize>)> = FastMap::default();
             let mut order: Vec<&UserId> = Vec::new();
             for (i, job) in jobs.iter().enumerate() {
                 if job_failed[i] {
@@ -438,8 +444,9 @@ impl Writer {
                 let Some((public, idx)) = want.remove(user) else {
                     continue;
                 };
-                let appended = match shared.get(&idx, &jobs) {
-                    Some(runs) => self.append_with(user, public, |f| f.append_shared(runs)),
+                let appended = match shared.get(&idx, &jobs, &mut self.boxes) {
+                    Some(Ok(runs)) => self.append_with(user, public, |f| f.append_linked(runs)),
+                    Some(Err(e)) => Err(e),
                     None => {
                         let refs: Vec<&[u8]> = idx.iter().map(|&i| &jobs[i].entry[..]).collect();
                         self.append_with(user, public, |f| f.append(&refs))

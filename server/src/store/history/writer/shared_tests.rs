@@ -1,7 +1,13 @@
-//! Tests of shared bundles: a batch's entries sealed once for every user
-//! receiving exactly them, each file holding its own wrap of the key.
+//! Tests of linked bundles: a batch's entries sealed once for every user
+//! receiving exactly them and stored once in a boxes file, each history
+//! file holding a link with its own wrap of the key; and of the shared
+//! bundles written before them, which are still read.
 #![allow(clippy::unwrap_used)]
-use super::super::format::{KIND_BUNDLE, KIND_SEGMENT, KIND_SHARED, WRAP_LEN};
+use super::super::boxes::BOXES_DIR;
+use super::super::file::HistoryFile;
+use super::super::format::{
+    KIND_BUNDLE, KIND_LINKED, KIND_SEGMENT, KIND_SHARED, LINKED_LEN, SharedRun, WRAP_LEN,
+};
 use super::super::test_support::{frames, msg, read_all};
 use super::*;
 use crate::credentials::HistorySecret;
@@ -59,14 +65,23 @@ fn frames_at(path: &Path) -> Vec<(usize, u8, usize)> {
         .collect()
 }
 
+/// The boxes files of the histories in `dir`, oldest first.
+fn box_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(BOXES_DIR))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn writer(dir: &Path) -> Writer {
+    Writer::new(dir.to_path_buf(), Arc::new(AtomicBool::new(true)), 64)
+}
+
 #[test]
-fn a_batch_for_many_users_is_sealed_once_and_each_opens_it_with_their_own_key() {
+fn a_batch_for_many_users_is_stored_once_and_each_opens_it_with_their_own_key() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = Writer::new(
-        dir.path().to_path_buf(),
-        Arc::new(AtomicBool::new(true)),
-        64,
-    );
+    let mut w = writer(dir.path());
     let members: Vec<_> = (0..3).map(|_| user()).collect();
     let to: Vec<_> = members
         .iter()
@@ -77,30 +92,36 @@ fn a_batch_for_many_users_is_sealed_once_and_each_opens_it_with_their_own_key() 
         .iter()
         .map(|(u, _)| path_in(dir.path(), u))
         .collect();
-    let mut boxes = Vec::new();
+    let mut places = Vec::new();
     let mut wraps = Vec::new();
     for ((_, secret), path) in members.iter().zip(&paths) {
         assert_eq!(read_all(path, secret), texts(1, 30));
         let f = frames_at(path);
         assert_eq!(
             f.iter().map(|x| x.1).collect::<Vec<_>>(),
-            [KIND_SEGMENT, KIND_SHARED]
+            [KIND_SEGMENT, KIND_LINKED]
         );
         let bytes = std::fs::read(path).unwrap();
         let (at, _, len) = f[1];
+        assert_eq!(len, LINKED_LEN);
         let body = &bytes[at + 5..at + 5 + len];
         wraps.push(body[8..8 + WRAP_LEN].to_vec());
-        boxes.push(body[8 + WRAP_LEN..].to_vec());
+        places.push(body[8 + WRAP_LEN..].to_vec());
     }
-    // One box, sealed once; a wrap of its key per file.
-    assert!(boxes.iter().all(|b| *b == boxes[0]));
+    // One box, stored once (about 30 x 200 bytes of messages), named by
+    // every file; a wrap of its key per file.
+    assert!(places.iter().all(|b| *b == places[0]));
     assert!(wraps[0] != wraps[1] && wraps[1] != wraps[2] && wraps[0] != wraps[2]);
+    let boxes = box_files(dir.path());
+    assert_eq!(boxes.len(), 1);
+    let box_len = std::fs::metadata(&boxes[0]).unwrap().len();
+    assert!(box_len > 30 * 150, "{box_len}");
+    for path in &paths {
+        assert!(std::fs::metadata(path).unwrap().len() < 400);
+    }
     // Another user's key opens none of it.
     let stranger = HistorySecret::from_bytes(random_bytes());
-    assert!(
-        HistoryReader::open(&paths[0], &stranger).is_err()
-            || read_all(&paths[0], &stranger).is_empty()
-    );
+    assert!(read_all(&paths[0], &stranger).is_empty());
 
     // A user who alone gets a batch, or gets little, has it sealed for them.
     batch(&mut w, &to[..1], 31, 30);
@@ -110,25 +131,35 @@ fn a_batch_for_many_users_is_sealed_once_and_each_opens_it_with_their_own_key() 
     let mut want = texts(31, 30);
     want.extend(texts(1, 30));
     assert_eq!(read_all(&paths[0], &members[0].1), want);
+    assert_eq!(std::fs::metadata(&boxes[0]).unwrap().len(), box_len);
+
+    // A writer started again (a new server start) never appends to the
+    // boxes file of another: a box half written by a crash stays alone.
+    drop(w);
+    let mut w = writer(dir.path());
+    batch(&mut w, &to, 62, 30);
+    assert_eq!(box_files(dir.path()).len(), 2);
+    assert_eq!(std::fs::metadata(&boxes[0]).unwrap().len(), box_len);
+    let mut want = texts(62, 30);
+    want.extend(texts(31, 30));
+    want.extend(texts(1, 30));
+    assert_eq!(read_all(&paths[0], &members[0].1), want);
 }
 
 #[test]
-fn a_shared_bundle_moved_into_another_file_or_damaged_costs_that_frame_only() {
+fn a_linked_bundle_moved_into_another_file_or_damaged_costs_that_frame_only() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = Writer::new(
-        dir.path().to_path_buf(),
-        Arc::new(AtomicBool::new(true)),
-        64,
-    );
+    let mut w = writer(dir.path());
     let (a, b) = (user(), user());
     let to = [(a.0.clone(), a.1.public()), (b.0.clone(), b.1.public())];
     batch(&mut w, &to, 1, 25);
     batch(&mut w, &to, 26, 25);
+    drop(w);
     let (pa, pb) = (path_in(dir.path(), &a.0), path_in(dir.path(), &b.0));
     let fb = frames_at(&pb);
     assert_eq!(
         fb.iter().map(|x| x.1).collect::<Vec<_>>(),
-        [KIND_SEGMENT, KIND_SHARED, KIND_SHARED]
+        [KIND_SEGMENT, KIND_LINKED, KIND_LINKED]
     );
     assert_eq!(frames_at(&pa), fb, "the same layout in both files");
     let (a_bytes, b_bytes) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
@@ -147,7 +178,7 @@ fn a_shared_bundle_moved_into_another_file_or_damaged_costs_that_frame_only() {
     assert_eq!(page.messages.len(), 25);
     assert_eq!(page.unreadable, 1);
 
-    // Every byte of b's first shared frame flipped in turn: that frame's
+    // Every byte of b's first linked frame flipped in turn: that frame's
     // entries are lost, never the other frame's.
     let newer = texts(26, 25);
     for i in at..end {
@@ -157,8 +188,61 @@ fn a_shared_bundle_moved_into_another_file_or_damaged_costs_that_frame_only() {
         let got = read_all(&pb, &b.1);
         assert_eq!(got[..25], newer[..], "byte {i} flipped");
     }
-    // a's file is untouched by all that.
+    std::fs::write(&pb, &b_bytes).unwrap();
     let mut all = texts(26, 25);
     all.extend(texts(1, 25));
     assert_eq!(read_all(&pa, &a.1), all);
+    assert_eq!(read_all(&pb, &b.1), all);
+
+    // A byte of the first box flipped: that bundle is lost in both files
+    // (and counted), the other one read.
+    let boxes = box_files(dir.path());
+    let good = std::fs::read(&boxes[0]).unwrap();
+    let mut bad = good.clone();
+    bad[100] ^= 1;
+    std::fs::write(&boxes[0], &bad).unwrap();
+    for (path, secret) in [(&pa, &a.1), (&pb, &b.1)] {
+        let page = HistoryReader::open(path, secret)
+            .unwrap()
+            .page(None, 1000, |_| true)
+            .unwrap();
+        assert_eq!(page.messages.len(), 25);
+        assert_eq!(page.messages[0].text_str(), newer[0]);
+        assert_eq!(page.unreadable, 1);
+    }
+    // The boxes file cut short (the second box gone): the newer bundle is
+    // counted as unreadable, the older one read.
+    std::fs::write(&boxes[0], &good[..good.len() - 10]).unwrap();
+    let page = HistoryReader::open(&pa, &a.1)
+        .unwrap()
+        .page(None, 1000, |_| true)
+        .unwrap();
+    assert_eq!(page.messages.len(), 25);
+    assert_eq!(page.messages[0].text_str(), texts(1, 25)[0]);
+    assert_eq!(page.unreadable, 1);
+}
+
+/// Files written with shared bundles (kind 4: the box copied into every
+/// file), before linked bundles, are still read and appended to.
+#[test]
+fn files_of_shared_bundles_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, secret) = user();
+    let path = path_in(dir.path(), &a);
+    let entries: Vec<Vec<u8>> = (1..=20)
+        .map(|i| msg(i, "room", &format!("{i:03} {}", "x".repeat(96))))
+        .collect();
+    let refs: Vec<&[u8]> = entries.iter().map(|e| &e[..]).collect();
+    let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+    f.append_shared(&[SharedRun::seal(&refs)]).unwrap();
+    drop(f);
+    assert_eq!(
+        frames(&path).iter().map(|x| x.0).collect::<Vec<_>>(),
+        [KIND_SEGMENT, KIND_SHARED]
+    );
+    let mut w = writer(dir.path());
+    batch(&mut w, &[(a.clone(), secret.public())], 21, 1);
+    let mut want = texts(21, 1);
+    want.extend(texts(1, 20));
+    assert_eq!(read_all(&path, &secret), want);
 }
