@@ -246,3 +246,31 @@ fn files_of_shared_bundles_are_still_read() {
     want.extend(texts(1, 20));
     assert_eq!(read_all(&path, &secret), want);
 }
+
+/// A segment's bound counts the boxes its links open: a file of links
+/// that open megabytes of messages gets a new segment every 1 MiB of
+/// them, though the file itself stays small, so one damaged segment frame
+/// still costs at most about 1 MiB of messages.
+#[test]
+fn segments_count_the_boxes_their_links_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path());
+    let (a, b) = (user(), user());
+    let to = [(a.0.clone(), a.1.public()), (b.0.clone(), b.1.public())];
+    let text = "y".repeat(1000);
+    for round in 0..40u64 {
+        let jobs = (0..30)
+            .map(|i| job(&to, msg(round * 30 + i, "room", &text)))
+            .collect();
+        assert!(w.write_batch(jobs).is_none());
+    }
+    w.sync_all();
+    let path = path_in(dir.path(), &a.0);
+    let kinds: Vec<u8> = frames(&path).iter().map(|x| x.0).collect();
+    assert_eq!(kinds.iter().filter(|&&k| k == KIND_LINKED).count(), 40);
+    // 40 boxes of about 30 KiB: 1.2 MiB of messages, two segments.
+    assert_eq!(kinds.iter().filter(|&&k| k == KIND_SEGMENT).count(), 2);
+    assert!(std::fs::metadata(&path).unwrap().len() < 8 * 1024);
+    // All readable (a page holds at most 1,000).
+    assert_eq!(read_all(&path, &a.1).len(), 1000);
+}
