@@ -1,6 +1,8 @@
 //! The history reader and the torn-tail scan on arbitrary file contents,
 //! read as a changes file too, and paging by cursor: a cursor forged from the input's first bytes and
-//! the cursors the pages hand back.
+//! the cursors the pages hand back. An input starting with `BOX` and a
+//! 4-byte length carries a boxes file (the boxes linked bundles name)
+//! before the history: `BOX || len || boxes || history`.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -17,6 +19,20 @@ fn dir() -> &'static tempfile::TempDir {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let (boxes, data) = match data.strip_prefix(b"BOX") {
+        Some(rest) if rest.len() >= 4 => {
+            let (len, rest) = rest.split_at(4);
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            rest.split_at(len.min(rest.len()))
+        }
+        _ => (&[][..], data),
+    };
+    let shared = dir().path().join("shared");
+    let _ = std::fs::remove_dir_all(&shared);
+    if !boxes.is_empty() {
+        std::fs::create_dir(&shared).expect("boxes dir");
+        std::fs::write(shared.join("0000000000000000.boxes"), boxes).expect("write");
+    }
     let path = dir().path().join("u.hist");
     std::fs::write(&path, data).expect("write");
     let secret = HistorySecret::from_bytes([9; 32]);
@@ -57,6 +73,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(mut f) = HistoryFile::open_append(&path, secret.public()) {
         let _ = f.append(&[b"{}"]);
     }
+    let _ = std::fs::remove_dir_all(&shared);
     for e in std::fs::read_dir(dir().path()).expect("read dir").flatten() {
         let _ = std::fs::remove_file(e.path());
     }

@@ -274,3 +274,40 @@ fn segments_count_the_boxes_their_links_open() {
     // All readable (a page holds at most 1,000).
     assert_eq!(read_all(&path, &a.1).len(), 1000);
 }
+
+/// Not a test: writes seeds for the `history_reader` fuzz target (key
+/// `[9; 32]`, as the target reads with), a file of linked bundles with
+/// its boxes file and a file of shared bundles, into `COVE_FUZZ_SEEDS`:
+/// `COVE_FUZZ_SEEDS=fuzz/corpus/history_reader cargo test -p cove-server
+/// --lib fuzz_seeds -- --ignored`.
+#[test]
+#[ignore]
+fn fuzz_seeds() {
+    let out = PathBuf::from(std::env::var("COVE_FUZZ_SEEDS").unwrap());
+    let secret = HistorySecret::from_bytes([9; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path());
+    let (a, b) = (UserId::generate(), UserId::generate());
+    let to = [(a.clone(), secret.public()), (b, secret.public())];
+    batch(&mut w, &to, 1, 12);
+    batch(&mut w, &to, 13, 12);
+    drop(w);
+    let boxes = std::fs::read(&box_files(dir.path())[0]).unwrap();
+    let mut seed = b"BOX".to_vec();
+    seed.extend_from_slice(&(boxes.len() as u32).to_be_bytes());
+    seed.extend_from_slice(&boxes);
+    seed.extend_from_slice(&std::fs::read(path_in(dir.path(), &a)).unwrap());
+    std::fs::write(out.join("seed-linked-bundles"), &seed).unwrap();
+
+    let path = dir.path().join("old.hist");
+    let entries: Vec<Vec<u8>> = (1..=12).map(|i| msg(i, "room", "shared")).collect();
+    let refs: Vec<&[u8]> = entries.iter().map(|e| &e[..]).collect();
+    let mut f = HistoryFile::open_append(&path, secret.public()).unwrap();
+    f.append_shared(&[SharedRun::seal(&refs)]).unwrap();
+    drop(f);
+    std::fs::write(
+        out.join("seed-shared-bundle"),
+        std::fs::read(&path).unwrap(),
+    )
+    .unwrap();
+}
