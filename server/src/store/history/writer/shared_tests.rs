@@ -311,3 +311,34 @@ fn fuzz_seeds() {
     )
     .unwrap();
 }
+
+/// The boxes file is fsynced with the files linking to it, and a failed
+/// fsync of it is answered like a history file's: its unsynced boxes are
+/// written again from memory (here after the kernel dropped them) and
+/// synced, the trouble reported meanwhile, and every message read back.
+#[test]
+fn a_failed_fsync_of_the_boxes_file_writes_its_boxes_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path());
+    let (a, b) = (user(), user());
+    let to = [(a.0.clone(), a.1.public()), (b.0.clone(), b.1.public())];
+    batch(&mut w, &to, 1, 20);
+    let boxes = box_files(dir.path());
+    let synced = std::fs::metadata(&boxes[0]).unwrap().len();
+    assert!(w.boxes.open_file().unwrap().is_clean(), "synced with them");
+    let jobs = (21..41)
+        .map(|i| job(&to, msg(i, "room", &format!("{i:03} {}", "x".repeat(96)))))
+        .collect();
+    assert!(w.write_batch(jobs).is_none());
+    super::super::test_support::lose_unsynced(&boxes[0], synced);
+    w.boxes.open_file().unwrap().fail_syncs = 2;
+    w.sync_all();
+    assert!(!w.healthy.load(Ordering::Relaxed), "reported");
+    assert!(!w.boxes.open_file().unwrap().is_clean());
+    w.sync_all();
+    assert!(w.boxes.open_file().unwrap().is_clean(), "repaired");
+    let mut all = texts(21, 20);
+    all.extend(texts(1, 20));
+    assert_eq!(read_all(&path_in(dir.path(), &a.0), &a.1), all);
+    assert_eq!(read_all(&path_in(dir.path(), &b.0), &b.1), all);
+}
