@@ -342,3 +342,32 @@ fn a_failed_fsync_of_the_boxes_file_writes_its_boxes_again() {
     assert_eq!(read_all(&path_in(dir.path(), &a.0), &a.1), all);
     assert_eq!(read_all(&path_in(dir.path(), &b.0), &b.1), all);
 }
+
+/// An idle boxes file is closed (nothing stays open for writing while
+/// nothing is said) and continued when the next box comes, unless its
+/// length changed meanwhile: then a new file is started.
+#[test]
+fn a_closed_boxes_file_is_continued_only_if_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path());
+    let (a, b) = (user(), user());
+    let to = [(a.0.clone(), a.1.public()), (b.0.clone(), b.1.public())];
+    batch(&mut w, &to, 1, 20);
+    w.boxes.close();
+    assert!(w.boxes.open_file().is_none());
+    batch(&mut w, &to, 21, 20);
+    assert_eq!(box_files(dir.path()).len(), 1, "continued");
+    w.boxes.close();
+    let first = &box_files(dir.path())[0];
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(first)
+        .unwrap();
+    std::io::Write::write_all(&mut &f, b"junk").unwrap();
+    batch(&mut w, &to, 41, 20);
+    assert_eq!(box_files(dir.path()).len(), 2, "a new file after a change");
+    let mut all = texts(41, 20);
+    all.extend(texts(21, 20));
+    all.extend(texts(1, 20));
+    assert_eq!(read_all(&path_in(dir.path(), &a.0), &a.1), all);
+}
