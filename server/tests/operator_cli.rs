@@ -18,7 +18,10 @@ use cove_common::proto::Role;
 use cove_common::{
     ClientMsgId, ErrorCode, MessageText, Password, Request, RoomName, ServerMessage, Target,
 };
+use cove_server::accounts::LOGIN_BANNED;
 use support::*;
+
+const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");
 
 /// Runs `cove-server --data-dir DIR accounts ARGS…` with `stdin` as its
 /// standard input (a pipe, not a terminal).
@@ -185,11 +188,22 @@ async fn an_operator_runs_the_account_commands_on_a_stopped_servers_directory() 
     // The server, started again, serves all of it.
     srv.restart().await;
     let addr = srv.addr.clone();
-    assert_eq!(
-        log_in(&addr, "mallory", PASSWORD).await.err(),
-        Some(ErrorCode::Banned),
-        "a banned account cannot log in"
-    );
+    let refused_login = try_auth(
+        &addr,
+        Auth::Login {
+            username: user("mallory"),
+            password: pw(PASSWORD),
+        },
+    )
+    .await
+    .err();
+    let Some(ClientError::Rejected { code, message }) = refused_login else {
+        panic!("a banned account cannot log in: {refused_login:?}");
+    };
+    assert_eq!(code, ErrorCode::Banned);
+    assert_eq!(message, LOGIN_BANNED);
+    // The sentence as docs/protocol.md shows it.
+    assert!(PROTOCOL_MD.contains(&format!(r#""code":"banned","message":"{LOGIN_BANNED}""#)));
     assert_eq!(
         log_in(&addr, "mallory", "not her password").await.err(),
         Some(ErrorCode::AuthFailed),
