@@ -183,13 +183,17 @@ impl Admin {
     /// refused with the error `banned` (once the password is checked)
     /// until it is unbanned. Returns whether it was banned before.
     pub fn ban(&mut self, name: &Username, on: bool) -> Result<bool, AdminError> {
-        let id = self
+        let (id, was) = self
             .db
             .find_by_name(name)
-            .map(|u| u.id.clone())
+            .map(|u| (u.id.clone(), u.banned.is_some()))
             .ok_or_else(|| AdminError::NoSuchUser(name.clone()))?;
+        if was == on {
+            // Nothing to change (an earlier ban keeps its date).
+            return Ok(was);
+        }
         let before = self.db.snapshot();
-        let was = self.db.set_banned(&id, on.then(now_ms)).unwrap_or_default();
+        self.db.set_banned(&id, on.then(now_ms));
         if let Err(e) = self.db.save() {
             self.db.restore(before);
             return Err(e.into());

@@ -80,11 +80,12 @@ struct Args {
 enum Command {
     /// The accounts of a stopped server.
     ///
-    /// Questions are read from standard input. When it is not a terminal
-    /// (a script or a pipe), they are read from it one line each: for
-    /// reset-password, the account's name to confirm (unless --yes), then
-    /// the new password, then the same again; for delete, the account's
-    /// name (unless --yes).
+    /// reset-password and delete ask for the account's name to confirm
+    /// (unless --yes), on standard input; reset-password then asks for the
+    /// new password twice, on the terminal without echo. When standard
+    /// input is not a terminal (a script or a pipe), every answer is read
+    /// from it instead, one line each: the name, the password, the same
+    /// again.
     Accounts {
         #[command(subcommand)]
         action: AccountsCmd,
@@ -95,11 +96,13 @@ enum Command {
 enum AccountsCmd {
     /// List every account.
     List,
-    /// Give an account a new password, read from the terminal (or, when
-    /// standard input is not a terminal, as its next two lines: the
-    /// password, then the same again). Its history is sealed to a key only
-    /// the old password opens: the account starts a new, empty history,
-    /// and the old one is kept aside, renamed.
+    /// Give an account a new password; it starts a new, empty history.
+    ///
+    /// The password is read from the terminal, or, when standard input is
+    /// not a terminal, as its next two lines (the password, then the same
+    /// again). The old history is sealed to a key only the old password
+    /// opens: the account starts a new, empty history, and the old one is
+    /// kept aside, renamed.
     ResetPassword {
         /// The account.
         name: Username,

@@ -135,6 +135,9 @@ async fn an_operator_runs_the_account_commands_on_a_stopped_servers_directory() 
     }
     srv.stop().await;
 
+    // --help tells how a script answers the questions.
+    assert!(ok(&dir, &["--help"], "").contains("When standard input is not a terminal"));
+
     let list = ok(&dir, &["list"], "");
     for name in ["alice", "bob", "carol", "dave", "mallory"] {
         let line = listed(&list, name).unwrap_or_else(|| panic!("{name} in {list}"));
@@ -143,6 +146,7 @@ async fn an_operator_runs_the_account_commands_on_a_stopped_servers_directory() 
 
     // Ban and unban.
     assert!(ok(&dir, &["ban", "mallory"], "").contains("mallory is banned"));
+    assert!(ok(&dir, &["ban", "mallory"], "").contains("already banned"));
     ok(&dir, &["ban", "dave"], "");
     assert!(ok(&dir, &["unban", "dave"], "").contains("no longer banned"));
     assert!(refused(&dir, &["ban", "nobody"], "").contains("no account called nobody"));
