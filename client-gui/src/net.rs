@@ -122,6 +122,10 @@ enum LoginFailure {
     /// The server refused the name and password: trying again with them
     /// cannot work.
     Refused(String),
+    /// The server's operator banned the account (the password was right):
+    /// trying again cannot work until they lift the ban. The server's
+    /// sentence says so.
+    Banned(String),
 }
 
 impl Driver {
@@ -187,7 +191,11 @@ impl Driver {
                 };
                 match self.login(&login, mode, commands, true).await {
                     Ok(()) => self.saved_login = Some(login),
-                    Err(LoginFailure::Failed(msg) | LoginFailure::Refused(msg)) => {
+                    Err(
+                        LoginFailure::Failed(msg)
+                        | LoginFailure::Refused(msg)
+                        | LoginFailure::Banned(msg),
+                    ) => {
                         self.out.emit(NetEvent::Failed(msg));
                     }
                     Err(LoginFailure::Declined) => {}
@@ -347,6 +355,10 @@ impl Driver {
                 code: ErrorCode::AuthFailed,
                 ..
             } => LoginFailure::Refused(describe(&e)),
+            ClientError::Rejected {
+                code: ErrorCode::Banned,
+                ..
+            } => LoginFailure::Banned(describe(&e)),
             _ => LoginFailure::Failed(describe(&e)),
         })?;
         self.lose_in_flight();
@@ -479,6 +491,12 @@ impl Driver {
                     self.out.emit(NetEvent::SignedOut(
                         "Signed out: the password is no longer right (was it changed on another device?). Sign in again.".into(),
                     ));
+                    return;
+                }
+                // Banned by the operator while away: no retry can work.
+                Err(LoginFailure::Banned(why)) => {
+                    self.transfers.abandon();
+                    self.out.emit(NetEvent::SignedOut(why));
                     return;
                 }
                 Err(LoginFailure::Failed(why)) => reason = why,

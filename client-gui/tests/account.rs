@@ -204,3 +204,31 @@ fn a_reconnect_refused_after_a_change_elsewhere_ends_the_session() {
         on_start_screen(h) && shows(h, "Signed out: the password is no longer right")
     });
 }
+
+/// The operator bans alice while the server is stopped. The app, which
+/// was signed in, reconnects when the server is back: the login is refused
+/// with `banned`, and the app stops at once and says why on the start
+/// screen instead of trying again and again. Signing in again says the
+/// same.
+#[test]
+fn a_ban_by_the_operator_ends_the_session_and_says_so() {
+    let mut w = World::new();
+    let mut h = w.app();
+    sign_in_trusting(&mut h, "alice", true);
+    w.stop_server();
+    wait_for(&mut h, "reconnecting", |h| shows(h, "reconnecting"));
+    let mut admin = cove_server::admin::Admin::open(&w.dir.path().join("server"), None).unwrap();
+    admin.ban(&Username::new("alice").unwrap(), true).unwrap();
+    drop(admin);
+    w.start_server();
+    let said = "This account is banned by the server's operator.";
+    wait_for(&mut h, "the start screen", |h| {
+        on_start_screen(h) && shows(h, said)
+    });
+    type_into(&mut h, "Password", PASSWORD);
+    h.get_by_label("Sign in").click();
+    h.step();
+    wait_for(&mut h, "the refusal", |h| {
+        on_start_screen(h) && shows(h, said)
+    });
+}

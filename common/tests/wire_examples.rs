@@ -217,6 +217,15 @@ fn server_messages_match_the_document() {
             r#"{"type":"error","id":1,"code":"name_taken","message":"the name alice is already taken"}"#,
         ),
         (
+            // A login to an account the operator banned (still v7).
+            srv(ServerMessage::error(
+                Some(1),
+                ErrorCode::Banned,
+                "this account is banned by the server's operator",
+            )),
+            r#"{"type":"error","id":1,"code":"banned","message":"this account is banned by the server's operator"}"#,
+        ),
+        (
             srv(ServerMessage::Ack {
                 id: 7,
                 client_id: ClientMsgId::new("c1").unwrap(),

@@ -1,7 +1,8 @@
 //! Operator commands, run against a stopped server's data directory (the
 //! data directory's lock keeps them and a running server apart): list the
-//! accounts, reset a forgotten password, delete an account, and name the
-//! moderators of `general`, which nobody owns.
+//! accounts, reset a forgotten password, delete an account, ban an account
+//! (it cannot log in until unbanned), and name the moderators of
+//! `general`, which nobody owns.
 //!
 //! Resetting a password cannot keep the history readable: it is sealed to
 //! a key only the old password unwraps. The account gets a new history
@@ -52,6 +53,8 @@ pub struct AccountSummary {
     pub rooms: usize,
     /// Whether it moderates `general`.
     pub moderates_general: bool,
+    /// Whether the operator banned it.
+    pub banned: bool,
 }
 
 /// A stopped server's data directory, opened for an operator.
@@ -103,6 +106,7 @@ impl Admin {
                     .filter(|r| r.members.contains(&u.id))
                     .count(),
                 moderates_general: general.is_some_and(|g| g.rules.moderators.contains(&u.id)),
+                banned: u.banned.is_some(),
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -173,6 +177,28 @@ impl Admin {
             }
         }
         Ok(())
+    }
+
+    /// Bans `name` (`on`) or lifts the ban: a banned account's logins are
+    /// refused with the error `banned` (once the password is checked)
+    /// until it is unbanned. Returns whether it was banned before.
+    pub fn ban(&mut self, name: &Username, on: bool) -> Result<bool, AdminError> {
+        let (id, was) = self
+            .db
+            .find_by_name(name)
+            .map(|u| (u.id.clone(), u.banned.is_some()))
+            .ok_or_else(|| AdminError::NoSuchUser(name.clone()))?;
+        if was == on {
+            // Nothing to change (an earlier ban keeps its date).
+            return Ok(was);
+        }
+        let before = self.db.snapshot();
+        self.db.set_banned(&id, on.then(now_ms));
+        if let Err(e) = self.db.save() {
+            self.db.restore(before);
+            return Err(e.into());
+        }
+        Ok(was)
     }
 
     /// Makes `name` a moderator of `general` (or a member again).

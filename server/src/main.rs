@@ -79,6 +79,13 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The accounts of a stopped server.
+    ///
+    /// reset-password and delete ask for the account's name to confirm
+    /// (unless --yes), on standard input; reset-password then asks for the
+    /// new password twice, on the terminal without echo. When standard
+    /// input is not a terminal (a script or a pipe), every answer is read
+    /// from it instead, one line each: the name, the password, the same
+    /// again.
     Accounts {
         #[command(subcommand)]
         action: AccountsCmd,
@@ -89,9 +96,13 @@ enum Command {
 enum AccountsCmd {
     /// List every account.
     List,
-    /// Give an account a new password, read from the terminal. Its history
-    /// is sealed to a key only the old password opens: the account starts
-    /// a new, empty history, and the old one is kept aside, renamed.
+    /// Give an account a new password; it starts a new, empty history.
+    ///
+    /// The password is read from the terminal, or, when standard input is
+    /// not a terminal, as its next two lines (the password, then the same
+    /// again). The old history is sealed to a key only the old password
+    /// opens: the account starts a new, empty history, and the old one is
+    /// kept aside, renamed.
     ResetPassword {
         /// The account.
         name: Username,
@@ -107,6 +118,18 @@ enum AccountsCmd {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Ban an account: it cannot log in (its logins are refused with the
+    /// error `banned`) until it is unbanned. Its rooms, history and name
+    /// stay.
+    Ban {
+        /// The account.
+        name: Username,
+    },
+    /// Lift an account's ban.
+    Unban {
+        /// The account.
+        name: Username,
     },
     /// Make an account a moderator of #general, which nobody owns.
     ModerateGeneral {
@@ -185,7 +208,8 @@ fn operate(
                 } else {
                     ""
                 };
-                println!("{}\t{} rooms{role}", a.name, a.rooms);
+                let banned = if a.banned { "  (banned)" } else { "" };
+                println!("{}\t{} rooms{role}{banned}", a.name, a.rooms);
             }
         }
         AccountsCmd::ResetPassword { name, yes } => {
@@ -197,13 +221,13 @@ fn operate(
                      is sealed to a key only the old password opens, and is kept aside, renamed."
                 ),
             )?;
-            let first = rpassword::prompt_password(format!("New password for {name}: "))?;
-            let again = rpassword::prompt_password("The same again: ")?;
+            let first = Zeroizing::new(ask_password(&format!("New password for {name}: "))?);
+            let again = Zeroizing::new(ask_password("The same again: ")?);
             anyhow::ensure!(
                 first == again,
                 "the two passwords differ; nothing was changed"
             );
-            let password = Password::new(first)?;
+            let password = Password::new(first.as_str())?;
             let kept = admin.reset_password(&name, &password, &KdfParams::production())?;
             println!("{name} can now log in with the new password.");
             for k in kept {
@@ -218,6 +242,24 @@ fn operate(
             )?;
             admin.delete_account(&name)?;
             println!("{name} is deleted; the name stays taken.");
+        }
+        AccountsCmd::Ban { name } => {
+            let was = admin.ban(&name, true)?;
+            if was {
+                println!("{name} was already banned.");
+            } else {
+                println!(
+                    "{name} is banned: their logins are refused until `accounts unban {name}`."
+                );
+            }
+        }
+        AccountsCmd::Unban { name } => {
+            let was = admin.ban(&name, false)?;
+            if was {
+                println!("{name} is no longer banned and can log in again.");
+            } else {
+                println!("{name} was not banned.");
+            }
         }
         AccountsCmd::ModerateGeneral { name, off } => {
             admin.moderate_general(&name, !off)?;
@@ -244,6 +286,24 @@ fn confirm(yes: bool, name: &Username, what: &str) -> Result<()> {
         "not confirmed; nothing was changed"
     );
     Ok(())
+}
+
+/// Reads a password: from the terminal without echo, or, when standard
+/// input is not a terminal, as its next line (without the line ending).
+fn ask_password(prompt: &str) -> Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(prompt)?);
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line)?;
+    anyhow::ensure!(
+        read > 0,
+        "no password on standard input; nothing was changed"
+    );
+    let end = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(end);
+    Ok(line)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -394,3 +394,91 @@ async fn a_rooms_owner_deletes_a_members_message_and_members_cannot() {
     let gone = messages.iter().find(|x| x.id == m).unwrap();
     assert!(gone.deleted.is_some() && gone.text.is_none());
 }
+
+#[tokio::test]
+async fn a_rooms_moderator_deletes_a_members_message_and_members_cannot() {
+    use cove_common::{ClientMsgId, MessageText};
+    let srv = TestServer::start().await;
+    let (owner, mut o_ev, _) = register(&srv.addr, "owner").await;
+    let (modd, mut m_ev, _) = register(&srv.addr, "modd").await;
+    let (ann, mut a_ev, _) = register(&srv.addr, "ann").await;
+    let (ben, mut b_ev, _) = register(&srv.addr, "ben").await;
+    join(&owner, &mut o_ev).await.unwrap();
+    for (s, ev) in [(&modd, &mut m_ev), (&ann, &mut a_ev), (&ben, &mut b_ev)] {
+        join(s, ev).await.unwrap();
+    }
+    let room = Target::Room(class());
+    let delete = |c: &str, m: u64| Request::Delete {
+        client_id: ClientMsgId::new(c).unwrap(),
+        with: room.clone(),
+        message_id: m,
+    };
+    let id = ann
+        .say(
+            room.clone(),
+            MessageText::new("something rude").unwrap(),
+            ClientMsgId::new("m1").unwrap(),
+        )
+        .await
+        .unwrap();
+    let m = acked_message_id(&mut a_ev, id).await;
+    // Before modd is named a moderator, he is a member like ben.
+    assert_eq!(
+        ask(&modd, &mut m_ev, delete("d0", m)).await.unwrap_err(),
+        ErrorCode::NotAuthor
+    );
+    ask(
+        &owner,
+        &mut o_ev,
+        Request::SetRole {
+            room: class(),
+            user: Username::new("modd").unwrap(),
+            role: Role::Moderator,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ask(&ben, &mut b_ev, delete("d1", m)).await.unwrap_err(),
+        ErrorCode::NotAuthor,
+        "a plain member cannot"
+    );
+    assert!(matches!(
+        ask(&modd, &mut m_ev, delete("d2", m)).await.unwrap(),
+        ServerMessage::Ack { .. }
+    ));
+    // Everyone sees it deleted, by the moderator.
+    let change = expect(
+        &mut b_ev,
+        "the deletion",
+        |x| matches!(x, ServerMessage::Change(c) if c.message_id == m),
+    )
+    .await;
+    let ServerMessage::Change(c) = change else {
+        unreachable!()
+    };
+    assert_eq!(c.from.as_str(), "modd");
+    let (messages, _) = history_page(&ben, &mut b_ev, room.clone(), None, 5).await;
+    let gone = messages.iter().find(|x| x.id == m).unwrap();
+    assert!(gone.deleted.is_some() && gone.text.is_none());
+    // A moderator deletes only in the room he moderates: ann's message in
+    // general is not his to delete.
+    let id = ann
+        .say(
+            Target::Room(RoomName::general()),
+            MessageText::new("elsewhere").unwrap(),
+            ClientMsgId::new("m2").unwrap(),
+        )
+        .await
+        .unwrap();
+    let g = acked_message_id(&mut a_ev, id).await;
+    let in_general = Request::Delete {
+        client_id: ClientMsgId::new("d3").unwrap(),
+        with: Target::Room(RoomName::general()),
+        message_id: g,
+    };
+    assert_eq!(
+        ask(&modd, &mut m_ev, in_general).await.unwrap_err(),
+        ErrorCode::NotAuthor
+    );
+}

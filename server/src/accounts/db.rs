@@ -119,9 +119,10 @@ impl AccountDb {
         rx.await.map_err(|_| DbError::Gone)?
     }
 
-    /// The account and stored credentials for a name, for login; `None` if
-    /// there is no such account (or the thread is gone).
-    pub async fn credentials_of(&self, name: &Username) -> Option<(UserCtx, Credentials)> {
+    /// The account, its stored credentials and whether the operator banned
+    /// it, for login; `None` if there is no such account (or the thread is
+    /// gone).
+    pub async fn credentials_of(&self, name: &Username) -> Option<(UserCtx, Credentials, bool)> {
         let name = name.clone();
         self.run(move |db| {
             Ok(db.find_by_name(&name).map(|u| {
@@ -131,6 +132,7 @@ impl AccountDb {
                         name: u.username.clone(),
                     },
                     u.credentials.clone(),
+                    u.banned.is_some(),
                 )
             }))
         })

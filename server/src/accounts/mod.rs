@@ -37,6 +37,9 @@ pub struct UserCtx {
 /// The one message every failed login gets, whether or not the user exists.
 pub const LOGIN_FAILED: &str = "wrong username or password";
 
+/// What a banned account's login (with the right password) is told.
+pub const LOGIN_BANNED: &str = "this account is banned by the server's operator";
+
 /// Why register or login failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -46,6 +49,11 @@ pub enum AuthError {
     /// Too many recent failures from this address or for this name.
     #[error("too many attempts; try again in {0} seconds")]
     RateLimited(u64),
+    /// The right password, but the server's operator banned the account
+    /// (`cove-server accounts ban`). Said only once the password is
+    /// checked, so it reveals nothing to someone who lacks it.
+    #[error("{}", LOGIN_BANNED)]
+    Banned,
     /// Too many logins are waiting for a password check.
     #[error("the server is busy; try again in a moment")]
     Busy,
@@ -59,6 +67,7 @@ impl AuthError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AuthError::Failed => ErrorCode::AuthFailed,
+            AuthError::Banned => ErrorCode::Banned,
             AuthError::RateLimited(_) => ErrorCode::RateLimited,
             AuthError::Busy => ErrorCode::Busy,
             AuthError::Internal => ErrorCode::Internal,
@@ -161,9 +170,9 @@ impl Accounts {
         let found = db.credentials_of(&name).await;
         let kdf = self.kdf.clone();
         // If the hash cannot run (busy), `attempt` ends unjudged on drop.
-        let outcome: Option<(UserCtx, HistorySecret)> = self
+        let outcome: Option<(UserCtx, HistorySecret, bool)> = self
             .hash(move || match found {
-                Some((user, creds)) => verify(&creds, &password).map(|s| (user, s)),
+                Some((user, creds, banned)) => verify(&creds, &password).map(|s| (user, s, banned)),
                 None => {
                     // Burn the same time as a real check, so timing does
                     // not reveal whether the name exists.
@@ -173,7 +182,12 @@ impl Accounts {
             })
             .await?;
         attempt.finish(outcome.is_some());
-        outcome.ok_or(AuthError::Failed)
+        match outcome {
+            None => Err(AuthError::Failed),
+            // Only after the password: a ban is no answer to a guess.
+            Some((_, _, true)) => Err(AuthError::Banned),
+            Some((user, secret, false)) => Ok((user, secret)),
+        }
     }
 
     /// Checks `old` like a login (the same throttle: a wrong password counts

@@ -48,6 +48,11 @@ pub struct UserRecord {
     /// Read markers, one per conversation read at least once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub read: Vec<ReadMark>,
+    /// When the server's operator banned the account (ms since the
+    /// epoch); it cannot log in until unbanned. Absent in files written
+    /// before bans existed: not banned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned: Option<u64>,
 }
 
 /// A conversation a read marker belongs to.
@@ -362,8 +367,18 @@ impl UserDb {
             credentials,
             contacts: Vec::new(),
             read: Vec::new(),
+            banned: None,
         });
         id
+    }
+
+    /// Bans an account (`Some(when)`) or lifts its ban (`None`); returns
+    /// whether it was banned before (`None` for an unknown id).
+    pub fn set_banned(&mut self, id: &UserId, banned: Option<u64>) -> Option<bool> {
+        let u = self.doc.users.iter_mut().find(|u| u.id == *id)?;
+        let was = u.banned.is_some();
+        u.banned = banned;
+        Some(was)
     }
 
     /// Replaces an account's credentials; returns the old ones (`None` for
@@ -565,6 +580,30 @@ mod tests {
         let c = db.insert_user(Username::new("cleo").unwrap(), creds(), 3);
         db.remove_user(&c);
         assert_eq!(serde_json::to_string(&db.doc).unwrap(), before);
+    }
+
+    #[test]
+    fn a_ban_is_stored_and_files_from_before_bans_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Zeroizing::new([9u8; 32]);
+        let mut db = UserDb::open(dir.path(), &key).unwrap();
+        let id = db.insert_user(Username::new("mallory").unwrap(), creds(), 1);
+        db.save().unwrap();
+        // Written unbanned, the account has no `banned` at all: the file
+        // is as one from before bans existed, and it loads.
+        let raw = std::fs::read(dir.path().join(USERS_FILE)).unwrap();
+        let json = db.key.open(MAGIC, &raw[MAGIC.len()..]).unwrap();
+        assert!(!String::from_utf8_lossy(&json).contains("banned"));
+        let old = UserDb::open(dir.path(), &key).unwrap();
+        assert_eq!(old.find_by_id(&id).unwrap().banned, None);
+
+        assert_eq!(db.set_banned(&id, Some(42)), Some(false));
+        db.save().unwrap();
+        let db = UserDb::open(dir.path(), &key).unwrap();
+        assert_eq!(db.find_by_id(&id).unwrap().banned, Some(42));
+        let mut db = db;
+        assert_eq!(db.set_banned(&id, None), Some(true));
+        assert_eq!(db.set_banned(&UserId::generate(), None), None);
     }
 
     #[test]
