@@ -300,6 +300,9 @@ fn a_fingerprint_wraps_as_two_lines_of_four_or_not_at_all() {
     let fp = h.state_mut().login_form().trust.clone().unwrap().1;
     assert_eq!(fp.split(' ').count(), 8);
     // The prompt's large print does not fit its 360 points on one line.
+    // Named as one line all the same (what a screen reader says, what a
+    // search finds).
+    assert!(h.query_by_label(&fp).is_some());
     let rows = rows_of(&h, &fp);
     assert!(balanced(&rows), "the trust prompt: {rows:?}");
     assert_eq!(rows, [4, 4]);

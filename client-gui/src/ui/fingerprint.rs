@@ -54,7 +54,13 @@ fn show_within(
         per_line = per_line.div_ceil(2);
         text = lines(fingerprint, per_line);
     }
-    ui.add(egui::Label::new(style(RichText::new(text).monospace())).wrap_mode(TextWrapMode::Extend))
+    let label = egui::Label::new(style(RichText::new(text).monospace()));
+    let response = ui.add(label.wrap_mode(TextWrapMode::Extend));
+    // Named as one line, however it is drawn: what is read out and
+    // searched for is the fingerprint itself.
+    response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, ui.is_enabled(), fingerprint));
+    response
 }
 
 /// Whether `text`, unwrapped, is wider than `width`.
