@@ -162,6 +162,43 @@ fn tab_walks_the_chat_screen_in_reading_order_and_space_presses() {
     assert!(shows(&h, "Notifications"), "Enter opened the settings");
 }
 
+#[test]
+fn tab_reaches_a_message_and_its_actions() {
+    let w = World::new();
+    let mut h = w.app();
+    sign_in_trusting(&mut h, "alice", true);
+    let (bob, mut events) = w.client("bob", true);
+    let id =
+        w.rt.block_on(bob.say(
+            general(),
+            MessageText::new("anyone there?").unwrap(),
+            ClientMsgId::new("b1").unwrap(),
+        ))
+        .unwrap();
+    next_message(&w, &mut events, "the ack", |m| m.answers() == Some(id));
+    wait_for(&mut h, "the message", |h| shows(h, "anyone there?"));
+    h.run_ok();
+    h.remove_cursor();
+    press(&mut h, Key::Escape);
+    // Tab stops at the message, named as a screen reader says it.
+    let mut n = 0;
+    while !focused_name(&h).ends_with(": anyone there?") {
+        press(&mut h, Key::Tab);
+        n += 1;
+        assert!(n < 40, "Tab never reached the message");
+    }
+    assert_eq!(focused(&h).unwrap().1, Role::ListItem);
+    // Its toolbar shows without a pointer, and Tab goes through it.
+    assert!(h.query_by_label("React").is_some(), "the toolbar shows");
+    tab_to(&mut h, "Reply");
+    press(&mut h, Key::Enter);
+    assert!(shows(&h, "Replying to bob"), "Enter pressed Reply");
+    // Off the message, its toolbar goes.
+    press(&mut h, Key::Escape);
+    tab_to(&mut h, "Settings…");
+    assert!(h.query_by_label("React").is_none());
+}
+
 fn general() -> Target {
     Target::Room(RoomName::general())
 }
