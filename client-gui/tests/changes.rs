@@ -97,7 +97,7 @@ fn edit_react_reply_and_delete_against_a_real_server() {
     h.run();
     h.get_by_label("React").click();
     h.run();
-    h.get_by_label("👍").click();
+    h.get_by_label("👍 thumbs up").click();
     h.run();
     let react = stepping_until(
         &mut h,

@@ -489,7 +489,7 @@ fn react_and_take_it_back() {
     h.get_by_label("React").click();
     h.run();
     assert!(shows(&h, "Add a reaction"));
-    h.get_by_label("👍").click();
+    h.get_by_label("👍 thumbs up").click();
     h.run();
     assert!(!shows(&h, "Add a reaction"), "closed once picked");
     let out = sent(&mut h);
@@ -565,7 +565,7 @@ fn react_and_take_it_back() {
     h.run();
     h.get_by_label("Search emoji").type_text("rocket");
     h.run();
-    h.get_by_label("🚀").click();
+    h.get_by_label("🚀 rocket").click();
     h.run();
     let out = sent(&mut h);
     assert!(

@@ -196,3 +196,54 @@ fn the_settings_choose_the_kinds_and_a_mute_is_remembered() {
         "the kinds are remembered"
     );
 }
+
+/// Steps the app until it holds a message with `text`: the requests for
+/// attention sent on the way, and the window titles asked for.
+fn arrived_asking(h: &mut Harness<'_, CoveApp>, text: &str) -> (usize, Vec<String>) {
+    let (mut asked, mut titles) = (0, Vec::new());
+    let mut look = |h: &mut Harness<'_, CoveApp>| {
+        asked += support::attention_asked(h);
+        titles.extend(titles_asked(h));
+    };
+    wait_for(h, text, |h| {
+        look(h);
+        h.state()
+            .chat()
+            .unwrap()
+            .conversations
+            .values()
+            .any(|c| c.messages().any(|m| m.text_str() == text))
+    });
+    for _ in 0..3 {
+        h.step();
+        look(h);
+    }
+    (asked, titles)
+}
+
+#[test]
+fn a_direct_message_in_the_background_asks_for_attention_once() {
+    let w = World::new();
+    let (mut h, _rec) = app_recording(&w, "alice");
+    sign_in_trusting(&mut h, "alice", true);
+    let mut bob = w.client("bob", true);
+
+    // Looked at: the title counts it, nothing flashes.
+    set_focused(&mut h, Some(true));
+    send(&w, &mut bob, user("alice"), "hi while you look");
+    let (asked, titles) = arrived_asking(&mut h, "hi while you look");
+    assert_eq!(asked, 0, "focused: no request");
+    assert_eq!(titles, ["Cove (1)"]);
+
+    // In the background: one request, and the title counts both.
+    set_focused(&mut h, Some(false));
+    send(&w, &mut bob, user("alice"), "hi in the background");
+    let (asked, titles) = arrived_asking(&mut h, "hi in the background");
+    assert_eq!(asked, 1, "one request for attention");
+    assert_eq!(titles, ["Cove (2)"]);
+
+    // A room message without a mention: counted, no request.
+    send(&w, &mut bob, Target::Room(RoomName::general()), "plain");
+    let (asked, _) = arrived_asking(&mut h, "plain");
+    assert_eq!(asked, 0, "a plain room message: no request");
+}

@@ -164,19 +164,23 @@ impl ChatView {
                         );
                     }
                 }
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    // The theme, the password, the account and logging
-                    // out live in the settings window.
-                    if ui.button("Settings…").clicked() && self.settings.is_none() {
-                        self.settings = Some(SettingsForm::default());
-                    }
-                    super::search::field(ui, &mut self.search_field, &mut actions);
+                // Tab follows the order controls are made in, so the
+                // right end is made left to right, as it reads (a
+                // right-to-left layout would make Settings… first), and
+                // pushed to the edge by its width in the last frame.
+                super::at_right_end(ui, |ui| {
                     if let Some((addr, fingerprint)) = hosting {
                         ui.label(
                             RichText::new(format!("Hosting on {addr} · fingerprint {fingerprint}"))
                                 .small()
                                 .color(NOTICE),
                         );
+                    }
+                    super::search::field(ui, &mut self.search_field, &mut actions);
+                    // The theme, the password, the account and logging
+                    // out live in the settings window.
+                    if ui.button("Settings…").clicked() && self.settings.is_none() {
+                        self.settings = Some(SettingsForm::default());
                     }
                 });
             });

@@ -202,7 +202,9 @@ impl Compose {
             ui.painter().rect_filled(rect, 1.0, accent);
             ui.add(egui::Label::new(RichText::new(text).small().color(NOTICE)).truncate());
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                cancel = ui.small_button("×").on_hover_text("Cancel (Esc)").clicked();
+                // "×" alone says nothing to a screen reader.
+                let button = ui.small_button("×").on_hover_text("Cancel (Esc)");
+                cancel = button.accessible_name("Cancel").clicked();
             });
         });
         if cancel {

@@ -165,19 +165,23 @@ impl LoginForm {
                         "Others join at {addr} (use this computer's network address)"
                     ));
                     ui.label("and should see this fingerprint:");
-                    ui.monospace(fp);
+                    super::fingerprint::show(ui, fp, |t| t);
                 });
             }
             if let Some((addr, pinned, presented)) = &self.key_changed {
                 ui.add_space(8.0);
+                let red = Color32::from_rgb(0xe0, 0x40, 0x40);
                 ui.colored_label(
-                    Color32::from_rgb(0xe0, 0x40, 0x40),
+                    red,
                     format!(
                         "Warning: the server at {addr} presented a different key than before. \
-                         It may be an impostor, so your password was not sent.\n\
-                         Pinned: {pinned}\nNow:    {presented}"
+                         It may be an impostor, so your password was not sent."
                     ),
                 );
+                ui.colored_label(red, "Pinned:");
+                super::fingerprint::show(ui, pinned, |t| t.color(red));
+                ui.colored_label(red, "Now:");
+                super::fingerprint::show(ui, presented, |t| t.color(red));
             }
             if let Some(e) = &self.error {
                 ui.add_space(8.0);
@@ -193,7 +197,7 @@ impl LoginForm {
             ui.label(RichText::new(format!("First connection to {addr}")).strong());
             ui.label("Check that this fingerprint matches the one the server's owner sees:");
             ui.add_space(4.0);
-            ui.monospace(RichText::new(fp).size(16.0));
+            super::fingerprint::show(ui, fp, |t| t.size(16.0));
             ui.add_space(8.0);
             ui.horizontal(|ui| {
                 if ui.button("Trust this server").clicked() {

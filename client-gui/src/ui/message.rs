@@ -123,19 +123,34 @@ fn items(m: &ChatMessage, whose: Whose) -> &'static [(&'static str, MessageAct)]
 }
 
 /// The small toolbar over the top right corner of the message's row, while
-/// the pointer is over the row and no menu is open.
+/// the pointer is over the row or the keyboard is on it (the row or one of
+/// the toolbar's buttons, or leaving the row by Tab this frame, which then
+/// lands on the first button) and no menu is open.
 pub(super) fn toolbar(
     ui: &mut egui::Ui,
-    row: &egui::Ui,
+    row_ui: &egui::Ui,
     m: &ChatMessage,
     whose: Whose,
     act: &mut Option<MessageAct>,
 ) {
     let items = items(m, whose);
     // The row as wide as the list, however short its text.
-    let (drawn, room) = (row.min_rect(), row.max_rect());
+    let (drawn, room) = (row_ui.min_rect(), row_ui.max_rect());
     let row = egui::Rect::from_min_max(drawn.min, egui::pos2(room.right(), drawn.bottom()));
-    if items.is_empty() || !ui.rect_contains_pointer(row) || egui::Popup::is_any_open(ui.ctx()) {
+    let resp = row_ui.response();
+    let keys = resp.id.with("toolbar_keys");
+    let in_bar = ui.ctx().data(|d| d.get_temp::<bool>(keys)).unwrap_or(false);
+    if resp.has_focus() {
+        // Where the keyboard is, as a pointer's hover shows it.
+        let stroke = ui.visuals().selection.stroke;
+        ui.painter()
+            .rect_stroke(row, 3.0, stroke, egui::StrokeKind::Inside);
+    }
+    let keyboard = resp.has_focus() || resp.lost_focus() || in_bar;
+    if items.is_empty()
+        || !(keyboard || ui.rect_contains_pointer(row))
+        || egui::Popup::is_any_open(ui.ctx())
+    {
         return;
     }
     let at = egui::Rect::from_min_size(
@@ -152,11 +167,15 @@ pub(super) fn toolbar(
         .show(&mut bar, |ui| {
             ui.spacing_mut().item_spacing.x = 2.0;
             // Right to left: the list is laid out from its end.
+            let mut focused = false;
             for (label, a) in items.iter().rev() {
-                if ui.small_button(*label).clicked() {
+                let button = ui.small_button(*label);
+                focused |= button.has_focus();
+                if button.clicked() {
                     *act = Some(a.clone());
                 }
             }
+            ui.ctx().data_mut(|d| d.insert_temp(keys, focused));
         });
 }
 

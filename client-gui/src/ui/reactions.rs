@@ -111,7 +111,9 @@ impl Picker {
             .show(ctx, |ui| {
                 ui.horizontal_wrapped(|ui| {
                     for e in QUICK {
-                        if ui.button(RichText::new(e).size(20.0)).clicked() {
+                        let name = emojis::get(e).map_or("", emojis::Emoji::name);
+                        let b = ui.button(RichText::new(e).size(20.0)).on_hover_text(name);
+                        if b.accessible_name(spoken(e, name)).clicked() {
                             chosen = Emoji::new(e).ok();
                         }
                     }
@@ -140,7 +142,8 @@ impl Picker {
                             for e in &found {
                                 let b = ui
                                     .button(RichText::new(e.as_str()).font(font.clone()))
-                                    .on_hover_text(e.name());
+                                    .on_hover_text(e.name())
+                                    .accessible_name(spoken(e.as_str(), e.name()));
                                 if b.clicked() {
                                     chosen = Emoji::new(e.as_str()).ok();
                                 }
@@ -154,6 +157,12 @@ impl Picker {
         let keep = open && chosen.is_none();
         (chosen, keep)
     }
+}
+
+/// A picker button's name for a screen reader: the emoji and its name
+/// ("👍 thumbs up"), as some readers say nothing for an emoji.
+pub fn spoken(emoji: &str, name: &str) -> String {
+    format!("{emoji} {name}").trim_end().to_owned()
 }
 
 /// Emojis whose name or shortcode contains `query` (all of them when it is

@@ -8,17 +8,16 @@ use super::chat::ChatAction;
 use super::entry::{FAILED, HIGHLIGHT, NOTICE, local, title};
 use crate::state::ChatState;
 
-/// The search field in the top bar (right to left: field, then its
-/// label); Ctrl+F focuses it, Enter searches.
+/// The search field in the top bar, after its label; Ctrl+F focuses
+/// it, Enter searches.
 pub(super) fn field(ui: &mut egui::Ui, text: &mut String, actions: &mut Vec<ChatAction>) {
     let edit = egui::TextEdit::singleline(text)
         .id_salt("search_field")
         .hint_text("Ctrl+F")
         .desired_width(160.0)
         .char_limit(SEARCH_TEXT_MAX_CHARS);
-    let resp = ui.add(edit);
     let label = ui.label("Search messages");
-    let resp = resp.labelled_by(label.id);
+    let resp = ui.add(edit).labelled_by(label.id);
     if ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::F)) {
         resp.request_focus();
     }

@@ -59,7 +59,7 @@ pub(super) fn settings_part(
     };
     if let (Some(addr), Some(fingerprint)) = (&servers.current, servers.current_fingerprint()) {
         ui.label(format!("Connected to {addr}, whose fingerprint is"));
-        ui.label(RichText::new(fingerprint).monospace().strong());
+        super::fingerprint::show(ui, fingerprint, RichText::strong);
     }
     ui.label(
         RichText::new(
@@ -78,7 +78,7 @@ pub(super) fn settings_part(
         .show(ui, |ui| {
             for (addr, fingerprint) in &servers.pinned {
                 ui.label(addr);
-                ui.label(RichText::new(fingerprint).monospace().small());
+                super::fingerprint::show_on_one_line(ui, fingerprint, RichText::small);
                 let in_use = servers.current.as_deref() == Some(addr.as_str());
                 let word = if in_use {
                     "Forget and log out…"

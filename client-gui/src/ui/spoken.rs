@@ -27,9 +27,12 @@ pub fn label(m: &ChatMessage) -> String {
     out
 }
 
-/// The row builder for message `m`: a list item named by [`label`].
+/// The row builder for message `m`: a list item named by [`label`],
+/// which Tab stops at (then its toolbar shows, and Tab goes on through
+/// Reply, React… as a pointer over the row would show them).
 pub fn row(builder: egui::UiBuilder, m: &ChatMessage) -> egui::UiBuilder {
     builder
         .accessibility_role(egui::accesskit::Role::ListItem)
         .accessibility_label(label(m))
+        .sense(egui::Sense::focusable_noninteractive())
 }

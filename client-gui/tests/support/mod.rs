@@ -440,3 +440,17 @@ pub fn download_file(
     }
     out
 }
+
+/// How many requests for the user's attention the app sent the window in
+/// the last frame.
+pub fn attention_asked(h: &Harness<'_, CoveApp>) -> usize {
+    h.output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .map_or(0, |v| {
+            v.commands
+                .iter()
+                .filter(|c| matches!(c, egui::ViewportCommand::RequestUserAttention(_)))
+                .count()
+        })
+}
