@@ -1,8 +1,8 @@
 //! A demo server with people already talking, for screenshots and trying the
 //! app: `cargo run --release -p cove-server --example demo -- 127.0.0.1:7979 DIR`.
 //! Registers alice, bob, carol and dave (password "correct horse battery"),
-//! posts a short conversation (its last two messages unread by alice, with a
-//! link, markup and code), keeps bob and carol online, and has bob greet
+//! posts a short conversation (a line in several scripts; its last two
+//! messages unread by alice, with a link, markup and code), keeps bob and carol online, and has bob greet
 //! whoever comes online.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -96,6 +96,14 @@ async fn main() {
         &dave,
         general.clone(),
         "Same here. History came back after I restarted the app, too.",
+    )
+    .await;
+    // Several scripts and an emoji, for the screenshots (the app draws
+    // them with the system's fonts).
+    say(
+        &carol,
+        general.clone(),
+        "The cousins say hello: 你好 こんにちは 안녕하세요 مرحبا שלום नमस्ते 👋🏽",
     )
     .await;
     say(
