@@ -3,7 +3,8 @@
 # already talking, signs in as alice, and saves assets/screenshot.png (or
 # the file named as the first argument). THEME=light or THEME=dark picks
 # the app's theme (else the app follows the system's, dark where the
-# system does not say). Builds into $CARGO_TARGET_DIR if set.
+# system does not say). OPEN=settings opens the settings window before the
+# picture is taken. Builds into $CARGO_TARGET_DIR if set.
 # Needs: xvfb, imagemagick, xdotool (installed with apt-get if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,5 +53,9 @@ click 500 612   # the message box
 xdotool type --delay 10 "Thanks Bob! See you all on Saturday."
 xdotool key Return
 sleep 2
+if [ "${OPEN:-}" = settings ]; then
+  click 930 12  # "Settings…" in the top bar
+  sleep 1
+fi
 import -window "$win" "$out"
 echo "saved $out"
