@@ -6,6 +6,11 @@
 //!
 //! - `format`: the on-disk format, described once, and the code that builds
 //!   and splits frames.
+//! - `appender`: an append-only file that never acknowledges less than it
+//!   wrote: one `write(2)` per append, failed writes cut back, failed
+//!   fsyncs answered by writing the unsynced bytes again from memory.
+//! - `boxes`: the boxes files (`shared/<n>.boxes`): a box of messages many
+//!   users received, stored once and linked from each of their files.
 //! - `file`: [`HistoryFile`], a file open for appending: torn tails cut,
 //!   damaged stretches kept and stepped over, appends (segments continued
 //!   across closing, via a `Resume`), fsyncs, rollback and repair.
@@ -29,8 +34,9 @@
 //!   frames, damaged stretches and a torn tail.
 //!
 //! Each depends only on those before it: `format` <- `walk` <- `file` <- `reader`
-//! <- `paging`, `reader` <- `scan`, `cursor` <- `reader`, `file` <- `open_files`, `syncer` <-
-//! `writer`, `queue` <- `writer`.
+//! <- `paging`, `reader` <- `scan`, `cursor` <- `reader`, `appender` <- `file`,
+//! `appender` <- `boxes` <- `reader`, `file` <- `open_files`, `appender` <- `syncer` <-
+//! `writer`, `boxes` <- `writer`, `queue` <- `writer`.
 
 mod appender;
 mod boxes;
