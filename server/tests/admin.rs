@@ -8,7 +8,7 @@ mod support;
 
 use cove_common::client::Auth;
 use cove_common::proto::Role;
-use cove_common::{ClientMsgId, KdfParams, MessageText, Password, RoomName, Target};
+use cove_common::{KdfParams, Password, RoomName, Target};
 use cove_server::admin::{Admin, AdminError};
 use support::*;
 
@@ -18,15 +18,14 @@ async fn an_operator_resets_a_password_deletes_an_account_and_names_a_moderator(
     let (alice, mut a_ev, _) = register(&srv.addr, "alice").await;
     drop(register(&srv.addr, "bob").await);
     drop(register(&srv.addr, "carol").await);
-    let id = alice
-        .say(
-            Target::Room(RoomName::general()),
-            MessageText::new("before the reset").unwrap(),
-            ClientMsgId::new("m1").unwrap(),
-        )
-        .await
-        .unwrap();
-    acked_message_id(&mut a_ev, id).await;
+    say_acked(
+        &alice,
+        &mut a_ev,
+        Target::Room(RoomName::general()),
+        "before the reset",
+        "m1",
+    )
+    .await;
     drop((alice, a_ev));
     assert!(matches!(
         Admin::open(&srv.data_dir(), None),

@@ -33,8 +33,7 @@ fn emoji(s: &str) -> Emoji {
 
 /// Sends `text` to `to` and returns its message id once acked.
 async fn say(s: &Session, ev: &mut Events, to: Target, t: &str, c: &str) -> u64 {
-    let id = s.say(to, text(t), cid(c)).await.unwrap();
-    acked_message_id(ev, id).await
+    say_acked(s, ev, to, t, c).await
 }
 
 /// Sends a request answered by `ack`: the acked id, or the error code.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cove_common::client::{Event, Events, Session};
 use cove_common::proto::{DirectUnread, RoomInfo};
-use cove_common::{ClientMsgId, ErrorCode, MessageText, Request, RoomName, ServerMessage, Target};
+use cove_common::{ErrorCode, Request, RoomName, ServerMessage, Target};
 use support::*;
 
 fn room(name: &str) -> Target {
@@ -29,15 +29,8 @@ fn unread_of(rooms: &[RoomInfo], name: &str) -> u32 {
 
 /// Sends `text` to `to` and returns the stored message's id.
 async fn say(session: &Session, events: &mut Events, to: Target, text: &str) -> u64 {
-    let id = session
-        .say(
-            to,
-            MessageText::new(text).unwrap(),
-            ClientMsgId::new(format!("c-{}", text.replace(' ', "_"))).unwrap(),
-        )
-        .await
-        .unwrap();
-    acked_message_id(events, id).await
+    let client_id = format!("c-{}", text.replace(' ', "_"));
+    say_acked(session, events, to, text, &client_id).await
 }
 
 /// Every message before the first one matching `pred` (which is consumed).

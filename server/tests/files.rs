@@ -219,15 +219,7 @@ async fn an_upload_cut_by_a_dropped_connection_resumes_where_it_stopped() {
         .unwrap();
     put(&alice, &mut a_ev, &up, &bytes, 0, FILE_CHUNK_BYTES * 2).await;
     // A message in the middle of an upload goes through as usual.
-    let id = alice
-        .say(
-            general(),
-            MessageText::new("uploading…").unwrap(),
-            ClientMsgId::new("m").unwrap(),
-        )
-        .await
-        .unwrap();
-    acked_message_id(&mut a_ev, id).await;
+    say_acked(&alice, &mut a_ev, general(), "uploading…", "m").await;
     drop((alice, a_ev));
 
     let (alice, mut a_ev, _) = login(&server.addr, "alice").await;

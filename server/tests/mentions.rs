@@ -8,7 +8,7 @@ mod support;
 
 use cove_common::client::{Events, Session};
 use cove_common::proto::{ChatMessage, RoomInfo};
-use cove_common::{ClientMsgId, MessageText, Request, RoomName, ServerMessage, Target};
+use cove_common::{Request, RoomName, ServerMessage, Target};
 use support::*;
 
 fn general() -> Target {
@@ -16,9 +16,8 @@ fn general() -> Target {
 }
 
 async fn say(s: &Session, ev: &mut Events, to: Target, text: &str) -> u64 {
-    let c = ClientMsgId::new(format!("c{}", text.len() * 1000 + text.chars().count())).unwrap();
-    let id = s.say(to, MessageText::new(text).unwrap(), c).await.unwrap();
-    acked_message_id(ev, id).await
+    let c = format!("c{}", text.len() * 1000 + text.chars().count());
+    say_acked(s, ev, to, text, &c).await
 }
 
 async fn live(ev: &mut Events, id: u64) -> ChatMessage {

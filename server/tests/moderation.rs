@@ -359,7 +359,7 @@ async fn a_declined_invitation_no_longer_opens_the_room() {
 
 #[tokio::test]
 async fn a_rooms_owner_deletes_a_members_message_and_members_cannot() {
-    use cove_common::{ClientMsgId, MessageText};
+    use cove_common::ClientMsgId;
     let srv = TestServer::start().await;
     let (owner, mut o_ev, _) = register(&srv.addr, "owner").await;
     let (ann, mut a_ev, _) = register(&srv.addr, "ann").await;
@@ -368,15 +368,7 @@ async fn a_rooms_owner_deletes_a_members_message_and_members_cannot() {
     join(&ann, &mut a_ev).await.unwrap();
     join(&ben, &mut b_ev).await.unwrap();
     let room = Target::Room(class());
-    let id = ann
-        .say(
-            room.clone(),
-            MessageText::new("something rude").unwrap(),
-            ClientMsgId::new("m1").unwrap(),
-        )
-        .await
-        .unwrap();
-    let m = acked_message_id(&mut a_ev, id).await;
+    let m = say_acked(&ann, &mut a_ev, room.clone(), "something rude", "m1").await;
     let delete = |c: &str| Request::Delete {
         client_id: ClientMsgId::new(c).unwrap(),
         with: room.clone(),
@@ -397,7 +389,7 @@ async fn a_rooms_owner_deletes_a_members_message_and_members_cannot() {
 
 #[tokio::test]
 async fn a_rooms_moderator_deletes_a_members_message_and_members_cannot() {
-    use cove_common::{ClientMsgId, MessageText};
+    use cove_common::ClientMsgId;
     let srv = TestServer::start().await;
     let (owner, mut o_ev, _) = register(&srv.addr, "owner").await;
     let (modd, mut m_ev, _) = register(&srv.addr, "modd").await;
@@ -413,15 +405,7 @@ async fn a_rooms_moderator_deletes_a_members_message_and_members_cannot() {
         with: room.clone(),
         message_id: m,
     };
-    let id = ann
-        .say(
-            room.clone(),
-            MessageText::new("something rude").unwrap(),
-            ClientMsgId::new("m1").unwrap(),
-        )
-        .await
-        .unwrap();
-    let m = acked_message_id(&mut a_ev, id).await;
+    let m = say_acked(&ann, &mut a_ev, room.clone(), "something rude", "m1").await;
     // Before modd is named a moderator, he is a member like ben.
     assert_eq!(
         ask(&modd, &mut m_ev, delete("d0", m)).await.unwrap_err(),
@@ -463,15 +447,14 @@ async fn a_rooms_moderator_deletes_a_members_message_and_members_cannot() {
     assert!(gone.deleted.is_some() && gone.text.is_none());
     // A moderator deletes only in the room he moderates: ann's message in
     // general is not his to delete.
-    let id = ann
-        .say(
-            Target::Room(RoomName::general()),
-            MessageText::new("elsewhere").unwrap(),
-            ClientMsgId::new("m2").unwrap(),
-        )
-        .await
-        .unwrap();
-    let g = acked_message_id(&mut a_ev, id).await;
+    let g = say_acked(
+        &ann,
+        &mut a_ev,
+        Target::Room(RoomName::general()),
+        "elsewhere",
+        "m2",
+    )
+    .await;
     let in_general = Request::Delete {
         client_id: ClientMsgId::new("d3").unwrap(),
         with: Target::Room(RoomName::general()),

@@ -15,9 +15,7 @@ use std::process::{Command, Output, Stdio};
 
 use cove_common::client::{Auth, ClientError, Events, Session};
 use cove_common::proto::Role;
-use cove_common::{
-    ClientMsgId, ErrorCode, MessageText, Password, Request, RoomName, ServerMessage, Target,
-};
+use cove_common::{ClientMsgId, ErrorCode, Password, Request, RoomName, ServerMessage, Target};
 use cove_server::accounts::LOGIN_BANNED;
 use support::*;
 
@@ -109,15 +107,14 @@ async fn an_operator_runs_the_account_commands_on_a_stopped_servers_directory() 
     for name in ["bob", "carol", "dave", "mallory"] {
         drop(register(&srv.addr, name).await);
     }
-    let id = alice
-        .say(
-            Target::Room(RoomName::general()),
-            MessageText::new("before the reset").unwrap(),
-            ClientMsgId::new("m0").unwrap(),
-        )
-        .await
-        .unwrap();
-    acked_message_id(&mut a_ev, id).await;
+    say_acked(
+        &alice,
+        &mut a_ev,
+        Target::Room(RoomName::general()),
+        "before the reset",
+        "m0",
+    )
+    .await;
     drop((alice, a_ev));
     let dir = srv.data_dir();
 
@@ -262,15 +259,14 @@ async fn an_operator_runs_the_account_commands_on_a_stopped_servers_directory() 
 
     // bob moderates #general: he deletes dave's message there; alice, a
     // plain member, cannot.
-    let id = dave
-        .say(
-            Target::Room(RoomName::general()),
-            MessageText::new("something rude").unwrap(),
-            ClientMsgId::new("m1").unwrap(),
-        )
-        .await
-        .unwrap();
-    let m = acked_message_id(&mut d_ev, id).await;
+    let m = say_acked(
+        &dave,
+        &mut d_ev,
+        Target::Room(RoomName::general()),
+        "something rude",
+        "m1",
+    )
+    .await;
     let delete = |c: &str| Request::Delete {
         client_id: ClientMsgId::new(c).unwrap(),
         with: Target::Room(RoomName::general()),

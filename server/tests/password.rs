@@ -54,15 +54,14 @@ async fn a_new_password_opens_the_same_history_and_signs_out_the_others() {
     let (alice, mut a_ev, _) = register(&srv.addr, "alice").await;
     let (_other, mut o_ev, _) = login(&srv.addr, "alice").await;
     let general = Target::Room(RoomName::general());
-    let id = alice
-        .say(
-            general.clone(),
-            MessageText::new("written under the old password").unwrap(),
-            ClientMsgId::new("m1").unwrap(),
-        )
-        .await
-        .unwrap();
-    acked_message_id(&mut a_ev, id).await;
+    say_acked(
+        &alice,
+        &mut a_ev,
+        general.clone(),
+        "written under the old password",
+        "m1",
+    )
+    .await;
 
     // A wrong old password changes nothing.
     let wrong = change(&alice, &mut a_ev, "not my password", "battery staple", true).await;
@@ -113,15 +112,7 @@ async fn a_deleted_account_is_gone_but_its_name_and_its_messages_stay() {
     let (_alice2, mut a2_ev, _) = login(&srv.addr, "alice").await;
     let (bob, mut b_ev, _) = register(&srv.addr, "bob").await;
     let dm = Target::User(user("bob"));
-    let id = alice
-        .say(
-            dm,
-            MessageText::new("keep this, bob").unwrap(),
-            ClientMsgId::new("m1").unwrap(),
-        )
-        .await
-        .unwrap();
-    acked_message_id(&mut a_ev, id).await;
+    say_acked(&alice, &mut a_ev, dm, "keep this, bob", "m1").await;
     let history = srv.data_dir().join("chat_histories");
     let files_before = files_under(&history).len();
 

@@ -83,15 +83,7 @@ async fn search_all(
 
 async fn say(s: &Session, events: &mut Events, to: Target, text: &str, n: &mut u32) -> u64 {
     *n += 1;
-    let id = s
-        .say(
-            to,
-            MessageText::new(text).unwrap(),
-            ClientMsgId::new(format!("c{n}")).unwrap(),
-        )
-        .await
-        .unwrap();
-    acked_message_id(events, id).await
+    say_acked(s, events, to, text, &format!("c{n}")).await
 }
 
 #[tokio::test]

@@ -11,7 +11,9 @@ use cove_common::client::{self, Auth, Event, Events, Session, Welcome};
 use cove_common::frame::{decode_frame, encode_frame};
 use cove_common::handshake::ClientHandshake;
 use cove_common::record::{Opener, Sealer};
-use cove_common::{ClientMessage, Password, Request, ServerMessage, Username};
+use cove_common::{
+    ClientMessage, ClientMsgId, MessageText, Password, Request, ServerMessage, Target, Username,
+};
 use cove_server::{Config, KdfParams, Server, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -291,6 +293,27 @@ pub async fn acked_message_id(events: &mut Events, id: u64) -> u64 {
         unreachable!()
     };
     message_id
+}
+
+/// Sends `text` to `to` with the client id `client_id`, waits for its ack
+/// and returns the stored message's id.
+#[allow(dead_code)]
+pub async fn say_acked(
+    session: &Session,
+    events: &mut Events,
+    to: Target,
+    text: &str,
+    client_id: &str,
+) -> u64 {
+    let id = session
+        .say(
+            to,
+            MessageText::new(text).unwrap(),
+            ClientMsgId::new(client_id).unwrap(),
+        )
+        .await
+        .unwrap();
+    acked_message_id(events, id).await
 }
 
 /// Asks for one page of `with`'s history and returns its messages (newest
