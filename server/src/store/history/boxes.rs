@@ -25,8 +25,9 @@ use crate::store::{StoreError, ensure_private_dir, open_private_append, sync_dir
 
 /// The folder of boxes files, inside a histories folder.
 pub(super) const BOXES_DIR: &str = "shared";
-/// A boxes file takes no more boxes past this size: the next one starts a
-/// new file.
+/// Past this size a boxes file is left for a new one once all it holds is
+/// fsynced (until then boxes still go to it, so a failed fsync can still be
+/// repaired from the copy it keeps).
 const BOX_FILE_BYTES: u64 = 256 << 20;
 
 /// The boxes file numbered `n` in the boxes folder `dir`.
